@@ -1,0 +1,121 @@
+"""Training (paper §IV), feature extraction and reconstruction for the axial network.
+
+Patches come in as arrays: either one array per modality, each (N, p, p, p) or
+(N, p, p, p, 1), or one array (N, M, p, p, p); or as any Keras-compatible dataset
+(``keras.utils.PyDataset``, ``tf.data.Dataset``) whose batches are tuples of M arrays.
+"""
+import keras
+import numpy as np
+
+from .axial import MODALITY_MASK, layer_name
+
+LEARNING_RATE = 0.3
+LEARNING_RATE_DECAY = 2e-6  # Keras-2 "decay": lr_t = lr / (1 + decay * t), t = update count
+BATCH_SIZE = 64
+
+
+def make_optimizer(learning_rate=LEARNING_RATE, decay=LEARNING_RATE_DECAY):
+    """SGD without momentum, lr_t = 0.3 / (1 + 2e-6 t), as in the paper."""
+    schedule = keras.optimizers.schedules.InverseTimeDecay(
+        learning_rate, decay_steps=1, decay_rate=decay)
+    return keras.optimizers.SGD(learning_rate=schedule)
+
+
+def as_modality_tuple(patches, modality_count=None):
+    """Normalize the accepted array layouts to a tuple of (N, p, p, p, 1) float32 arrays."""
+    if isinstance(patches, np.ndarray) and patches.ndim == 5 and patches.shape[2] == patches.shape[3] \
+            == patches.shape[4] and (modality_count is None or patches.shape[1] == modality_count):
+        patches = [patches[:, m] for m in range(patches.shape[1])]
+    if isinstance(patches, np.ndarray):
+        patches = [patches]
+    result = []
+    for array in patches:
+        array = np.asarray(array, dtype="float32")
+        if array.ndim == 4:
+            array = array[..., None]
+        if array.ndim != 5 or array.shape[-1] != 1:
+            raise ValueError(f"expected patches of shape (N, p, p, p[, 1]), got {array.shape}")
+        result.append(array)
+    if modality_count is not None and len(result) != modality_count:
+        raise ValueError(f"expected {modality_count} modalities of patches, got {len(result)}")
+    return tuple(result)
+
+
+def train(network, patches, epochs, batch_size=BATCH_SIZE, callbacks=None, verbose="auto",
+          validation_patches=None, optimizer=None, steps_per_execution=1):
+    """Trains ``network`` with its own objective (equations (1)–(3)) and returns the history.
+
+    ``patches``: arrays (see module doc) or a dataset. Batches are shuffled every epoch.
+    Compiles with ``make_optimizer()`` unless the network is already compiled or an
+    ``optimizer`` is given.
+    """
+    if optimizer is not None or not network.compiled:
+        network.compile(optimizer=optimizer or make_optimizer(),
+                        steps_per_execution=steps_per_execution)
+    fit_arguments = dict(epochs=epochs, callbacks=callbacks, verbose=verbose)
+    if validation_patches is not None:
+        fit_arguments["validation_data"] = (as_modality_tuple(validation_patches,
+                                                              network.modality_count),)
+    if isinstance(patches, (np.ndarray, list, tuple)):
+        return network.fit(as_modality_tuple(patches, network.modality_count),
+                           batch_size=batch_size, shuffle=True, **fit_arguments)
+    return network.fit(patches, **fit_arguments)
+
+
+def feature_extractor(network, modality):
+    """A model that maps one modality's patches to f^m(x^m) (normalized when the network
+    normalizes), in inference mode. ``modality`` is a name or an index."""
+    if not isinstance(modality, str):
+        modality = network.modality_names[int(modality)]
+    if modality not in network.modality_names:
+        raise ValueError(f"unknown modality {modality!r}; the network has "
+                         f"{network.modality_names}")
+    safe = layer_name(modality)
+    steps = [network.get_layer(f"encoder_{safe}")]
+    if any(layer.name == f"normalization_{safe}" for layer in network.layers):
+        steps.append(network.get_layer(f"normalization_{safe}"))
+    return keras.Sequential(steps, name=f"features_{safe}")
+
+
+def extract_features(network, patches, modality, batch_size=1024):
+    """The representation of one modality's patches, (N, F) float32, in batches.
+
+    For the single-transformation baseline, pass ``modality="shared"`` (or 0) and the
+    patches of whichever modality you want features for.
+    """
+    (patch_array,) = as_modality_tuple([patches])
+    extractor = feature_extractor(network, modality)
+    return np.asarray(extractor.predict(patch_array, batch_size=batch_size, verbose=0))
+
+
+def reconstruct(network, patches_by_modality, available, batch_size=1024):
+    """Reconstructs every modality from the mean representation of the ``available`` ones.
+
+    ``patches_by_modality``: a dict name → (N, p, p, p) array; only the available
+    modalities need to be present (the others are ignored). Returns name → (N, p, p, p).
+    Use this to fill in missing modalities (Fig. 5).
+    """
+    available = [network.modality_names[a] if not isinstance(a, str) else a for a in available]
+    unknown = sorted(set(available) - set(network.modality_names))
+    if unknown or not available:
+        raise ValueError(f"available modalities must be a non-empty subset of "
+                         f"{network.modality_names}, got {available}")
+    missing = [name for name in available if name not in patches_by_modality]
+    if missing:
+        raise ValueError(f"no patches given for available modalities {missing}")
+    reference = as_modality_tuple([patches_by_modality[available[0]]])[0]
+    inputs = []
+    for name in network.modality_names:
+        if name in available:
+            inputs.append(as_modality_tuple([patches_by_modality[name]])[0])
+        else:  # excluded from the mean by the mask; any values would do
+            inputs.append(np.zeros_like(reference))
+    modality_mask = np.tile(np.array([[name in available for name in network.modality_names]],
+                                     dtype="float32"), (len(reference), 1))
+    outputs = network.predict([*inputs, modality_mask], batch_size=batch_size, verbose=0)
+    return {name: np.asarray(outputs[f"reconstruction_{layer_name(name)}"])[..., 0]
+            for name in network.modality_names}
+
+
+__all__ = ["make_optimizer", "train", "feature_extractor", "extract_features", "reconstruct",
+           "as_modality_tuple", "BATCH_SIZE", "MODALITY_MASK"]

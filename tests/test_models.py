@@ -1,0 +1,210 @@
+"""The axial network against numbers computed another way (NumPy, hand computations)."""
+import itertools
+
+import keras
+import numpy as np
+import pytest
+
+from models import (FixedNormalization, all_nonempty_subsets, build_axial_network,
+                    build_baseline, extract_features, masked_mean, reconstruct, train)
+from models.training import as_modality_tuple
+
+TINY = dict(filters=(4, 8, 16))
+
+
+def tiny_network(modality_names=("A", "B"), **settings):
+    return build_axial_network(list(modality_names), **TINY, **settings)
+
+
+def random_patches(count, modalities, seed=0):
+    return np.random.default_rng(seed).normal(size=(count, modalities, 15, 15, 15)).astype("float32")
+
+
+@pytest.mark.parametrize("modality_names", [("N", "FS"), ("T1", "T1+c", "T2", "FLAIR")])
+def test_output_and_representation_shapes(modality_names):
+    network = tiny_network(modality_names, normalization=True)
+    count = 3
+    patches = as_modality_tuple(random_patches(count, len(modality_names)))
+    mask = np.ones((count, len(modality_names)), "float32")
+    outputs = network([*patches, mask])
+    assert outputs["mean_representation"].shape == (count, 16)
+    for name in ("N", "FS") if len(modality_names) == 2 else ("T1", "T1_c", "T2", "FLAIR"):
+        assert outputs[f"reconstruction_{name}"].shape == (count, 15, 15, 15, 1)
+        assert outputs[f"features_{name}"].shape == (count, 16)
+
+
+def test_paper_sizes_give_128_features_at_one_voxel():
+    network = build_axial_network(["A", "B"])
+    encoder = network.get_layer("encoder_A")
+    assert [layer.output.shape[1:] for layer in encoder.layers if "lrelu" in layer.name] == \
+        [(11, 11, 11, 32), (5, 5, 5, 64), (1, 1, 1, 128)]
+    decoder = network.get_layer("decoder_A")
+    assert decoder.layers[-1].activation.__name__ == "linear"
+    assert decoder.output.shape[1:] == (15, 15, 15, 1)
+
+
+def test_fixed_normalization_uses_batch_statistics_when_training_and_moving_at_inference():
+    layer = FixedNormalization(momentum=0.5, epsilon=1e-6)
+    batch = np.random.default_rng(1).normal(3.0, [1.0, 5.0, 0.1], size=(256, 3)).astype("float32")
+    normalized = np.asarray(layer(batch, training=True))
+    np.testing.assert_allclose(normalized.mean(0), 0.0, atol=1e-4)
+    np.testing.assert_allclose(normalized.std(0), 1.0, atol=1e-3)
+    assert layer.trainable_weights == []
+    # After one update with momentum 0.5 the moving statistics are halfway from (0, 1).
+    expected_mean = 0.5 * batch.mean(0)
+    expected_variance = 0.5 + 0.5 * batch.var(0)
+    np.testing.assert_allclose(layer.moving_mean.numpy(), expected_mean, rtol=1e-4)
+    np.testing.assert_allclose(layer.moving_variance.numpy(), expected_variance, rtol=1e-4)
+    inference = np.asarray(layer(batch, training=False))
+    np.testing.assert_allclose(inference, (batch - expected_mean) / np.sqrt(expected_variance + 1e-6),
+                               rtol=1e-4, atol=1e-5)
+    assert FixedNormalization.from_config(layer.get_config()).momentum == 0.5
+
+
+def test_masked_mean_equals_numpy_for_every_mask_pattern():
+    rng = np.random.default_rng(2)
+    modality_count, feature_count = 3, 5
+    features = [rng.normal(size=(1, feature_count)).astype("float32") for _ in range(modality_count)]
+    for pattern in itertools.product([0.0, 1.0], repeat=modality_count):
+        if sum(pattern) == 0:
+            continue
+        mask = np.array([pattern], "float32")
+        expected = sum(p * f for p, f in zip(pattern, features)) / sum(pattern)
+        np.testing.assert_allclose(np.asarray(masked_mean([mask, *features])), expected, rtol=1e-6)
+    single = np.array([[0.0, 1.0, 0.0]], "float32")
+    np.testing.assert_allclose(np.asarray(masked_mean([single, *features])), features[1], rtol=1e-6)
+
+
+@pytest.mark.parametrize("modality_count", [2, 4])
+def test_dropout_masks_are_never_empty_and_cover_all_subsets_uniformly(modality_count):
+    network = tiny_network([f"m{i}" for i in range(modality_count)], modality_dropout=True, seed=3)
+    masks = np.concatenate([np.asarray(network.draw_modality_mask(4000)) for _ in range(2)])
+    assert set(np.unique(masks)) <= {0.0, 1.0}
+    assert masks.sum(1).min() >= 1
+    subsets, counts = np.unique(masks, axis=0, return_counts=True)
+    assert len(subsets) == 2 ** modality_count - 1
+    expected = len(masks) / (2 ** modality_count - 1)
+    assert np.all(np.abs(counts - expected) < 5 * np.sqrt(expected))
+    # Each step draws a new mask.
+    assert not np.array_equal(np.asarray(network.draw_modality_mask(64)),
+                              np.asarray(network.draw_modality_mask(64)))
+
+
+def test_subset_weights_restrict_the_drawn_subsets():
+    weights = np.zeros(3)
+    weights[2] = 1.0  # only the subset {A, B}
+    network = tiny_network(modality_dropout=True, subset_weights=weights, seed=0)
+    np.testing.assert_array_equal(np.asarray(network.draw_modality_mask(100)), np.ones((100, 2)))
+    np.testing.assert_array_equal(all_nonempty_subsets(2), [[1, 0], [0, 1], [1, 1]])
+    with pytest.raises(ValueError, match="subset_weights"):
+        tiny_network(modality_dropout=True, subset_weights=[1.0, 1.0])
+
+
+@pytest.mark.parametrize("alpha", [0.0, 0.3])
+def test_loss_equals_hand_computation_of_equations_1_to_3(alpha):
+    network = tiny_network(("A", "B", "C"), normalization=True, alpha=alpha)
+    patches = as_modality_tuple(random_patches(6, 3, seed=4))
+    mask = np.array([[1, 0, 0], [0, 1, 1], [1, 1, 1], [0, 0, 1], [1, 0, 1], [1, 1, 0]], "float32")
+    outputs = {k: np.asarray(v) for k, v in network([*patches, mask], training=False).items()}
+    features = [outputs[f"features_{m}"] for m in "ABC"]
+    mean = np.stack([
+        sum(mask[i, m] * features[m][i] for m in range(3)) / mask[i].sum() for i in range(6)])
+    np.testing.assert_allclose(outputs["mean_representation"], mean, rtol=1e-5, atol=1e-6)
+    reconstruction = sum(np.abs(outputs[f"reconstruction_{m}"] - patches[i]).mean()
+                         for i, m in enumerate("ABC"))
+    similarity = sum(
+        np.mean([mask[i, m] * np.abs(features[m][i] - mean[i]).mean() for i in range(6)])
+        for m in range(3))
+    combined, recon, sim = network.compute_losses(patches, outputs, mask)
+    np.testing.assert_allclose(float(recon), reconstruction, rtol=1e-5)
+    np.testing.assert_allclose(float(sim), similarity, rtol=1e-5)
+    np.testing.assert_allclose(float(combined), (1 - alpha) * reconstruction + alpha * similarity,
+                               rtol=1e-5)
+
+
+def test_one_training_step_lowers_the_loss_on_a_fixed_batch():
+    keras.utils.set_random_seed(5)
+    network = tiny_network(normalization=True, alpha=0.1)
+    patches = as_modality_tuple(random_patches(64, 2, seed=5))
+    network.compile(optimizer=keras.optimizers.SGD(0.05))
+    before = network.evaluate(patches, batch_size=64, verbose=0, return_dict=True)["loss"]
+    network.train_on_batch(patches)
+    after = network.evaluate(patches, batch_size=64, verbose=0, return_dict=True)["loss"]
+    assert after < before
+
+
+def test_training_reports_named_loss_terms_and_lowers_the_loss():
+    keras.utils.set_random_seed(6)
+    network = tiny_network(normalization=True, modality_dropout=True, alpha=0.2, seed=6)
+    history = train(network, random_patches(256, 2, seed=6), epochs=3, verbose=0)
+    assert set(history.history) == {"loss", "reconstruction_loss", "similarity_loss"}
+    assert history.history["loss"][-1] < history.history["loss"][0]
+    assert network.optimizer.learning_rate.numpy() == pytest.approx(0.3 / (1 + 2e-6 * 12))
+
+
+def test_saved_model_loads_in_safe_mode_with_identical_features(tmp_path):
+    network = tiny_network(("N", "FS"), normalization=True, modality_dropout=True, alpha=0.1)
+    patches = random_patches(32, 2, seed=7)
+    train(network, patches, epochs=1, verbose=0)
+    path = tmp_path / "axial.keras"
+    network.save(path)
+    loaded = keras.saving.load_model(path, safe_mode=True)
+    assert (loaded.alpha, loaded.modality_dropout, loaded.modality_names) == (0.1, True, ["N", "FS"])
+    for m, name in enumerate(["N", "FS"]):
+        np.testing.assert_array_equal(extract_features(network, patches[:, m], name),
+                                      extract_features(loaded, patches[:, m], name))
+
+
+def test_same_seed_gives_same_weights_and_features():
+    patches = random_patches(128, 2, seed=8)
+
+    def run():
+        keras.utils.set_random_seed(9)
+        network = tiny_network(normalization=True, modality_dropout=True, alpha=0.1, seed=9)
+        train(network, patches, epochs=1, verbose=0)
+        return network, extract_features(network, patches[:, 1], "B")
+
+    (first, first_features), (second, second_features) = run(), run()
+    for a, b in zip(first.get_weights(), second.get_weights()):
+        np.testing.assert_array_equal(a, b)
+    np.testing.assert_array_equal(first_features, second_features)
+
+
+def test_features_in_large_batches_equal_inference_mode_calls():
+    network = tiny_network(normalization=True)
+    train(network, random_patches(64, 2, seed=10), epochs=1, verbose=0)
+    patches = random_patches(300, 2, seed=11)[:, 0, ..., None]
+    direct = network.get_layer("normalization_A")(
+        network.get_layer("encoder_A")(patches, training=False), training=False)
+    np.testing.assert_allclose(extract_features(network, patches, "A", batch_size=256),
+                               np.asarray(direct), rtol=1e-5, atol=1e-5)
+
+
+def test_reconstruction_from_a_subset_uses_only_that_subset():
+    network = tiny_network(("A", "B", "C"), normalization=True)
+    patches = random_patches(5, 3, seed=12)
+    given = {"B": patches[:, 1]}
+    from_b = reconstruct(network, given, ["B"])
+    with_noise_elsewhere = reconstruct(network, {**given, "A": patches[:, 0] * 100}, ["B"])
+    for name in "ABC":
+        assert from_b[name].shape == (5, 15, 15, 15)
+        np.testing.assert_allclose(from_b[name], with_noise_elsewhere[name], rtol=1e-5)
+    mask = np.tile([[0, 1, 0]], (5, 1)).astype("float32")
+    direct = network([*as_modality_tuple(patches), mask], training=False)
+    np.testing.assert_allclose(from_b["C"], np.asarray(direct["reconstruction_C"])[..., 0],
+                               rtol=1e-5, atol=1e-6)
+    with pytest.raises(ValueError, match="non-empty subset"):
+        reconstruct(network, given, ["D"])
+
+
+def test_baseline_is_one_shared_transformation():
+    network = build_baseline(**TINY)
+    assert network.modality_names == ["shared"]
+    patches = random_patches(64, 2, seed=13)
+    # The "all modalities" baseline trains on a mixture of both modalities' patches.
+    history = train(network, np.concatenate([patches[:, 0], patches[:, 1]]), epochs=1, verbose=0)
+    assert history.history["similarity_loss"][0] == 0.0
+    features_a = extract_features(network, patches[:, 0], "shared")
+    features_b = extract_features(network, patches[:, 1], 0)
+    assert features_a.shape == features_b.shape == (64, 16)
+    assert not np.allclose(features_a, features_b)
