@@ -1,0 +1,134 @@
+"""Dataset presets (paper §III, SPEC §3), defined once: what a subject's files are called,
+which label values form which class, where background voxels come from, and over which
+voxels each scan is normalized.
+
+File patterns are shell globs. A pattern without ``{subject}`` names a file inside a
+subject's folder (the folder, found anywhere under the data directory, is the subject);
+a pattern with ``{subject}`` is matched against the path relative to the data
+directory, so flat layouts work too: ``images/{subject}_T1.nii.gz``. Each entry is a
+tuple of alternatives (e.g. the BraTS 2017–2021 and 2023 names).
+"""
+from dataclasses import dataclass, field, replace
+
+NONZERO = "nonzero"  # a class made of every label value > 0.5 (e.g. all tumor labels)
+
+
+@dataclass(frozen=True)
+class DatasetSpec:
+    """How to read one kind of multi-modal dataset.
+
+    modalities:   modality name → tuple of glob alternatives.
+    label:        glob alternatives for the label map.
+    mask:         glob alternatives for an optional mask (brain mask); None: nonzero voxels.
+    classes:      foreground class name → tuple of label values, or NONZERO.
+    background:   "mask": mask minus foreground; "dilation": foreground dilated by
+                  ``dilation_voxels`` minus foreground (OAI).
+    normalization: "mask": zero mean / unit SD inside the mask; "sampling": inside the
+                  foreground + background voxels (OAI).
+    group_pattern: regular expression on the subject name whose first group (or whole
+                  match) is the subject id that keeps visits in one fold.
+    """
+    name: str
+    modalities: dict
+    label: tuple
+    mask: tuple = None
+    classes: dict = field(default_factory=lambda: {"foreground": NONZERO})
+    background_name: str = "background"
+    background: str = "mask"
+    dilation_voxels: int = 10
+    normalization: str = "mask"
+    group_pattern: str = r".+"
+    mask_required: bool = False
+
+    @property
+    def modality_names(self):
+        return list(self.modalities)
+
+    @property
+    def class_names(self):
+        """Class index → name; the background class comes first (index 0)."""
+        return [self.background_name, *self.classes]
+
+    def with_modalities(self, names):
+        """The same preset restricted to a subset (≥ 2) of its modalities, in that order."""
+        unknown = [name for name in names if name not in self.modalities]
+        if unknown:
+            raise ValueError(f"preset {self.name!r} has no modality {unknown}; it has "
+                             f"{self.modality_names}")
+        if len(names) < 2:
+            raise ValueError(f"cross-modality learning needs at least two modalities, got {names}")
+        return replace(self, modalities={name: self.modalities[name] for name in names})
+
+    def with_overrides(self, modalities=None, label=None, mask=None, classes=None,
+                       group_pattern=None):
+        """The preset with user-given patterns (None keeps the preset's)."""
+        spec = self
+        if modalities:
+            if set(modalities) <= set(spec.modalities):  # new patterns for known modalities
+                merged = {**{n: spec.modalities[n] for n in modalities}, **modalities}
+            else:
+                merged = dict(modalities)
+            if len(merged) < 2:
+                raise ValueError("cross-modality learning needs at least two modalities, got "
+                                 f"{list(merged)}")
+            spec = replace(spec, modalities={n: _alternatives(p) for n, p in merged.items()})
+        if label:
+            spec = replace(spec, label=_alternatives(label))
+        if mask:
+            spec = replace(spec, mask=_alternatives(mask), mask_required=True)
+        if classes:
+            spec = replace(spec, classes=dict(classes))
+        if group_pattern:
+            spec = replace(spec, group_pattern=group_pattern)
+        return spec
+
+
+def _alternatives(patterns):
+    return (patterns,) if isinstance(patterns, str) else tuple(patterns)
+
+
+def _nifti(*stems):
+    return tuple(f"{stem}{extension}" for stem in stems for extension in (".nii.gz", ".nii"))
+
+
+PRESETS = {
+    # OAI iMorphics: label values 1–4 cartilage plates, 5–6 menisci (configurable).
+    "oai": DatasetSpec(
+        name="oai",
+        modalities={"N": _nifti("N", "*_N"), "FS": _nifti("FS", "*_FS")},
+        label=_nifti("labels", "*_labels", "*_seg"),
+        classes={"cartilage": (1, 2, 3, 4), "meniscus": (5, 6)},
+        background="dilation", dilation_voxels=10, normalization="sampling",
+        group_pattern=r"^([^/_\-]+)",
+    ),
+    # BraTS 2017–2021 (*_t1, *_t1ce, *_t2, *_flair, *_seg) and 2023 (t1n, t1c, t2w, t2f, seg).
+    "brats": DatasetSpec(
+        name="brats",
+        modalities={"T1": _nifti("*_t1", "*-t1n"), "T1c": _nifti("*_t1ce", "*-t1c"),
+                    "T2": _nifti("*_t2", "*-t2w"), "FLAIR": _nifti("*_flair", "*-t2f")},
+        label=_nifti("*_seg", "*-seg"),
+        mask=_nifti("*_brainmask", "*-brainmask", "*_mask"),
+        classes={"tumor": NONZERO}, background_name="non-tumor",
+        background="mask", normalization="mask",
+    ),
+    # Any names: give --modality NAME=GLOB (at least two) and --label GLOB.
+    "folder": DatasetSpec(name="folder", modalities={}, label=(), mask=None,
+                          background="mask", normalization="mask"),
+}
+
+
+def dataset_spec(preset, modalities=None, label=None, mask=None, classes=None,
+                 group_pattern=None, select=None):
+    """A preset with overrides; ``select`` keeps a subset of the preset's modalities."""
+    if preset not in PRESETS:
+        raise ValueError(f"unknown dataset preset {preset!r}; choose from {sorted(PRESETS)}")
+    spec = PRESETS[preset].with_overrides(modalities, label, mask, classes, group_pattern)
+    if select:
+        spec = spec.with_modalities(list(select))
+    if len(spec.modalities) < 2:
+        raise ValueError(f"preset {preset!r} needs at least two modalities: give them as "
+                         "NAME=GLOB (e.g. --modality FLAIR='FLAIR_*.nii.gz')")
+    if not spec.label:
+        raise ValueError(f"preset {preset!r} needs a label file pattern (e.g. --label "
+                         "'GOLD_STANDARD_*.nii.gz')")
+    return spec
