@@ -1,0 +1,76 @@
+"""The configuration grid of Table I and the run presets, defined once for every script."""
+from dataclasses import dataclass
+
+from reproduce.published import ALPHAS
+
+
+@dataclass(frozen=True)
+class Configuration:
+    """One row cell of Table I: an axial network setting or a baseline."""
+    name: str
+    kind: str  # "axial" | "baseline"
+    dropout: bool = None
+    normalization: bool = None
+    alpha: float = None
+    baseline: str = None  # "all" | "training"
+
+    @property
+    def setting(self):
+        """The paper's row label."""
+        if self.kind == "baseline":
+            return {"all": "Features from all modalities",
+                    "training": "Features from the training modality only"}[self.baseline]
+        return {(False, False): "No modality dropout, no per-feature normalization",
+                (False, True): "No modality dropout, with per-feature normalization",
+                (True, False): "Modality dropout, no per-feature normalization",
+                (True, True): "Modality dropout and per-feature normalization"}[
+            (self.dropout, self.normalization)]
+
+
+def axial_name(dropout, normalization, alpha):
+    prefix = {(False, False): "plain", (False, True): "norm", (True, False): "dropout",
+              (True, True): "dropout+norm"}[(dropout, normalization)]
+    return f"{prefix}-a{alpha:g}"
+
+
+CONFIGURATIONS = [
+    Configuration(axial_name(dropout, normalization, alpha), "axial", dropout, normalization,
+                  alpha)
+    for dropout in (False, True) for normalization in (False, True) for alpha in ALPHAS
+] + [Configuration("baseline-all", "baseline", baseline="all"),
+     Configuration("baseline-training", "baseline", baseline="training")]
+CONFIGURATIONS_BY_NAME = {c.name: c for c in CONFIGURATIONS}
+
+
+@dataclass(frozen=True)
+class RunPreset:
+    """How big a run is. ``epochs`` by published table ("oai" / "brats"), else default."""
+    name: str
+    description: str
+    filters: tuple
+    patches_per_class: int
+    epochs: dict
+    folds: int = 5  # at most; never more than the number of subjects
+    batch_size: int = 64
+    trees: int = 30
+    synthetic_subjects: int = 6
+    default_epochs: int = 50
+
+    def epochs_for(self, table):
+        return self.epochs.get(table, self.default_epochs)
+
+
+PRESETS = {
+    "quick": RunPreset(
+        name="quick",
+        description="scaled to finish the whole grid in about 15 minutes on 2 CPU cores: "
+                    "small network (16/32/64 filters), few patches and epochs",
+        filters=(16, 32, 64), patches_per_class=150, epochs={}, default_epochs=8,
+        folds=3, synthetic_subjects=3),
+    "paper": RunPreset(
+        name="paper",
+        description="the paper's scale: 32/64/128 filters, 5000 patches per class per scan, "
+                    "100 epochs (OAI) / 50 (BRATS), batch 64, 5 folds (days on a CPU)",
+        filters=(32, 64, 128), patches_per_class=5000, epochs={"oai": 100, "brats": 50},
+        default_epochs=50, folds=5, synthetic_subjects=20),
+}
