@@ -92,7 +92,7 @@ def test_small_class_is_sampled_with_replacement_and_empty_class_is_an_error():
     with pytest.warns(UserWarning, match="with replacement"):
         centers, labels = sample_centers(class_map, 4, np.random.default_rng(0), ["bg", "rare"])
     assert (centers[labels == 1] == [1, 2, 3]).all()
-    with pytest.raises(DataError, match="'missing' has no voxels"):
+    with pytest.raises(DataError, match="'missing' has no voxels"), pytest.warns(UserWarning):
         sample_centers(class_map, 4, np.random.default_rng(0), ["bg", "rare", "missing"])
 
 

@@ -1,0 +1,120 @@
+#!/usr/bin/env python3
+"""Speed figures: training, feature extraction and patch gathering, beside the PyTorch
+reference (../shared/bench/torch_reference.py) run in the same invocation.
+
+    python benchmarks/speed.py                 # M = 2 and 4, paper-size network
+    python benchmarks/speed.py --only gather   # patch gathering alone (no TensorFlow)
+
+Training goes through the project's real path: the custom train_step with modality
+dropout, per-feature normalization and the similarity term on, fed by the same
+PatchBatches loader that reproduce/ uses. Prints one `name=value` line per figure; the
+last line is `train_ratio_vs_torch=<float>` (M = 2; nan without torch). This machine is
+noisy: compare the ratios, not absolute times.
+"""
+import argparse
+import importlib.util
+import os
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+REPOSITORY = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPOSITORY))
+TORCH_REFERENCE = REPOSITORY.parent / "shared" / "bench" / "torch_reference.py"
+
+from data import PatchTable, PreparedSubject, gather_patches  # noqa: E402
+
+
+def synthetic_table(modality_count, shape, count, seed=0):
+    """A PatchTable over one random volume of the given shape (content does not matter)."""
+    rng = np.random.default_rng(seed)
+    volumes = rng.normal(size=(modality_count, *[s + 14 for s in shape])).astype(np.float32)
+    subject = PreparedSubject("bench", "bench", [f"m{i}" for i in range(modality_count)],
+                              ["background", "foreground"], volumes,
+                              np.ones(shape, dtype=np.uint8))
+    centers = rng.integers(0, shape, size=(count, 3)).astype(np.int32)
+    return PatchTable([subject], [centers], [np.zeros(count, dtype=np.int32)])
+
+
+def bench_gather(modality_count, shape=(384, 384, 160), count=50_000, repeats=3):
+    table = synthetic_table(modality_count, shape, count)
+    volumes, centers = table.subjects[0].volumes, table.centers
+    gather_patches(volumes, centers[:1000])
+    best = min(_timed(lambda: gather_patches(volumes, centers)) for _ in range(repeats))
+    return count / best
+
+
+def _timed(function):
+    started = time.perf_counter()
+    function()
+    return time.perf_counter() - started
+
+
+def bench_keras(modality_count, steps, batch_size=64):
+    os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    import models
+    from reproduce.experiment import PatchBatches, seed_everything
+    seed_everything(0)
+    names = [f"m{i}" for i in range(modality_count)]
+    network = models.build_axial_network(names, normalization=True, alpha=0.1,
+                                         modality_dropout=True, seed=0)
+    table = synthetic_table(modality_count, (96, 96, 64), batch_size * steps)
+    rows = np.arange(len(table))
+    warmup = PatchBatches(table, rows[:batch_size * 5], range(modality_count), batch_size, 0)
+    models.train(network, warmup, epochs=1, verbose=0)
+    batches = PatchBatches(table, rows, range(modality_count), batch_size, 1)
+    seconds = _timed(lambda: models.train(network, batches, epochs=1, verbose=0))
+    training = len(rows) / seconds
+    patches = table.gather(rows[:4096])
+    models.extract_features(network, patches[:1024, 0], 0)
+    seconds = _timed(lambda: [models.extract_features(network, patches[:, m], m)
+                              for m in range(modality_count)])
+    encoding = 4096 * modality_count / seconds
+    return training, encoding
+
+
+def bench_torch(modality_count, steps, batch_size=64):
+    if importlib.util.find_spec("torch") is None or not TORCH_REFERENCE.exists():
+        return float("nan"), float("nan")
+    output = subprocess.run([sys.executable, str(TORCH_REFERENCE), "--modalities",
+                             str(modality_count), "--batch", str(batch_size), "--steps",
+                             str(steps)], capture_output=True, text=True, check=True).stdout
+    values = dict(re.findall(r"(\w+)=([\d.]+)", output))
+    return float(values["train_samples_per_s"]), float(values["encode_samples_per_s"])
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                     epilog=__doc__.split("\n\n", 1)[1],
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--modalities", default="2,4", help="modality counts (default 2,4)")
+    parser.add_argument("--steps", type=int, default=60, help="timed training steps")
+    parser.add_argument("--only", choices=["gather", "train"], help="run one part only")
+    args = parser.parse_args()
+    counts = [int(m) for m in args.modalities.split(",")]
+    ratio = float("nan")
+    for modality_count in counts:
+        if args.only in (None, "gather"):
+            print(f"M={modality_count} gather_patches_per_s={bench_gather(modality_count):.0f}",
+                  flush=True)
+        if args.only in (None, "train"):
+            training, encoding = bench_keras(modality_count, args.steps)
+            torch_training, torch_encoding = bench_torch(modality_count, args.steps)
+            print(f"M={modality_count} keras_train_samples_per_s={training:.1f}", flush=True)
+            print(f"M={modality_count} keras_features_patches_per_s={encoding:.1f}", flush=True)
+            print(f"M={modality_count} torch_train_samples_per_s={torch_training:.1f}", flush=True)
+            print(f"M={modality_count} torch_encode_samples_per_s={torch_encoding:.1f}", flush=True)
+            print(f"M={modality_count} train_ratio={training / torch_training:.3f}", flush=True)
+            if modality_count == counts[0]:
+                ratio = training / torch_training
+    if args.only in (None, "train"):
+        print(f"train_ratio_vs_torch={ratio:.3f}")
+
+
+if __name__ == "__main__":
+    main()

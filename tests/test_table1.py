@@ -1,0 +1,128 @@
+"""reproduce/table1.py end to end on a tiny phantom: output, resume, shards."""
+import json
+
+import numpy as np
+import pytest
+
+from reproduce import experiment, table1
+from reproduce.published import TABLE_1
+
+TINY = ["--subjects", "2", "--filters", "4,8,16", "--patches-per-class", "12", "--epochs", "1",
+        "--verbose", "0"]
+
+
+@pytest.fixture
+def trained_units(monkeypatch):
+    """Records every (configuration, fold) that trains a network."""
+    calls = []
+    original = experiment.train_network
+
+    def recording(run, configuration, table, rows, fold, modality=None):
+        calls.append((configuration.name, fold, modality))
+        return original(run, configuration, table, rows, fold, modality)
+
+    monkeypatch.setattr(experiment, "train_network", recording)
+    return calls
+
+
+def test_tiny_run_writes_a_valid_table_and_a_rerun_trains_nothing(tmp_path, trained_units):
+    out = tmp_path / "run"
+    arguments = [*TINY, "--out", str(out), "--configs", "dropout+norm-a0.1,baseline-training"]
+    assert table1.main(arguments) == 0
+    document = json.loads((out / "table1.json").read_text())
+    assert document["dataset"] == "synthetic" and document["preset"] == "quick"
+    assert document["modalities"] == ["N", "FS"] and document["folds"] == 2
+    assert document["seed"] == 0 and "table1.py" in document["command"]
+    assert {"keras", "tensorflow", "numpy"} <= set(document["versions"])
+    assert document["seconds"] > 0
+    axial, baseline = document["rows"]
+    assert (axial["name"], axial["kind"], axial["dropout"], axial["normalization"],
+            axial["alpha"], axial["baseline"]) == ("dropout+norm-a0.1", "axial", True, True, 0.1, None)
+    assert (axial["published_same"], axial["published_cross"]) == TABLE_1["oai"]["axial"][(True, True)][0.1]
+    assert (baseline["kind"], baseline["baseline"], baseline["dropout"]) == ("baseline", "training", None)
+    assert baseline["published_cross"] == 69.0
+    for row in document["rows"]:
+        assert 0 <= row["same"] <= 100 and 0 <= row["cross"] <= 100
+        per_fold = row["per_fold"]
+        assert len(per_fold) == 2
+        # Same = mean of the diagonal, cross = mean of the off-diagonal, then over folds.
+        diagonal = [np.mean(np.diag(f["accuracy"])) for f in per_fold]
+        off = [np.mean(np.asarray(f["accuracy"])[~np.eye(2, dtype=bool)]) for f in per_fold]
+        assert row["same"] == pytest.approx(np.mean(diagonal), abs=0.01)
+        assert row["cross"] == pytest.approx(np.mean(off), abs=0.01)
+    # The baseline trained on the training modality trains one network per modality.
+    assert sorted(trained_units) == sorted([("dropout+norm-a0.1", 0, None), ("dropout+norm-a0.1", 1, None),
+                                            ("baseline-training", 0, 0), ("baseline-training", 0, 1),
+                                            ("baseline-training", 1, 0), ("baseline-training", 1, 1)])
+    markdown = (out / "table1.md").read_text()
+    assert "Modality dropout and per-feature normalization" in markdown
+    assert "(78.7, " in markdown  # the published cross-modality number beside ours
+    pairs = (out / "table1_pairs.csv").read_text().splitlines()
+    assert pairs[0] == "name,fold,training_modality,test_modality,accuracy" and len(pairs) == 1 + 2 * 2 * 4
+
+    trained_units.clear()
+    before = (out / "units" / "dropout+norm-a0.1" / "fold0" / "result.json").read_text()
+    assert table1.main(arguments) == 0
+    assert trained_units == []
+    assert (out / "units" / "dropout+norm-a0.1" / "fold0" / "result.json").read_text() == before
+
+
+def test_an_interrupted_run_resumes_where_it_stopped(tmp_path, monkeypatch, trained_units):
+    out = tmp_path / "run"
+    arguments = [*TINY, "--out", str(out), "--configs", "plain-a0,norm-a0.5"]
+    original = experiment.run_unit
+
+    def interrupted(run, configuration, table, split, fold, log=print):
+        if len(trained_units) == 2:
+            raise KeyboardInterrupt  # killed during the third unit
+        return original(run, configuration, table, split, fold, log)
+
+    monkeypatch.setattr(experiment, "run_unit", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        table1.main(arguments)
+    assert not (out / "table1.json").exists()
+    finished = sorted(p.parent.name for p in (out / "units").rglob("result.json"))
+    assert len(finished) == 2
+    monkeypatch.setattr(experiment, "run_unit", original)
+    trained_units.clear()
+    assert table1.main(arguments) == 0
+    assert len(trained_units) == 2  # only the two missing units
+    assert len(json.loads((out / "table1.json").read_text())["rows"]) == 2
+
+
+def test_shard_halves_cover_the_grid_exactly_once(tmp_path, trained_units):
+    out = tmp_path / "run"
+    arguments = [*TINY, "--out", str(out), "--configs", "plain-a0.1,dropout-a0.2,baseline-all"]
+    table1.main([*arguments, "--shard", "0/2"])
+    first = set(trained_units)
+    assert not (out / "table1.json").exists()
+    trained_units.clear()
+    table1.main([*arguments, "--shard", "1/2"])
+    second = set(trained_units)
+    assert not first & second
+    assert {(name, fold) for name, fold, _ in first | second} == {
+        (name, fold) for name in ("plain-a0.1", "dropout-a0.2", "baseline-all") for fold in (0, 1)}
+    trained_units.clear()
+    table1.main(arguments)  # aggregates only
+    assert trained_units == [] and (out / "table1.json").exists()
+
+
+def test_a_run_folder_with_other_arguments_is_refused(tmp_path):
+    out = tmp_path / "run"
+    table1.main([*TINY, "--out", str(out), "--configs", "plain-a0"])
+    with pytest.raises(SystemExit, match="other arguments .*epochs"):
+        table1.main([*TINY[:-4], "--epochs", "2", "--verbose", "0", "--out", str(out),
+                     "--configs", "plain-a0"])
+    assert (out / "units" / "plain-a0" / "fold0" / "result.json").exists()
+
+
+def test_command_line_errors_are_clear(tmp_path, capsys):
+    with pytest.raises(SystemExit):
+        table1.main(["--help"])
+    assert "--shard" in capsys.readouterr().out
+    with pytest.raises(SystemExit, match="match no configuration"):
+        table1.main([*TINY, "--out", str(tmp_path), "--configs", "nonsense"])
+    with pytest.raises(SystemExit, match="needs --data-dir"):
+        table1.main(["--dataset", "brats"])
+    with pytest.raises(SystemExit, match="no subject found"):
+        table1.main(["--dataset", "brats", "--data-dir", str(tmp_path), "--out", str(tmp_path / "o")])
