@@ -35,6 +35,7 @@ FILTERS = (32, 64, 128)
 KERNEL_SIZES = (5, 3, 5)
 STRIDES = (1, 2, 1)
 LEAKY_RELU_SLOPE = 0.3  # the Keras default when the paper was written
+BATCH_NORM_MOMENTUM = 0.99  # the Keras default for the moving statistics
 MODALITY_MASK = "modality_mask"
 
 
@@ -44,21 +45,21 @@ def layer_name(modality_name):
 
 
 def build_encoder(name, filters=FILTERS, kernel_sizes=KERNEL_SIZES, strides=STRIDES,
-                  patch_size=PATCH_SIZE):
+                  patch_size=PATCH_SIZE, momentum=BATCH_NORM_MOMENTUM):
     """f^m: valid (strided) convolutions, BN and leaky ReLU; returns a flat representation."""
     patch = keras.Input((patch_size, patch_size, patch_size, 1), name=f"{name}_patch")
     hidden = patch
     for block, (filter_count, kernel, stride) in enumerate(zip(filters, kernel_sizes, strides)):
         hidden = layers.Conv3D(filter_count, kernel, strides=stride, padding="valid",
                                name=f"{name}_conv{block + 1}")(hidden)
-        hidden = layers.BatchNormalization(name=f"{name}_bn{block + 1}")(hidden)
+        hidden = layers.BatchNormalization(momentum=momentum, name=f"{name}_bn{block + 1}")(hidden)
         hidden = layers.LeakyReLU(LEAKY_RELU_SLOPE, name=f"{name}_lrelu{block + 1}")(hidden)
     representation = layers.Flatten(name=f"{name}_representation")(hidden)
     return keras.Model(patch, representation, name=name)
 
 
 def build_decoder(name, filters=FILTERS, kernel_sizes=KERNEL_SIZES, strides=STRIDES,
-                  patch_size=PATCH_SIZE):
+                  patch_size=PATCH_SIZE, momentum=BATCH_NORM_MOMENTUM):
     """g^m: the mirror of the encoder with transposed convolutions; linear last layer."""
     spatial = patch_size
     for kernel, stride in zip(kernel_sizes, strides):
@@ -74,7 +75,8 @@ def build_decoder(name, filters=FILTERS, kernel_sizes=KERNEL_SIZES, strides=STRI
         hidden = layers.Conv3DTranspose(filter_count, kernel, strides=stride, padding="valid",
                                         name=f"{name}_deconv{block + 1}")(hidden)
         if block < len(output_filters) - 1:
-            hidden = layers.BatchNormalization(name=f"{name}_bn{block + 1}")(hidden)
+            hidden = layers.BatchNormalization(momentum=momentum,
+                                               name=f"{name}_bn{block + 1}")(hidden)
             hidden = layers.LeakyReLU(LEAKY_RELU_SLOPE, name=f"{name}_lrelu{block + 1}")(hidden)
     if hidden.shape[1] != patch_size:
         raise ValueError(f"the decoder gives {hidden.shape[1]}^3 patches, not {patch_size}^3: "
@@ -85,20 +87,22 @@ def build_decoder(name, filters=FILTERS, kernel_sizes=KERNEL_SIZES, strides=STRI
 def build_axial_network(modality_names, normalization=False, filters=FILTERS,
                         kernel_sizes=KERNEL_SIZES, strides=STRIDES, patch_size=PATCH_SIZE,
                         alpha=0.0, modality_dropout=False, subset_weights=None, seed=None,
-                        name="axial_network"):
+                        momentum=BATCH_NORM_MOMENTUM, name="axial_network"):
     """Fig. 1 for M = len(modality_names) modalities, as an ``AxialNetwork``.
 
     Inputs: one (patch, patch, patch, 1) patch per modality, in ``modality_names`` order,
     then the modality mask (batch, M). Outputs (a dict):
     ``reconstruction_<m>`` (g^m(f(x))), ``features_<m>`` (f^m(x^m), after per-feature
     normalization when ``normalization``) and ``mean_representation`` (f(x)).
+    ``momentum`` is that of every moving average (batch normalization and
+    FixedNormalization); the default 0.99 needs a few hundred updates to settle.
     """
     modality_names = [str(name) for name in modality_names]
     safe_names = [layer_name(name) for name in modality_names]
     if len(set(safe_names)) != len(safe_names):
         raise ValueError(f"modality names must be distinct: {modality_names}")
     sizes = dict(filters=tuple(filters), kernel_sizes=tuple(kernel_sizes),
-                 strides=tuple(strides), patch_size=patch_size)
+                 strides=tuple(strides), patch_size=patch_size, momentum=momentum)
     patches = [keras.Input((patch_size, patch_size, patch_size, 1), name=f"patch_{safe}")
                for safe in safe_names]
     modality_mask = keras.Input((len(modality_names),), name=MODALITY_MASK)
@@ -107,7 +111,7 @@ def build_axial_network(modality_names, normalization=False, filters=FILTERS,
     for safe, patch in zip(safe_names, patches):
         features = build_encoder(f"encoder_{safe}", **sizes)(patch)
         if normalization:
-            features = FixedNormalization(name=f"normalization_{safe}")(features)
+            features = FixedNormalization(momentum=momentum, name=f"normalization_{safe}")(features)
         features_by_modality.append(features)
     mean_representation = layers.Lambda(masked_mean, name="mean_representation")(
         [modality_mask, *features_by_modality])
@@ -125,14 +129,15 @@ def build_axial_network(modality_names, normalization=False, filters=FILTERS,
 
 
 def build_baseline(filters=FILTERS, kernel_sizes=KERNEL_SIZES, strides=STRIDES,
-                   patch_size=PATCH_SIZE, seed=None, name="baseline"):
+                   patch_size=PATCH_SIZE, seed=None, momentum=BATCH_NORM_MOMENTUM,
+                   name="baseline"):
     """The single-transformation baseline (§IV): one encoder and one decoder for every
     modality, a plain autoencoder. It is the axial network with one input, so the same
     layers and training step serve both; L_sim is zero for a single modality."""
     return build_axial_network(["shared"], normalization=False, filters=filters,
                                kernel_sizes=kernel_sizes, strides=strides,
                                patch_size=patch_size, alpha=0.0, modality_dropout=False,
-                               seed=seed, name=name)
+                               seed=seed, momentum=momentum, name=name)
 
 
 def all_nonempty_subsets(modality_count):

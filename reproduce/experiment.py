@@ -39,6 +39,11 @@ REPOSITORY = Path(__file__).resolve().parents[1]
 FEATURE_BATCH = 4096
 
 
+def say(*parts, **options):
+    """print, flushed at once: progress must show up in log files and pipes too."""
+    print(*parts, **options, flush=True)
+
+
 # -- command line -------------------------------------------------------------------------
 def _key_value(text):
     if "=" not in text:
@@ -82,6 +87,8 @@ def add_arguments(parser):
     group.add_argument("--patches-per-class", type=int, help="patches per class per subject")
     group.add_argument("--filters", help="encoder filters, e.g. 32,64,128")
     group.add_argument("--subjects", type=int, help="number of synthetic subjects")
+    group.add_argument("--momentum", type=float, help="momentum of the batch-normalization "
+                       "moving averages (default: the preset's; 0.99 is the Keras default)")
     group.add_argument("--seed", type=int, default=0, help="one seed for Python, NumPy, Keras, "
                        "sampling, folds and forests (default 0)")
     group.add_argument("--configs", help="comma-separated configuration names or globs to run "
@@ -123,6 +130,7 @@ class Run:
     seed: int
     batch_size: int
     trees: int
+    momentum: float
     configurations: list
     command: str
     verbose: int = 1
@@ -136,7 +144,7 @@ class Run:
         return {"dataset": self.dataset, "data_dir": str(self.data_dir), "spec": asdict(self.spec),
                 "filters": list(self.filters), "patches_per_class": self.patches_per_class,
                 "epochs": self.epochs, "folds": self.folds, "seed": self.seed,
-                "batch_size": self.batch_size, "trees": self.trees}
+                "batch_size": self.batch_size, "trees": self.trees, "momentum": self.momentum}
 
 
 def resolve_run(args, argv=None, script="table1.py"):
@@ -179,6 +187,7 @@ def resolve_run(args, argv=None, script="table1.py"):
               patches_per_class=args.patches_per_class or preset.patches_per_class,
               epochs=args.epochs or preset.epochs_for(table), folds=args.folds or preset.folds,
               seed=seed, batch_size=preset.batch_size, trees=preset.trees,
+              momentum=args.momentum or preset.momentum,
               configurations=selected_configurations(args.configs),
               command=" ".join(["python", f"reproduce/{script}",
                                 *(shlex.quote(a) for a in (sys.argv[1:] if argv is None else argv))]),
@@ -222,7 +231,7 @@ def derived_seed(seed, *parts):
 
 
 # -- data -----------------------------------------------------------------------------------
-def load_patch_table(run, log=print):
+def load_patch_table(run, log=say):
     """Every subject prepared (cached in OUT/cache) and sampled: one PatchTable."""
     subjects = data.find_subjects(run.data_dir, run.spec)
     log(f"{len(subjects)} subjects under {run.data_dir}; modalities "
@@ -314,17 +323,17 @@ def train_network(run, configuration, table, training_rows, fold, modality=None)
         network = models.build_axial_network(
             run.modality_names, normalization=configuration.normalization,
             filters=run.filters, alpha=configuration.alpha,
-            modality_dropout=configuration.dropout, seed=seed)
+            modality_dropout=configuration.dropout, seed=seed, momentum=run.momentum)
         batches = PatchBatches(table, training_rows, range(modality_count), run.batch_size, seed)
     else:
-        network = models.build_baseline(filters=run.filters, seed=seed)
+        network = models.build_baseline(filters=run.filters, seed=seed, momentum=run.momentum)
         modalities = range(modality_count) if modality is None else [modality]
         batches = PatchBatches(table, training_rows, modalities, run.batch_size, seed, mixed=True)
     models.train(network, batches, epochs=run.epochs, verbose=run.verbose)
     return network
 
 
-def run_unit(run, configuration, table, split, fold, log=print):
+def run_unit(run, configuration, table, split, fold, log=say):
     """Trains, extracts features, fits the forests; saves everything, result.json last."""
     directory = unit_dir(run, configuration, fold)
     directory.mkdir(parents=True, exist_ok=True)
@@ -423,7 +432,7 @@ def parse_shard(text):
     return index, count
 
 
-def run_grid(run, shard=(0, 1), log=print):
+def run_grid(run, shard=(0, 1), log=say):
     """Runs every unfinished unit of this shard, with progress and an ETA."""
     table = load_patch_table(run, log=log)
     splits = fold_splits(run, table)
@@ -460,3 +469,65 @@ def versions():
             "tensorflow": tensorflow.__version__, "numpy": np.__version__,
             "scikit-learn": sklearn.__version__, "nibabel": nibabel.__version__,
             "h5py": h5py.__version__}
+
+
+# -- figures --------------------------------------------------------------------------------
+def add_figure_arguments(parser, alpha=0.1):
+    """Options of the figure scripts, on top of ``add_arguments``."""
+    group = parser.add_argument_group("figure")
+    group.add_argument("--alpha", type=float, default=alpha,
+                       help=f"weight of the similarity term of the models shown (default {alpha})")
+    group.add_argument("--figures-dir", type=Path, help="where the PNG and CSV go (default "
+                       "paper_figures/<run folder name>)")
+    return parser
+
+
+def four_settings(alpha):
+    """The four axial settings of Figs. 6–8 at one alpha: none, norm, dropout, both."""
+    chosen = [c for c in CONFIGURATIONS if c.kind == "axial" and c.alpha == alpha]
+    if not chosen:
+        raise SystemExit(f"error: --alpha {alpha} is not in the grid; choose from "
+                         f"{sorted({c.alpha for c in CONFIGURATIONS if c.alpha is not None})}")
+    return chosen
+
+
+def prepare_figure_run(args, argv, script, configurations, log=say):
+    """The run folder of table1.py with the same arguments; trains only missing units.
+
+    Returns (run, table, splits, figures_dir).
+    """
+    run = resolve_run(args, argv, script=script)
+    run.configurations = list(configurations)
+    log(f"run folder: {run.out}")
+    try:
+        table = load_patch_table(run, log=log)
+    except data.DataError as error:
+        raise SystemExit(f"error: {error}") from None
+    splits = fold_splits(run, table)
+    check_run_folder(run)
+    missing = [(c, f) for c in run.configurations for f in range(len(splits))
+               if not unit_done(run, c, f)]
+    for index, (configuration, fold) in enumerate(missing):
+        log(f"[{index + 1}/{len(missing)}] training the missing unit {configuration.name} "
+            f"fold {fold + 1}")
+        run_unit(run, configuration, table, splits[fold], fold, log=log)
+    figures_dir = args.figures_dir or REPOSITORY / "paper_figures" / run.out.name
+    figures_dir.mkdir(parents=True, exist_ok=True)
+    return run, table, splits, figures_dir
+
+
+def script_parser(doc):
+    """A parser with the common options; the script's docstring is its help."""
+    parser = argparse.ArgumentParser(description=doc.split("\n\n")[0],
+                                     epilog=doc.split("\n\n", 1)[1] if "\n\n" in doc else None,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    return add_arguments(parser)
+
+
+def figure_parser(doc, alpha=0.1):
+    return add_figure_arguments(script_parser(doc), alpha)
+
+
+def stacked_features(features, split, modality_names):
+    """[(N, F) per modality] of the 'train' or 'test' split of a unit's features."""
+    return [features[f"{split}_{name}"] for name in modality_names]

@@ -14,7 +14,6 @@ Writes table1.md, table1.csv, table1_pairs.csv and table1.json into the run fold
 Every (configuration, fold) unit is saved as it finishes: rerun the same command to
 resume; --shard I/N splits the grid over several processes.
 """
-import argparse
 import csv
 import json
 import sys
@@ -142,13 +141,10 @@ def write_outputs(run, rows, seconds):
 
 
 def main(argv=None):
-    parser = experiment.add_arguments(argparse.ArgumentParser(
-        description=__doc__.split("\n\n")[0], epilog=__doc__.split("\n\n", 1)[1],
-        formatter_class=argparse.RawDescriptionHelpFormatter))
-    args = parser.parse_args(argv)
+    args = experiment.script_parser(__doc__).parse_args(argv)
     run = experiment.resolve_run(args, argv)
     shard = experiment.parse_shard(args.shard)
-    print(f"run folder: {run.out}")
+    experiment.say(f"run folder: {run.out}")
     try:
         experiment.run_grid(run, shard)
     except experiment.data.DataError as error:

@@ -1,0 +1,90 @@
+#!/usr/bin/env python3
+"""Fig. 5: center slices of 15 test patches — every input modality, the reconstruction
+from all modalities, and the reconstruction from each modality alone — for the model
+with modality dropout, per-feature normalization and alpha = 0.1 (fold 1).
+
+    python reproduce/fig5.py                   # the default table1.py run folder
+    python reproduce/fig5.py --alpha 0.5 --fold 2
+
+Takes the same data and run options as table1.py and reuses its trained model (trains
+it only if the unit is missing). Writes fig5.png and fig5.csv (per-row mean absolute
+reconstruction error) into paper_figures/<run folder name>/.
+"""
+import csv
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import numpy as np  # noqa: E402
+
+from reproduce import experiment  # noqa: E402
+from reproduce.settings import CONFIGURATIONS_BY_NAME, axial_name  # noqa: E402
+
+PATCHES = 15
+
+
+def main(argv=None):
+    parser = experiment.figure_parser(__doc__)
+    parser.add_argument("--fold", type=int, default=1, help="which fold's model (1-based)")
+    args = parser.parse_args(argv)
+    configuration = CONFIGURATIONS_BY_NAME.get(axial_name(True, True, args.alpha))
+    if configuration is None:
+        experiment.four_settings(args.alpha)  # raises the error that names the grid
+    run, table, splits, figures_dir = experiment.prepare_figure_run(
+        args, argv, "fig5.py", [configuration])
+    fold = args.fold - 1
+    if not 0 <= fold < len(splits):
+        raise SystemExit(f"error: --fold must lie in 1..{len(splits)}")
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import models
+
+    network = experiment.load_unit_network(run, configuration, fold)
+    test_rows = splits[fold][1]
+    rng = np.random.default_rng(run.seed)
+    # An equal share of every class, so that each tissue shows up.
+    per_class = [rng.permutation(test_rows[table.labels[test_rows] == c])
+                 for c in range(len(table.class_names))]
+    chosen = np.concatenate([rows[:int(np.ceil(PATCHES / len(per_class)))] for rows in per_class])
+    chosen = chosen[:PATCHES]
+    patches = table.gather(chosen)
+    names = run.modality_names
+    given = {name: patches[:, m] for m, name in enumerate(names)}
+    panels = [(f"input {name}", given[name]) for name in names]
+    sources = [("all", names)] + [(name, [name]) for name in names]
+    errors = []
+    for source, available in sources:
+        reconstructed = models.reconstruct(network, given, available)
+        for name in names:
+            panels.append((f"{name} from {source}", reconstructed[name]))
+            errors.append({"reconstruction": name, "from": source,
+                           "mean_absolute_error": float(np.mean(np.abs(reconstructed[name] - given[name])))})
+    center = patches.shape[-1] // 2
+    figure, axes = plt.subplots(len(panels), PATCHES, figsize=(PATCHES * 0.8, len(panels) * 0.85))
+    for row, (title, volume) in enumerate(panels):
+        limit = np.percentile(np.abs(given[title.split()[-1]] if title.startswith("input")
+                                     else given[title.split()[0]]), 99)
+        for column in range(PATCHES):
+            axis = axes[row, column]
+            axis.imshow(volume[column, :, :, center].T, cmap="gray", vmin=-limit, vmax=limit)
+            axis.set_xticks([])
+            axis.set_yticks([])
+        axes[row, 0].set_ylabel(title, rotation=0, ha="right", va="center", fontsize=8)
+    for column, row_index in enumerate(chosen):
+        axes[0, column].set_title(table.class_names[table.labels[row_index]], fontsize=6)
+    figure.suptitle(f"{configuration.name}, fold {fold + 1}: inputs and reconstructions "
+                    "(center slices)", fontsize=10)
+    figure.tight_layout()
+    figure.savefig(figures_dir / "fig5.png", dpi=110)
+    with open(figures_dir / "fig5.csv", "w", newline="") as handle:
+        writer = csv.DictWriter(handle, ["reconstruction", "from", "mean_absolute_error"])
+        writer.writeheader()
+        writer.writerows(errors)
+    print(f"wrote {figures_dir / 'fig5.png'} and fig5.csv")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,81 @@
+#!/usr/bin/env python3
+"""Fig. 6: per feature, the mutual information with the label (per modality), the
+standard deviation (per modality) and the cross-modality normalized correlation, for the
+four settings (none; normalization; dropout; dropout + normalization) at one alpha, on
+the test patches of one fold. Features are sorted by MI in the first modality.
+
+    python reproduce/fig6.py                  # alpha 0.1, fold 1, default run folder
+    python reproduce/fig6.py --alpha 0 --fold 2
+
+Writes fig6.png and fig6.csv (configuration, feature, rank, mi_<m>, sd_<m>, ncc).
+"""
+import csv
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import numpy as np  # noqa: E402
+
+from reproduce import analysis, experiment  # noqa: E402
+
+
+def main(argv=None):
+    parser = experiment.figure_parser(__doc__)
+    parser.add_argument("--fold", type=int, default=1, help="which fold (1-based)")
+    args = parser.parse_args(argv)
+    configurations = experiment.four_settings(args.alpha)
+    run, table, splits, figures_dir = experiment.prepare_figure_run(
+        args, argv, "fig6.py", configurations)
+    fold = args.fold - 1
+    if not 0 <= fold < len(splits):
+        raise SystemExit(f"error: --fold must lie in 1..{len(splits)}")
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    names = run.modality_names
+    rows, statistics = [], {}
+    for configuration in configurations:
+        features = experiment.load_unit_features(run, configuration, fold)
+        stats = analysis.feature_statistics(
+            experiment.stacked_features(features, "test", names), features["test_labels"],
+            seed=run.seed)
+        order = np.argsort(-stats["mi"][0], kind="stable")
+        statistics[configuration.name] = (stats, order)
+        for rank, feature in enumerate(order):
+            row = {"configuration": configuration.name, "feature": int(feature), "rank": rank,
+                   "ncc": round(float(stats["ncc"][feature]), 5)}
+            for m, name in enumerate(names):
+                row[f"mi_{name}"] = round(float(stats["mi"][m, feature]), 5)
+                row[f"sd_{name}"] = round(float(stats["sd"][m, feature]), 5)
+            rows.append(row)
+    figure, axes = plt.subplots(3, len(configurations), figsize=(4 * len(configurations), 8),
+                                sharex=True, sharey="row")
+    for column, configuration in enumerate(configurations):
+        stats, order = statistics[configuration.name]
+        positions = np.arange(len(order))
+        for m, name in enumerate(names):
+            axes[0, column].plot(positions, stats["mi"][m, order], label=name, lw=1)
+            axes[1, column].plot(positions, stats["sd"][m, order], label=name, lw=1)
+        axes[2, column].bar(positions, stats["ncc"][order], width=1.0, color="0.3")
+        axes[0, column].set_title(configuration.setting, fontsize=8)
+        axes[2, column].set_xlabel(f"feature (sorted by MI in {names[0]})")
+    axes[0, 0].set_ylabel("mutual information")
+    axes[1, 0].set_ylabel("standard deviation")
+    axes[2, 0].set_ylabel("cross-modality NCC")
+    axes[0, 0].legend(fontsize=7)
+    figure.suptitle(f"Per-feature statistics, alpha = {args.alpha:g}, fold {fold + 1} "
+                    f"({run.out.name})", fontsize=10)
+    figure.tight_layout()
+    figure.savefig(figures_dir / "fig6.png", dpi=110)
+    with open(figures_dir / "fig6.csv", "w", newline="") as handle:
+        writer = csv.DictWriter(handle, list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    print(f"wrote {figures_dir / 'fig6.png'} and fig6.csv")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

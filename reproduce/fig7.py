@@ -1,0 +1,68 @@
+#!/usr/bin/env python3
+"""Fig. 7: the per-feature cross-modality NCC (test patches) sorted from high to low and
+averaged over folds, one curve per setting (none; normalization; dropout; dropout +
+normalization), one panel per alpha.
+
+    python reproduce/fig7.py                  # every alpha of the grid
+    python reproduce/fig7.py --alphas 0.1
+
+Writes fig7.png and fig7.csv (configuration, rank, ncc averaged over folds).
+"""
+import csv
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import numpy as np  # noqa: E402
+
+from reproduce import analysis, experiment  # noqa: E402
+from reproduce.published import ALPHAS  # noqa: E402
+
+
+def main(argv=None):
+    parser = experiment.figure_parser(__doc__)
+    parser.add_argument("--alphas", default=",".join(f"{a:g}" for a in ALPHAS),
+                        help="comma-separated alphas, one panel each (default all)")
+    args = parser.parse_args(argv)
+    alphas = [float(a) for a in args.alphas.split(",")]
+    configurations = [c for alpha in alphas for c in experiment.four_settings(alpha)]
+    run, table, splits, figures_dir = experiment.prepare_figure_run(
+        args, argv, "fig7.py", configurations)
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = []
+    figure, axes = plt.subplots(1, len(alphas), figsize=(4.5 * len(alphas), 3.8), sharey=True,
+                                squeeze=False)
+    for panel, alpha in enumerate(alphas):
+        for configuration in experiment.four_settings(alpha):
+            curves = []
+            for fold in range(len(splits)):
+                features = experiment.load_unit_features(run, configuration, fold)
+                ncc = analysis.cross_modality_ncc(
+                    experiment.stacked_features(features, "test", run.modality_names))
+                curves.append(np.sort(ncc)[::-1])
+            mean_curve = np.mean(curves, axis=0)
+            axes[0, panel].plot(np.arange(1, len(mean_curve) + 1), mean_curve,
+                                label=configuration.setting, lw=1.3)
+            rows += [{"configuration": configuration.name, "rank": rank + 1,
+                      "ncc": round(float(value), 5)} for rank, value in enumerate(mean_curve)]
+        axes[0, panel].set_title(f"alpha = {alpha:g}", fontsize=9)
+        axes[0, panel].set_xlabel("feature rank")
+        axes[0, panel].axhline(0, color="0.7", lw=0.5)
+    axes[0, 0].set_ylabel(f"cross-modality NCC (mean of {len(splits)} folds)")
+    axes[0, 0].legend(fontsize=6, loc="lower left")
+    figure.tight_layout()
+    figure.savefig(figures_dir / "fig7.png", dpi=110)
+    with open(figures_dir / "fig7.csv", "w", newline="") as handle:
+        writer = csv.DictWriter(handle, ["configuration", "rank", "ncc"])
+        writer.writeheader()
+        writer.writerows(rows)
+    print(f"wrote {figures_dir / 'fig7.png'} and fig7.csv")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,86 @@
+"""Feature analysis (Figs. 6–8) against NumPy, and the figure scripts end to end."""
+import csv
+
+import numpy as np
+import pytest
+
+from reproduce import analysis, fig5, fig6, fig7, fig8
+
+TINY = ["--subjects", "4", "--folds", "2", "--filters", "4,8,16", "--patches-per-class", "12", "--epochs", "1",
+        "--verbose", "0"]
+
+
+def test_ncc_equals_numpy_corrcoef():
+    rng = np.random.default_rng(0)
+    a = rng.normal(size=(200, 3))
+    b = np.stack([2 * a[:, 0] + 1, -a[:, 1] + 0.5 * rng.normal(size=200), rng.normal(size=200)], 1)
+    expected = [np.corrcoef(a[:, j], b[:, j])[0, 1] for j in range(3)]
+    np.testing.assert_allclose(analysis.normalized_cross_correlation(a, b), expected, rtol=1e-10)
+    assert analysis.normalized_cross_correlation(a, b)[0] == pytest.approx(1.0)
+    c = rng.normal(size=(200, 3))
+    pairs = [analysis.normalized_cross_correlation(x, y) for x, y in ((a, b), (a, c), (b, c))]
+    np.testing.assert_allclose(analysis.cross_modality_ncc([a, b, c]), np.mean(pairs, 0))
+    constant = np.ones((200, 3))
+    np.testing.assert_array_equal(analysis.normalized_cross_correlation(a, constant), 0.0)
+
+
+def test_mutual_information_ranks_an_informative_feature_above_noise():
+    rng = np.random.default_rng(1)
+    labels = rng.integers(0, 2, size=500)
+    features = np.stack([rng.normal(size=500), labels + 0.3 * rng.normal(size=500)], 1)
+    information = analysis.mutual_information(features, labels)
+    assert information[1] > information[0] + 0.3
+
+
+@pytest.mark.parametrize("within_subjects", [False, True])
+def test_halves_never_evaluate_on_the_ranking_half(within_subjects):
+    subjects = np.repeat(["s1", "s2", "s3", "s4", "s5"], [10, 14, 6, 8, 12])
+    labels = np.tile([0, 1], 25)
+    halves = analysis.test_halves(subjects, labels, within_subjects=within_subjects, seed=3)
+    assert len(halves) == 2
+    (rank_a, eval_a), (rank_b, eval_b) = halves
+    assert not set(rank_a) & set(eval_a)
+    assert sorted(np.concatenate([rank_a, eval_a])) == list(range(50))
+    np.testing.assert_array_equal(rank_a, eval_b)
+    np.testing.assert_array_equal(eval_a, rank_b)
+    if not within_subjects:
+        assert not set(subjects[rank_a]) & set(subjects[eval_a])
+    with pytest.raises(ValueError, match="at least two test subjects"):
+        analysis.test_halves(np.array(["s1"] * 6))
+
+
+def test_top_k_with_all_features_uses_every_feature_and_ranks_by_ncc(monkeypatch):
+    rng = np.random.default_rng(2)
+    labels = np.tile([0, 1], 40)
+    shared = labels[:, None] + 0.2 * rng.normal(size=(80, 1))
+    training = [np.hstack([shared, rng.normal(size=(80, 3))]) for _ in range(2)]
+    test = [np.hstack([shared, rng.normal(size=(80, 3))]) for _ in range(2)]
+    subjects = np.repeat(["a", "b", "c", "d"], 20)
+    accuracy = analysis.top_k_accuracy(training, labels, test, labels, subjects, [1, 4], trees=10)
+    assert accuracy.shape == (2, 2, 2)
+    assert accuracy[:, :, 0].min() > 90  # the one shared feature is ranked first
+    assert analysis.k_grid(128, 32) == [1, 32, 64, 96, 128]
+    assert analysis.k_grid(10, 4) == [1, 4, 8, 10]
+
+
+@pytest.fixture(scope="module")
+def run_folder(tmp_path_factory):
+    return tmp_path_factory.mktemp("figures")
+
+
+@pytest.mark.parametrize("script, extra, name", [
+    (fig5, [], "fig5"), (fig6, [], "fig6"), (fig7, ["--alphas", "0.1"], "fig7"),
+    (fig8, ["--k-step", "8"], "fig8"),
+])
+def test_figure_scripts_write_a_png_and_its_numbers(run_folder, script, extra, name):
+    out, figures = run_folder / "run", run_folder / "figures"
+    assert script.main([*TINY, "--out", str(out), "--figures-dir", str(figures), *extra]) == 0
+    png = figures / f"{name}.png"
+    assert png.stat().st_size > 10_000 and png.read_bytes()[:4] == b"\x89PNG"
+    with open(figures / f"{name}.csv") as handle:
+        rows = list(csv.DictReader(handle))
+    assert rows
+    if name == "fig8":
+        assert {row["k"] for row in rows} == {"1", "8", "16"}
+        assert {row["configuration"] for row in rows} == {"plain-a0.1", "norm-a0.1",
+                                                          "dropout-a0.1", "dropout+norm-a0.1"}
