@@ -214,10 +214,13 @@ class AxialNetwork(keras.Model):
     def compute_losses(self, patches, outputs, modality_mask):
         """Returns (L_combined, L_recon, L_sim) for a batch, as in equations (1)–(3)."""
         safe_names = [layer_name(name) for name in self.modality_names]
+        # Losses in float32, also when the layers compute in float16 (mixed precision).
+        outputs = {key: ops.cast(value, "float32") for key, value in outputs.items()}
+        modality_mask = ops.cast(modality_mask, "float32")
         reconstruction_loss = 0.0
         for safe, patch in zip(safe_names, patches):
             reconstruction = outputs[f"reconstruction_{safe}"]
-            reconstruction_loss += ops.mean(ops.abs(reconstruction - ops.cast(patch, reconstruction.dtype)))
+            reconstruction_loss += ops.mean(ops.abs(reconstruction - ops.cast(patch, "float32")))
         mean_representation = outputs["mean_representation"]
         similarity_loss = 0.0
         for m, safe in enumerate(safe_names):
@@ -245,7 +248,9 @@ class AxialNetwork(keras.Model):
             outputs = self([*patches, modality_mask], training=True)
             combined_loss, reconstruction_loss, similarity_loss = self.compute_losses(
                 patches, outputs, modality_mask)
-        gradients = tape.gradient(combined_loss, self.trainable_weights)
+            # A no-op unless the optimizer scales losses (mixed precision).
+            scaled_loss = self.optimizer.scale_loss(combined_loss)
+        gradients = tape.gradient(scaled_loss, self.trainable_weights)
         self.optimizer.apply(gradients, self.trainable_weights)
         return self._track(combined_loss, reconstruction_loss, similarity_loss)
 

@@ -34,14 +34,15 @@ class FixedNormalization(keras.layers.Layer):
     def build(self, input_shape):
         feature_count = input_shape[-1]
         self.moving_mean = self.add_weight(
-            shape=(feature_count,), initializer="zeros", trainable=False, name="moving_mean"
-        )
+            shape=(feature_count,), initializer="zeros", trainable=False, name="moving_mean",
+            autocast=False)
         self.moving_variance = self.add_weight(
-            shape=(feature_count,), initializer="ones", trainable=False, name="moving_variance"
-        )
+            shape=(feature_count,), initializer="ones", trainable=False, name="moving_variance",
+            autocast=False)
 
     def call(self, inputs, training=False):
         reduction_axes = tuple(range(len(inputs.shape) - 1))
+        inputs = ops.cast(inputs, "float32")  # statistics in float32 under mixed precision
         if training:
             mean, variance = ops.moments(inputs, axes=reduction_axes)
             self.moving_mean.assign(
@@ -52,7 +53,7 @@ class FixedNormalization(keras.layers.Layer):
             )
         else:
             mean, variance = self.moving_mean, self.moving_variance
-        return (inputs - mean) * ops.rsqrt(variance + self.epsilon)
+        return ops.cast((inputs - mean) * ops.rsqrt(variance + self.epsilon), self.compute_dtype)
 
     def compute_output_shape(self, input_shape):
         return input_shape

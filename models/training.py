@@ -4,8 +4,11 @@ Patches come in as arrays: either one array per modality, each (N, p, p, p) or
 (N, p, p, p, 1), or one array (N, M, p, p, p); or as any Keras-compatible dataset
 (``keras.utils.PyDataset``, ``tf.data.Dataset``) whose batches are tuples of M arrays.
 """
+import contextlib
+
 import keras
 import numpy as np
+import tensorflow as tf
 
 from .axial import MODALITY_MASK, layer_name
 
@@ -19,6 +22,25 @@ def make_optimizer(learning_rate=LEARNING_RATE, decay=LEARNING_RATE_DECAY):
     schedule = keras.optimizers.schedules.InverseTimeDecay(
         learning_rate, decay_steps=1, decay_rate=decay)
     return keras.optimizers.SGD(learning_rate=schedule)
+
+
+def use_mixed_precision(enabled=True):
+    """Layers compute in float16 with float32 weights (GPUs); call before building.
+
+    The losses and the per-feature normalization stay in float32, and ``compile`` wraps
+    the optimizer in a LossScaleOptimizer (the train_step scales the loss for it).
+    """
+    keras.mixed_precision.set_global_policy("mixed_float16" if enabled else "float32")
+
+
+def distribution_scope(kind="none"):
+    """``"mirrored"``: a tf.distribute.MirroredStrategy scope (data parallel over all
+    local GPUs); build, compile and train inside it. ``"none"``: no strategy."""
+    if kind == "mirrored":
+        return tf.distribute.MirroredStrategy().scope()
+    if kind == "none":
+        return contextlib.nullcontext()
+    raise ValueError(f"unknown distribution {kind!r}; choose none or mirrored")
 
 
 def as_modality_tuple(patches, modality_count=None):
@@ -85,7 +107,8 @@ def extract_features(network, patches, modality, batch_size=1024):
     """
     (patch_array,) = as_modality_tuple([patches])
     extractor = feature_extractor(network, modality)
-    return np.asarray(extractor.predict(patch_array, batch_size=batch_size, verbose=0))
+    return np.asarray(extractor.predict(patch_array, batch_size=batch_size, verbose=0),
+                      dtype=np.float32)
 
 
 def reconstruct(network, patches_by_modality, available, batch_size=1024):
@@ -117,5 +140,5 @@ def reconstruct(network, patches_by_modality, available, batch_size=1024):
             for name in network.modality_names}
 
 
-__all__ = ["make_optimizer", "train", "feature_extractor", "extract_features", "reconstruct",
+__all__ = ["make_optimizer", "train", "use_mixed_precision", "distribution_scope", "feature_extractor", "extract_features", "reconstruct",
            "as_modality_tuple", "BATCH_SIZE", "MODALITY_MASK"]

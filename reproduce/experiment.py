@@ -97,6 +97,10 @@ def add_arguments(parser):
                        "seed<seed>)")
     group.add_argument("--shard", help="I/N: run only every N-th unit starting at I (0-based), "
                        "for cluster job arrays; a final call without --shard aggregates")
+    group.add_argument("--mixed-precision", action="store_true",
+                       help="float16 computation with float32 weights (for GPUs)")
+    group.add_argument("--distribute", choices=["none", "mirrored"], default="none",
+                       help="mirrored: tf.distribute.MirroredStrategy over all local GPUs")
     group.add_argument("--verbose", type=int, default=1, choices=[0, 1, 2],
                        help="Keras progress: 0 silent, 1 progress bar, 2 one line per epoch")
     return parser
@@ -134,6 +138,7 @@ class Run:
     configurations: list
     command: str
     verbose: int = 1
+    distribute: str = "none"
 
     @property
     def modality_names(self):
@@ -144,7 +149,9 @@ class Run:
         return {"dataset": self.dataset, "data_dir": str(self.data_dir), "spec": asdict(self.spec),
                 "filters": list(self.filters), "patches_per_class": self.patches_per_class,
                 "epochs": self.epochs, "folds": self.folds, "seed": self.seed,
-                "batch_size": self.batch_size, "trees": self.trees, "momentum": self.momentum}
+                "batch_size": self.batch_size, "trees": self.trees, "momentum": self.momentum,
+                **({"precision": keras.mixed_precision.global_policy().name}
+                   if keras.mixed_precision.global_policy().name != "float32" else {})}
 
 
 def resolve_run(args, argv=None, script="table1.py"):
@@ -191,7 +198,9 @@ def resolve_run(args, argv=None, script="table1.py"):
               configurations=selected_configurations(args.configs),
               command=" ".join(["python", f"reproduce/{script}",
                                 *(shlex.quote(a) for a in (sys.argv[1:] if argv is None else argv))]),
-              verbose=args.verbose)
+              verbose=args.verbose, distribute=args.distribute)
+    # Mixed precision changes the numbers a little: part of the fingerprint via the policy.
+    models.training.use_mixed_precision(args.mixed_precision)
     return run
 
 
@@ -301,7 +310,8 @@ def features_of_rows(table, rows, extractors_by_modality):
         patches = table.gather(rows[start:start + FEATURE_BATCH])
         for m, extractor in extractors_by_modality.items():
             result[m].append(np.asarray(extractor.predict(patches[:, m, ..., None],
-                                                          batch_size=1024, verbose=0)))
+                                                          batch_size=1024, verbose=0),
+                                        dtype=np.float32))
     return {m: np.concatenate(chunks) for m, chunks in result.items()}
 
 
@@ -318,6 +328,11 @@ def train_network(run, configuration, table, training_rows, fold, modality=None)
     """Builds and trains the network of a configuration; returns it."""
     seed = derived_seed(run.seed, configuration.name, fold, modality)
     seed_everything(seed)
+    with models.training.distribution_scope(run.distribute):
+        return _build_and_train(run, configuration, table, training_rows, modality, seed)
+
+
+def _build_and_train(run, configuration, table, training_rows, modality, seed):
     modality_count = len(run.modality_names)
     if configuration.kind == "axial":
         network = models.build_axial_network(

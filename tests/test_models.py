@@ -208,3 +208,27 @@ def test_baseline_is_one_shared_transformation():
     features_b = extract_features(network, patches[:, 1], 0)
     assert features_a.shape == features_b.shape == (64, 16)
     assert not np.allclose(features_a, features_b)
+
+
+def test_mixed_precision_training_keeps_losses_and_normalization_in_float32():
+    from models.training import use_mixed_precision
+    use_mixed_precision(True)
+    try:
+        network = tiny_network(normalization=True, modality_dropout=True, alpha=0.1)
+        history = train(network, random_patches(64, 2, seed=14), epochs=1, verbose=0)
+        assert type(network.optimizer).__name__ == "LossScaleOptimizer"
+        assert np.isfinite(history.history["loss"][0])
+        assert network.get_layer("normalization_A").moving_mean.dtype == "float32"
+        assert extract_features(network, random_patches(8, 2)[:, 0], "A").dtype == np.float32
+    finally:
+        use_mixed_precision(False)
+
+
+def test_training_under_a_mirrored_strategy_scope():
+    from models.training import distribution_scope
+    with distribution_scope("mirrored"):
+        network = tiny_network(normalization=True, modality_dropout=True, alpha=0.1)
+        history = train(network, random_patches(128, 2, seed=15), epochs=1, verbose=0)
+    assert np.isfinite(history.history["loss"][0])
+    with pytest.raises(ValueError, match="unknown distribution"):
+        distribution_scope("tpu")
