@@ -546,3 +546,23 @@ def figure_parser(doc, alpha=0.1):
 def stacked_features(features, split, modality_names):
     """[(N, F) per modality] of the 'train' or 'test' split of a unit's features."""
     return [features[f"{split}_{name}"] for name in modality_names]
+
+
+def pyplot():
+    """matplotlib.pyplot on the file-only Agg backend (no display needed)."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    return plt
+
+
+def save_figure(figure, rows, figures_dir, name):
+    """NAME.png and the numbers behind it, NAME.csv (one dict per row)."""
+    import csv
+    figure.tight_layout()
+    figure.savefig(figures_dir / f"{name}.png", dpi=110)
+    with open(figures_dir / f"{name}.csv", "w", newline="") as handle:
+        writer = csv.DictWriter(handle, list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    say(f"wrote {figures_dir / name}.png and {name}.csv")

@@ -10,7 +10,6 @@ Takes the same data and run options as table1.py and reuses its trained model (t
 it only if the unit is missing). Writes fig5.png and fig5.csv (per-row mean absolute
 reconstruction error) into paper_figures/<run folder name>/.
 """
-import csv
 import sys
 from pathlib import Path
 
@@ -36,9 +35,7 @@ def main(argv=None):
     fold = args.fold - 1
     if not 0 <= fold < len(splits):
         raise SystemExit(f"error: --fold must lie in 1..{len(splits)}")
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = experiment.pyplot()
     import models
 
     network = experiment.load_unit_network(run, configuration, fold)
@@ -76,13 +73,7 @@ def main(argv=None):
         axes[0, column].set_title(table.class_names[table.labels[row_index]], fontsize=6)
     figure.suptitle(f"{configuration.name}, fold {fold + 1}: inputs and reconstructions "
                     "(center slices)", fontsize=10)
-    figure.tight_layout()
-    figure.savefig(figures_dir / "fig5.png", dpi=110)
-    with open(figures_dir / "fig5.csv", "w", newline="") as handle:
-        writer = csv.DictWriter(handle, ["reconstruction", "from", "mean_absolute_error"])
-        writer.writeheader()
-        writer.writerows(errors)
-    print(f"wrote {figures_dir / 'fig5.png'} and fig5.csv")
+    experiment.save_figure(figure, errors, figures_dir, "fig5")
     return 0
 
 

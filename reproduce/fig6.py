@@ -9,7 +9,6 @@ the test patches of one fold. Features are sorted by MI in the first modality.
 
 Writes fig6.png and fig6.csv (configuration, feature, rank, mi_<m>, sd_<m>, ncc).
 """
-import csv
 import sys
 from pathlib import Path
 
@@ -30,9 +29,7 @@ def main(argv=None):
     fold = args.fold - 1
     if not 0 <= fold < len(splits):
         raise SystemExit(f"error: --fold must lie in 1..{len(splits)}")
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = experiment.pyplot()
 
     names = run.modality_names
     rows, statistics = [], {}
@@ -67,13 +64,7 @@ def main(argv=None):
     axes[0, 0].legend(fontsize=7)
     figure.suptitle(f"Per-feature statistics, alpha = {args.alpha:g}, fold {fold + 1} "
                     f"({run.out.name})", fontsize=10)
-    figure.tight_layout()
-    figure.savefig(figures_dir / "fig6.png", dpi=110)
-    with open(figures_dir / "fig6.csv", "w", newline="") as handle:
-        writer = csv.DictWriter(handle, list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
-    print(f"wrote {figures_dir / 'fig6.png'} and fig6.csv")
+    experiment.save_figure(figure, rows, figures_dir, "fig6")
     return 0
 
 

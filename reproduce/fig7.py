@@ -8,7 +8,6 @@ normalization), one panel per alpha.
 
 Writes fig7.png and fig7.csv (configuration, rank, ncc averaged over folds).
 """
-import csv
 import sys
 from pathlib import Path
 
@@ -29,9 +28,7 @@ def main(argv=None):
     configurations = [c for alpha in alphas for c in experiment.four_settings(alpha)]
     run, table, splits, figures_dir = experiment.prepare_figure_run(
         args, argv, "fig7.py", configurations)
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = experiment.pyplot()
 
     rows = []
     figure, axes = plt.subplots(1, len(alphas), figsize=(4.5 * len(alphas), 3.8), sharey=True,
@@ -54,13 +51,7 @@ def main(argv=None):
         axes[0, panel].axhline(0, color="0.7", lw=0.5)
     axes[0, 0].set_ylabel(f"cross-modality NCC (mean of {len(splits)} folds)")
     axes[0, 0].legend(fontsize=6, loc="lower left")
-    figure.tight_layout()
-    figure.savefig(figures_dir / "fig7.png", dpi=110)
-    with open(figures_dir / "fig7.csv", "w", newline="") as handle:
-        writer = csv.DictWriter(handle, ["configuration", "rank", "ncc"])
-        writer.writeheader()
-        writer.writerows(rows)
-    print(f"wrote {figures_dir / 'fig7.png'} and fig7.csv")
+    experiment.save_figure(figure, rows, figures_dir, "fig7")
     return 0
 
 

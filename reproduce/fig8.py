@@ -9,7 +9,6 @@ other half, and vice versa (folds x 2 subsets); k = all features equals Table I'
 
 Writes fig8.png and fig8.csv (configuration, k, same, cross).
 """
-import csv
 import sys
 from pathlib import Path
 
@@ -35,9 +34,7 @@ def main(argv=None):
     configurations = experiment.four_settings(args.alpha)
     run, table, splits, figures_dir = experiment.prepare_figure_run(
         args, argv, "fig8.py", configurations)
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = experiment.pyplot()
 
     names = run.modality_names
     rows, curves = [], {}
@@ -78,13 +75,7 @@ def main(argv=None):
     axes[0].legend(fontsize=7)
     figure.suptitle(f"alpha = {args.alpha:g} ({run.out.name}; test halves by {args.halves})",
                     fontsize=10)
-    figure.tight_layout()
-    figure.savefig(figures_dir / "fig8.png", dpi=110)
-    with open(figures_dir / "fig8.csv", "w", newline="") as handle:
-        writer = csv.DictWriter(handle, ["configuration", "k", "same", "cross"])
-        writer.writeheader()
-        writer.writerows(rows)
-    print(f"wrote {figures_dir / 'fig8.png'} and fig8.csv")
+    experiment.save_figure(figure, rows, figures_dir, "fig8")
     return 0
 
 
