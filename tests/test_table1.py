@@ -126,3 +126,25 @@ def test_command_line_errors_are_clear(tmp_path, capsys):
         table1.main(["--dataset", "brats"])
     with pytest.raises(SystemExit, match="no subject found"):
         table1.main(["--dataset", "brats", "--data-dir", str(tmp_path), "--out", str(tmp_path / "o")])
+
+
+def test_patch_batches_cover_every_sample_once_per_epoch(tmp_path):
+    from data import PatchTable, PreparedSubject
+    volumes = np.arange(2 * 20 * 20 * 20, dtype=np.float32).reshape(2, 20, 20, 20)
+    subject = PreparedSubject("s", "s", ["A", "B"], ["bg"], volumes, np.ones((6, 6, 6), np.uint8))
+    centers = np.array([[x, y, z] for x in range(2) for y in range(3) for z in range(2)])
+    table = PatchTable([subject], [centers], [np.zeros(len(centers), np.int32)])
+    rows = np.arange(len(table))
+    paired = experiment.PatchBatches(table, rows, [0, 1], batch_size=5, seed=0)
+    seen = []
+    for index in range(len(paired)):
+        (a, b), = paired[index]
+        assert a.shape[1:] == (15, 15, 15, 1)
+        np.testing.assert_array_equal(b - a, volumes[1, 0, 0, 0] - volumes[0, 0, 0, 0])  # same position
+        seen += a[:, 7, 7, 7, 0].tolist()
+    assert sorted(seen) == sorted(volumes[0][7 + centers[:, 0], 7 + centers[:, 1], 7 + centers[:, 2]].tolist())
+    mixed = experiment.PatchBatches(table, rows, [0, 1], batch_size=7, seed=0, mixed=True)
+    values = np.concatenate([mixed[i][0][:, 7, 7, 7, 0] for i in range(len(mixed))])
+    expected = np.concatenate([volumes[m][7 + centers[:, 0], 7 + centers[:, 1], 7 + centers[:, 2]]
+                               for m in (0, 1)])
+    assert sorted(values.tolist()) == sorted(expected.tolist())  # every (row, modality) once
