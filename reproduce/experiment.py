@@ -32,7 +32,6 @@ from sklearn.ensemble import RandomForestClassifier  # noqa: E402
 import data  # noqa: E402
 import models  # noqa: E402
 from data.synthetic import write_brain_phantoms, write_knee_phantoms  # noqa: E402
-from reproduce.published import published  # noqa: E402
 from reproduce.settings import CONFIGURATIONS, PRESETS  # noqa: E402
 
 REPOSITORY = Path(__file__).resolve().parents[1]
@@ -175,15 +174,15 @@ def resolve_run(args, argv=None, script="table1.py"):
             writer = write_knee_phantoms if args.phantom == "knee" else write_brain_phantoms
             writer(data_dir.with_suffix(".partial"), subjects=subjects, seed=seed)
             os.replace(data_dir.with_suffix(".partial"), data_dir)
-        preset_name = "oai" if args.phantom == "knee" else "brats"
-        default_table = preset_name
+        dataset_preset = "oai" if args.phantom == "knee" else "brats"
+        default_table = dataset_preset
     else:
         if not args.data_dir:
             raise SystemExit(f"error: --dataset {args.dataset} needs --data-dir")
-        data_dir, preset_name = args.data_dir, args.dataset
+        data_dir, dataset_preset = args.data_dir, args.dataset
         default_table = {"oai": "oai", "brats": "brats"}.get(args.dataset, "none")
     try:
-        spec = data.dataset_spec(preset_name, modalities=dict(args.modality) or None,
+        spec = data.dataset_spec(dataset_preset, modalities=dict(args.modality) or None,
                                  label=args.label, mask=args.mask, classes=classes or None,
                                  group_pattern=args.group_pattern, select=select)
     except ValueError as error:
