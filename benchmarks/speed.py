@@ -9,7 +9,8 @@ Training goes through the project's real path: the custom train_step with modali
 dropout, per-feature normalization and the similarity term on, fed by the same
 PatchBatches loader that reproduce/ uses. Prints one `name=value` line per figure; the
 last line is `train_ratio_vs_torch=<float>` (M = 2; nan without torch). This machine is
-noisy: compare the ratios, not absolute times.
+noisy (its speed switches between modes from one epoch to the next): every figure is the
+median of --repeats timings, and the ratios matter, not absolute times.
 """
 import argparse
 import importlib.util
@@ -54,7 +55,7 @@ def _timed(function):
     return time.perf_counter() - started
 
 
-def bench_keras(modality_count, steps, batch_size=64):
+def bench_keras(modality_count, steps, repeats, batch_size=64):
     os.environ.setdefault("KERAS_BACKEND", "tensorflow")
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     import models
@@ -68,8 +69,9 @@ def bench_keras(modality_count, steps, batch_size=64):
     warmup = PatchBatches(table, rows[:batch_size * 5], range(modality_count), batch_size, 0)
     models.train(network, warmup, epochs=1, verbose=0)
     batches = PatchBatches(table, rows, range(modality_count), batch_size, 1)
-    seconds = _timed(lambda: models.train(network, batches, epochs=1, verbose=0))
-    training = len(rows) / seconds
+    # The median of several epochs: speed on this machine switches between modes.
+    training = float(np.median([len(rows) / _timed(lambda: models.train(
+        network, batches, epochs=1, verbose=0)) for _ in range(repeats)]))
     patches = table.gather(rows[:4096])
     models.extract_features(network, patches[:1024, 0], 0)
     seconds = _timed(lambda: [models.extract_features(network, patches[:, m], m)
@@ -78,14 +80,17 @@ def bench_keras(modality_count, steps, batch_size=64):
     return training, encoding
 
 
-def bench_torch(modality_count, steps, batch_size=64):
+def bench_torch(modality_count, steps, repeats, batch_size=64):
     if importlib.util.find_spec("torch") is None or not TORCH_REFERENCE.exists():
         return float("nan"), float("nan")
-    output = subprocess.run([sys.executable, str(TORCH_REFERENCE), "--modalities",
-                             str(modality_count), "--batch", str(batch_size), "--steps",
-                             str(steps)], capture_output=True, text=True, check=True).stdout
-    values = dict(re.findall(r"(\w+)=([\d.]+)", output))
-    return float(values["train_samples_per_s"]), float(values["encode_samples_per_s"])
+    runs = []
+    for _ in range(repeats):
+        output = subprocess.run([sys.executable, str(TORCH_REFERENCE), "--modalities",
+                                 str(modality_count), "--batch", str(batch_size), "--steps",
+                                 str(steps)], capture_output=True, text=True, check=True).stdout
+        values = dict(re.findall(r"(\w+)=([\d.]+)", output))
+        runs.append((float(values["train_samples_per_s"]), float(values["encode_samples_per_s"])))
+    return tuple(float(v) for v in np.median(runs, axis=0))
 
 
 def main():
@@ -94,6 +99,8 @@ def main():
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--modalities", default="2,4", help="modality counts (default 2,4)")
     parser.add_argument("--steps", type=int, default=60, help="timed training steps")
+    parser.add_argument("--repeats", type=int, default=3,
+                        help="timed repetitions; medians are reported (default 3)")
     parser.add_argument("--only", choices=["gather", "train"], help="run one part only")
     args = parser.parse_args()
     counts = [int(m) for m in args.modalities.split(",")]
@@ -103,8 +110,8 @@ def main():
             print(f"M={modality_count} gather_patches_per_s={bench_gather(modality_count):.0f}",
                   flush=True)
         if args.only in (None, "train"):
-            training, encoding = bench_keras(modality_count, args.steps)
-            torch_training, torch_encoding = bench_torch(modality_count, args.steps)
+            training, encoding = bench_keras(modality_count, args.steps, args.repeats)
+            torch_training, torch_encoding = bench_torch(modality_count, args.steps, args.repeats)
             print(f"M={modality_count} keras_train_samples_per_s={training:.1f}", flush=True)
             print(f"M={modality_count} keras_features_patches_per_s={encoding:.1f}", flush=True)
             print(f"M={modality_count} torch_train_samples_per_s={torch_training:.1f}", flush=True)
