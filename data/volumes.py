@@ -7,6 +7,7 @@ voxels that are never sampled, c + 1 for voxels of class c (``spec.class_names``
 import os
 import re
 import warnings
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -116,8 +117,8 @@ def find_subjects(data_dir, spec):
         found = group_regex.search(name)
         group = (found.group(1) if found and found.groups() else found.group(0)) if found else name
         subjects.append(SubjectFiles(name, group, files, label, mask))
-    duplicated = sorted({str(p) for s in subjects for p in s.modality_files.values()
-                         if sum(p in t.modality_files.values() for t in subjects) > 1})
+    uses = Counter(path for subject in subjects for path in subject.modality_files.values())
+    duplicated = sorted(str(path) for path, count in uses.items() if count > 1)
     if duplicated:
         raise DataError(f"files match more than one modality pattern: {duplicated}")
     return subjects

@@ -180,6 +180,8 @@ def test_ambiguous_pattern_and_no_subjects_are_errors(tmp_path):
     with pytest.raises(DataError, match="several files"):
         find_subjects(tmp_path, folder_spec(modalities={"A": "A.nii.gz", "B": "*.nii.gz"},
                                             label="seg.nii.gz"))
+    with pytest.raises(DataError, match="match more than one modality pattern"):
+        find_subjects(tmp_path, folder_spec(modalities={"A": "A.nii.gz", "B": "A.nii*"}))
     with pytest.raises(DataError, match="does not exist"):
         find_subjects(tmp_path / "nowhere", folder_spec())
 
