@@ -542,6 +542,13 @@ def figure_parser(doc, alpha=0.1):
     return add_figure_arguments(script_parser(doc), alpha)
 
 
+def chosen_fold(fold_number, splits):
+    """The 0-based index of a 1-based --fold, checked against the run's folds."""
+    if not 1 <= fold_number <= len(splits):
+        raise SystemExit(f"error: --fold must lie in 1..{len(splits)}")
+    return fold_number - 1
+
+
 def stacked_features(features, split, modality_names):
     """[(N, F) per modality] of the 'train' or 'test' split of a unit's features."""
     return [features[f"{split}_{name}"] for name in modality_names]

@@ -32,9 +32,7 @@ def main(argv=None):
         experiment.four_settings(args.alpha)  # raises the error that names the grid
     run, table, splits, figures_dir = experiment.prepare_figure_run(
         args, argv, "fig5.py", [configuration])
-    fold = args.fold - 1
-    if not 0 <= fold < len(splits):
-        raise SystemExit(f"error: --fold must lie in 1..{len(splits)}")
+    fold = experiment.chosen_fold(args.fold, splits)
     plt = experiment.pyplot()
     import models
 
@@ -49,20 +47,21 @@ def main(argv=None):
     patches = table.gather(chosen)
     names = run.modality_names
     given = {name: patches[:, m] for m, name in enumerate(names)}
-    panels = [(f"input {name}", given[name]) for name in names]
+    panels = [(f"input {name}", name, given[name]) for name in names]
     sources = [("all", names)] + [(name, [name]) for name in names]
     errors = []
     for source, available in sources:
         reconstructed = models.reconstruct(network, given, available)
         for name in names:
-            panels.append((f"{name} from {source}", reconstructed[name]))
+            panels.append((f"{name} from {source}", name, reconstructed[name]))
             errors.append({"reconstruction": name, "from": source,
                            "mean_absolute_error": float(np.mean(np.abs(reconstructed[name] - given[name])))})
     center = patches.shape[-1] // 2
     figure, axes = plt.subplots(len(panels), PATCHES, figsize=(PATCHES * 0.8, len(panels) * 0.85))
-    for row, (title, volume) in enumerate(panels):
-        limit = np.percentile(np.abs(given[title.split()[-1]] if title.startswith("input")
-                                     else given[title.split()[0]]), 99)
+    # One grey scale per modality, from its input patches.
+    limits = {name: np.percentile(np.abs(given[name]), 99) for name in names}
+    for row, (title, name, volume) in enumerate(panels):
+        limit = limits[name]
         for column in range(PATCHES):
             axis = axes[row, column]
             axis.imshow(volume[column, :, :, center].T, cmap="gray", vmin=-limit, vmax=limit)

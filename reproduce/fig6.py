@@ -26,9 +26,7 @@ def main(argv=None):
     configurations = experiment.four_settings(args.alpha)
     run, table, splits, figures_dir = experiment.prepare_figure_run(
         args, argv, "fig6.py", configurations)
-    fold = args.fold - 1
-    if not 0 <= fold < len(splits):
-        raise SystemExit(f"error: --fold must lie in 1..{len(splits)}")
+    fold = experiment.chosen_fold(args.fold, splits)
     plt = experiment.pyplot()
 
     names = run.modality_names
