@@ -5,6 +5,7 @@ Patches come in as arrays: either one array per modality, each (N, p, p, p) or
 (``keras.utils.PyDataset``, ``tf.data.Dataset``) whose batches are tuples of M arrays.
 """
 import contextlib
+import random
 
 import keras
 import numpy as np
@@ -63,24 +64,97 @@ def as_modality_tuple(patches, modality_count=None):
     return tuple(result)
 
 
+class ArrayBatches(keras.utils.PyDataset):
+    """Mini-batches of in-memory patch arrays (a tuple of M arrays), reshuffled every epoch
+    when ``shuffle``. The order comes from NumPy's global generator, so
+    ``np.random.seed`` (``--seed``) fixes it.
+    """
+
+    def __init__(self, arrays, batch_size=BATCH_SIZE, shuffle=True):
+        super().__init__()
+        self.arrays, self.batch_size = tuple(arrays), int(batch_size)
+        self.rng = np.random.default_rng(np.random.randint(2 ** 31)) if shuffle else None
+        self.order = np.arange(len(self.arrays[0]))
+        self.on_epoch_end()
+
+    def __len__(self):
+        return int(np.ceil(len(self.order) / self.batch_size))
+
+    def __getitem__(self, index):
+        rows = self.order[index * self.batch_size:(index + 1) * self.batch_size]
+        inputs = tuple(array[rows] for array in self.arrays)
+        return (inputs if len(inputs) > 1 else inputs[0],)
+
+    def on_epoch_end(self):
+        if self.rng is not None:
+            self.order = self.rng.permutation(len(self.order))
+
+
+def steady_dataset(batches, shuffle=True):
+    """A ``tf.data`` pipeline over a ``keras.utils.PyDataset`` with autotuning off.
+
+    ``fit`` turns a PyDataset (and arrays) into ``tf.data`` with ``prefetch(AUTOTUNE)``;
+    the autotuner's background work competes with training for the cores of a small CPU
+    machine, and training speed then switches between ~250 and ~400 samples/s from one
+    epoch to the next on 2 cores (benchmarks/speed.py). Without it, it stays at ~400.
+    The batches are the same as ``fit`` would make: the batch order is shuffled with
+    Python's ``random`` like Keras does, and ``on_epoch_end`` runs between epochs.
+    """
+    if len(batches) == 0:
+        raise ValueError("no batches to iterate over: the patches are empty")
+    signature = tf.nest.map_structure(
+        lambda array: tf.TensorSpec((None, *np.shape(array)[1:]), tf.as_dtype(np.asarray(array).dtype)),
+        batches[0])
+    epochs_started = 0
+
+    def generate():
+        nonlocal epochs_started
+        if epochs_started:  # here and not after the last batch: fit stops before asking
+            batches.on_epoch_end()
+        epochs_started += 1
+        order = list(range(len(batches)))
+        if shuffle:
+            random.shuffle(order)
+        for index in order:
+            yield batches[index]
+
+    dataset = tf.data.Dataset.from_generator(generate, output_signature=signature)
+    dataset = dataset.apply(tf.data.experimental.assert_cardinality(len(batches))).prefetch(1)
+    options = tf.data.Options()
+    options.autotune.enabled = False
+    return dataset.with_options(options)
+
+
+def predict_in_batches(model, arrays, batch_size=1024):
+    """``model.predict`` over in-memory arrays (one per model input), in order, through
+    ``steady_dataset`` (the same reason as for training)."""
+    arrays = tuple(arrays) if isinstance(arrays, (list, tuple)) else (arrays,)
+    return model.predict(steady_dataset(ArrayBatches(arrays, batch_size, shuffle=False),
+                                        shuffle=False), verbose=0)
+
+
 def train(network, patches, epochs, batch_size=BATCH_SIZE, callbacks=None, verbose="auto",
           validation_patches=None, optimizer=None, steps_per_execution=1):
     """Trains ``network`` with its own objective (equations (1)–(3)) and returns the history.
 
-    ``patches``: arrays (see module doc) or a dataset. Batches are shuffled every epoch.
-    Compiles with ``make_optimizer()`` unless the network is already compiled or an
-    ``optimizer`` is given.
+    ``patches``: arrays (see module doc), a ``keras.utils.PyDataset`` (both go through
+    ``steady_dataset``) or a ``tf.data.Dataset`` (used as given). Batches are shuffled
+    every epoch. Compiles with ``make_optimizer()`` unless the network is already
+    compiled or an ``optimizer`` is given.
     """
     if optimizer is not None or not network.compiled:
         network.compile(optimizer=optimizer or make_optimizer(),
                         steps_per_execution=steps_per_execution)
-    fit_arguments = dict(epochs=epochs, callbacks=callbacks, verbose=verbose)
+    # shuffle=False: steady_dataset shuffles; fit would only warn that it cannot.
+    fit_arguments = dict(epochs=epochs, callbacks=callbacks, verbose=verbose, shuffle=False)
     if validation_patches is not None:
-        fit_arguments["validation_data"] = (as_modality_tuple(validation_patches,
-                                                              network.modality_count),)
+        fit_arguments["validation_data"] = steady_dataset(ArrayBatches(
+            as_modality_tuple(validation_patches, network.modality_count), batch_size,
+            shuffle=False), shuffle=False)
     if isinstance(patches, (np.ndarray, list, tuple)):
-        return network.fit(as_modality_tuple(patches, network.modality_count),
-                           batch_size=batch_size, shuffle=True, **fit_arguments)
+        patches = ArrayBatches(as_modality_tuple(patches, network.modality_count), batch_size)
+    if isinstance(patches, keras.utils.PyDataset):
+        patches = steady_dataset(patches)
     return network.fit(patches, **fit_arguments)
 
 
@@ -107,8 +181,7 @@ def extract_features(network, patches, modality, batch_size=1024):
     """
     (patch_array,) = as_modality_tuple([patches])
     extractor = feature_extractor(network, modality)
-    return np.asarray(extractor.predict(patch_array, batch_size=batch_size, verbose=0),
-                      dtype=np.float32)
+    return np.asarray(predict_in_batches(extractor, patch_array, batch_size), dtype=np.float32)
 
 
 def reconstruct(network, patches_by_modality, available, batch_size=1024):
@@ -135,10 +208,11 @@ def reconstruct(network, patches_by_modality, available, batch_size=1024):
             inputs.append(np.zeros_like(reference))
     modality_mask = np.tile(np.array([[name in available for name in network.modality_names]],
                                      dtype="float32"), (len(reference), 1))
-    outputs = network.predict([*inputs, modality_mask], batch_size=batch_size, verbose=0)
+    outputs = predict_in_batches(network, [*inputs, modality_mask], batch_size)
     return {name: np.asarray(outputs[f"reconstruction_{layer_name(name)}"])[..., 0]
             for name in network.modality_names}
 
 
-__all__ = ["make_optimizer", "train", "use_mixed_precision", "distribution_scope", "feature_extractor", "extract_features", "reconstruct",
-           "as_modality_tuple", "BATCH_SIZE", "MODALITY_MASK"]
+__all__ = ["make_optimizer", "train", "ArrayBatches", "steady_dataset", "predict_in_batches",
+           "use_mixed_precision", "distribution_scope", "feature_extractor", "extract_features",
+           "reconstruct", "as_modality_tuple", "BATCH_SIZE", "MODALITY_MASK"]

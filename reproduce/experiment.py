@@ -308,9 +308,8 @@ def features_of_rows(table, rows, extractors_by_modality):
     for start in range(0, len(rows), FEATURE_BATCH):
         patches = table.gather(rows[start:start + FEATURE_BATCH])
         for m, extractor in extractors_by_modality.items():
-            result[m].append(np.asarray(extractor.predict(patches[:, m, ..., None],
-                                                          batch_size=1024, verbose=0),
-                                        dtype=np.float32))
+            result[m].append(np.asarray(models.training.predict_in_batches(
+                extractor, patches[:, m, ..., None]), dtype=np.float32))
     return {m: np.concatenate(chunks) for m, chunks in result.items()}
 
 

@@ -7,6 +7,7 @@ import pytest
 
 from models import (FixedNormalization, all_nonempty_subsets, build_axial_network,
                     build_baseline, extract_features, masked_mean, reconstruct, train)
+import models
 from models.training import as_modality_tuple
 
 TINY = dict(filters=(4, 8, 16))
@@ -168,6 +169,72 @@ def test_same_seed_gives_same_weights_and_features():
     for a, b in zip(first.get_weights(), second.get_weights()):
         np.testing.assert_array_equal(a, b)
     np.testing.assert_array_equal(first_features, second_features)
+
+
+class CountingBatches(keras.utils.PyDataset):
+    """Batch k holds the rows of a fixed array; remembers every epoch end."""
+
+    def __init__(self, patches, batch_size):
+        super().__init__()
+        self.patches, self.batch_size, self.epoch_ends = patches, batch_size, 0
+
+    def __len__(self):
+        return len(self.patches[0]) // self.batch_size
+
+    def __getitem__(self, index):
+        rows = slice(index * self.batch_size, (index + 1) * self.batch_size)
+        return (tuple(array[rows] for array in self.patches),)
+
+    def on_epoch_end(self):
+        self.epoch_ends += 1
+
+
+def test_steady_dataset_yields_every_batch_once_per_epoch_and_ends_epochs_between():
+    patches = as_modality_tuple(random_patches(40, 2, seed=16))
+    batches = CountingBatches(patches, 8)
+    dataset = models.steady_dataset(batches)
+    assert dataset.options().autotune.enabled is False
+    for epoch in range(3):
+        seen = [batch[0][0].numpy() for batch in dataset]
+        assert batches.epoch_ends == epoch
+        assert len(seen) == 5
+        firsts = sorted(round(float(batch[0, 0, 0, 0, 0]), 6) for batch in seen)
+        assert firsts == sorted(round(float(patches[0][k * 8, 0, 0, 0, 0]), 6) for k in range(5))
+
+
+def test_training_through_the_steady_dataset_equals_keras_fit_on_the_same_batches():
+    patches = as_modality_tuple(random_patches(96, 2, seed=17))
+
+    def weights_after(fit):
+        keras.utils.set_random_seed(18)
+        network = tiny_network(normalization=True, modality_dropout=True, alpha=0.1, seed=18)
+        network.compile(optimizer=models.make_optimizer())
+        fit(network, CountingBatches(patches, 16))
+        return network.get_weights()
+
+    ours = weights_after(lambda network, batches: train(network, batches, epochs=2, verbose=0))
+    keras_own = weights_after(lambda network, batches: network.fit(batches, epochs=2, verbose=0))
+    for a, b in zip(ours, keras_own):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+
+
+def test_array_batches_cover_every_row_once_and_follow_the_numpy_seed():
+    patches = as_modality_tuple(random_patches(21, 2, seed=19))
+
+    def orders():
+        np.random.seed(3)
+        batches = models.ArrayBatches(patches, batch_size=8)
+        first = np.concatenate([batches[k][0][0][:, 0, 0, 0, 0] for k in range(len(batches))])
+        batches.on_epoch_end()
+        second = np.concatenate([batches[k][0][0][:, 0, 0, 0, 0] for k in range(len(batches))])
+        return first, second
+
+    (first, second), (again, _) = orders(), orders()
+    assert len(first) == 21 and np.array_equal(np.sort(first), np.sort(patches[0][:, 0, 0, 0, 0]))
+    assert not np.array_equal(first, second)
+    np.testing.assert_array_equal(first, again)
+    ordered = models.ArrayBatches(patches, batch_size=8, shuffle=False)
+    np.testing.assert_array_equal(ordered[2][0][1], patches[1][16:])
 
 
 def test_features_in_large_batches_equal_inference_mode_calls():
