@@ -4,10 +4,10 @@ The network sees arrays only: it knows nothing about files or datasets (see ``da
 """
 from .axial import (AxialNetwork, all_nonempty_subsets, build_axial_network, build_baseline,
                     layer_name)
-from .layers import FixedNormalization, masked_mean
+from .layers import FastBatchNormalization, FastConv3DTranspose, FixedNormalization, masked_mean
 from .training import (ArrayBatches, extract_features, make_optimizer, reconstruct, steady_dataset,
                        train)
 
-__all__ = ["AxialNetwork", "FixedNormalization", "masked_mean", "all_nonempty_subsets",
-           "build_axial_network", "build_baseline", "layer_name", "extract_features",
+__all__ = ["AxialNetwork", "FastBatchNormalization", "FastConv3DTranspose", "FixedNormalization", "masked_mean",
+           "all_nonempty_subsets", "build_axial_network", "build_baseline", "layer_name", "extract_features",
            "make_optimizer", "reconstruct", "train", "ArrayBatches", "steady_dataset"]

@@ -97,21 +97,18 @@ def steady_dataset(batches, shuffle=True):
     the autotuner's background work competes with training for the cores of a small CPU
     machine, and training speed then switches between ~250 and ~400 samples/s from one
     epoch to the next on 2 cores (benchmarks/speed.py). Without it, it stays at ~400.
-    The batches are the same as ``fit`` would make: the batch order is shuffled with
-    Python's ``random`` like Keras does, and ``on_epoch_end`` runs between epochs.
+    Every iteration yields each batch once, in an order shuffled with Python's ``random``
+    as Keras does. It does not call ``on_epoch_end``: pass ``EpochEnds(batches)`` to
+    ``fit`` for that (``train`` does).
     """
     if len(batches) == 0:
         raise ValueError("no batches to iterate over: the patches are empty")
     signature = tf.nest.map_structure(
-        lambda array: tf.TensorSpec((None, *np.shape(array)[1:]), tf.as_dtype(np.asarray(array).dtype)),
+        lambda array: tf.TensorSpec((None, *np.shape(array)[1:]),
+                                    tf.as_dtype(np.asarray(array).dtype)),
         batches[0])
-    epochs_started = 0
 
     def generate():
-        nonlocal epochs_started
-        if epochs_started:  # here and not after the last batch: fit stops before asking
-            batches.on_epoch_end()
-        epochs_started += 1
         order = list(range(len(batches)))
         if shuffle:
             random.shuffle(order)
@@ -123,6 +120,22 @@ def steady_dataset(batches, shuffle=True):
     options = tf.data.Options()
     options.autotune.enabled = False
     return dataset.with_options(options)
+
+
+class EpochEnds(keras.callbacks.Callback):
+    """Calls a PyDataset's ``on_epoch_end`` where Keras's own PyDataset handling does:
+    once when ``fit`` starts and after every epoch. With ``steady_dataset`` this gives
+    the batches that ``fit(py_dataset)`` would give."""
+
+    def __init__(self, batches):
+        super().__init__()
+        self.batches = batches
+
+    def on_train_begin(self, logs=None):
+        self.batches.on_epoch_end()
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.batches.on_epoch_end()
 
 
 def predict_in_batches(model, arrays, batch_size=1024):
@@ -154,6 +167,7 @@ def train(network, patches, epochs, batch_size=BATCH_SIZE, callbacks=None, verbo
     if isinstance(patches, (np.ndarray, list, tuple)):
         patches = ArrayBatches(as_modality_tuple(patches, network.modality_count), batch_size)
     if isinstance(patches, keras.utils.PyDataset):
+        fit_arguments["callbacks"] = [*(callbacks or []), EpochEnds(patches)]
         patches = steady_dataset(patches)
     return network.fit(patches, **fit_arguments)
 
@@ -213,6 +227,6 @@ def reconstruct(network, patches_by_modality, available, batch_size=1024):
             for name in network.modality_names}
 
 
-__all__ = ["make_optimizer", "train", "ArrayBatches", "steady_dataset", "predict_in_batches",
+__all__ = ["make_optimizer", "train", "ArrayBatches", "steady_dataset", "EpochEnds", "predict_in_batches",
            "use_mixed_precision", "distribution_scope", "feature_extractor", "extract_features",
            "reconstruct", "as_modality_tuple", "BATCH_SIZE", "MODALITY_MASK"]
