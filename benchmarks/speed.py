@@ -8,9 +8,11 @@ reference (../shared/bench/torch_reference.py) run in the same invocation.
 Training goes through the project's real path: the custom train_step with modality
 dropout, per-feature normalization and the similarity term on, fed by the same
 PatchBatches loader that reproduce/ uses. Prints one `name=value` line per figure; the
-last line is `train_ratio_vs_torch=<float>` (M = 2; nan without torch). This machine is
-noisy (its speed switches between modes from one epoch to the next): every figure is the
-median of --repeats timings, and the ratios matter, not absolute times.
+last line is `train_ratio_vs_torch=<float>` (M = 2; nan without torch). Training is also
+given in GFLOP/s (the convolutions' multiply-adds: forward and both backward passes, no
+input gradient for the first layer) and as a fraction of the machine's sgemm peak (NumPy
+float32 matmul, best of 5). Timings on a shared machine are noisy: every figure is the
+median of --repeats timings, and the ratios matter more than absolute times.
 """
 import argparse
 import importlib.util
@@ -55,6 +57,33 @@ def _timed(function):
     return time.perf_counter() - started
 
 
+def sgemm_peak_gflops(size=2048, repeats=5):
+    a = np.random.default_rng(0).random((size, size), dtype=np.float32)
+    a @ a
+    return 2 * size ** 3 / min(_timed(lambda: a @ a) for _ in range(repeats)) / 1e9
+
+
+def training_flops_per_sample(network):
+    """Convolution FLOPs of one training sample: 2 per multiply-add, forward + input
+    gradient + kernel gradient, except the input gradient of the patch-facing layers."""
+    import keras
+    total = 0
+    for model in network.layers:
+        if not isinstance(model, keras.Model):
+            continue
+        first = True
+        for layer in model.layers:
+            if not isinstance(layer, (keras.layers.Conv3D, keras.layers.Conv3DTranspose)):
+                continue
+            spatial = layer.output.shape[1:4] if isinstance(layer, keras.layers.Conv3D) \
+                else layer.input.shape[1:4]
+            forward = 2 * np.prod(spatial) * np.prod(layer.kernel.shape)
+            patch_facing = first and model.name.startswith("encoder")
+            total += forward * (2 if patch_facing else 3)
+            first = False
+    return float(total)
+
+
 def bench_keras(modality_count, steps, repeats, batch_size=64):
     os.environ.setdefault("KERAS_BACKEND", "tensorflow")
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -77,7 +106,7 @@ def bench_keras(modality_count, steps, repeats, batch_size=64):
     seconds = _timed(lambda: [models.extract_features(network, patches[:, m], m)
                               for m in range(modality_count)])
     encoding = 4096 * modality_count / seconds
-    return training, encoding
+    return training, encoding, training * training_flops_per_sample(network) / 1e9
 
 
 def bench_torch(modality_count, steps, repeats, batch_size=64):
@@ -105,14 +134,19 @@ def main():
     args = parser.parse_args()
     counts = [int(m) for m in args.modalities.split(",")]
     ratio = float("nan")
+    if args.only in (None, "train"):
+        peak = sgemm_peak_gflops()
+        print(f"sgemm_peak_gflop_per_s={peak:.0f}", flush=True)
     for modality_count in counts:
         if args.only in (None, "gather"):
             print(f"M={modality_count} gather_patches_per_s={bench_gather(modality_count):.0f}",
                   flush=True)
         if args.only in (None, "train"):
-            training, encoding = bench_keras(modality_count, args.steps, args.repeats)
+            training, encoding, gflops = bench_keras(modality_count, args.steps, args.repeats)
             torch_training, torch_encoding = bench_torch(modality_count, args.steps, args.repeats)
             print(f"M={modality_count} keras_train_samples_per_s={training:.1f}", flush=True)
+            print(f"M={modality_count} keras_train_gflop_per_s={gflops:.0f} "
+                  f"({100 * gflops / peak:.0f} % of sgemm peak)", flush=True)
             print(f"M={modality_count} keras_features_patches_per_s={encoding:.1f}", flush=True)
             print(f"M={modality_count} torch_train_samples_per_s={torch_training:.1f}", flush=True)
             print(f"M={modality_count} torch_encode_samples_per_s={torch_encoding:.1f}", flush=True)
