@@ -8,6 +8,7 @@ from .layers import FastBatchNormalization, FastConv3DTranspose, FixedNormalizat
 from .training import (ArrayBatches, extract_features, make_optimizer, reconstruct, steady_dataset,
                        train)
 
-__all__ = ["AxialNetwork", "FastBatchNormalization", "FastConv3DTranspose", "FixedNormalization", "masked_mean",
-           "all_nonempty_subsets", "build_axial_network", "build_baseline", "layer_name", "extract_features",
-           "make_optimizer", "reconstruct", "train", "ArrayBatches", "steady_dataset"]
+__all__ = ["AxialNetwork", "FastBatchNormalization", "FastConv3DTranspose", "FixedNormalization",
+           "masked_mean", "all_nonempty_subsets", "build_axial_network", "build_baseline",
+           "layer_name", "extract_features", "make_optimizer", "reconstruct", "train",
+           "ArrayBatches", "steady_dataset"]

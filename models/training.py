@@ -96,7 +96,7 @@ def steady_dataset(batches, shuffle=True):
     ``fit`` turns a PyDataset (and arrays) into ``tf.data`` with ``prefetch(AUTOTUNE)``;
     the autotuner's background work competes with training for the cores of a small CPU
     machine, and training speed then switches between ~250 and ~400 samples/s from one
-    epoch to the next on 2 cores (benchmarks/speed.py). Without it, it stays at ~400.
+    epoch to the next on 2 cores (README, Speed). Without it, it stays at ~400.
     Every iteration yields each batch once, in an order shuffled with Python's ``random``
     as Keras does. It does not call ``on_epoch_end``: pass ``EpochEnds(batches)`` to
     ``fit`` for that (``train`` does).
@@ -227,6 +227,6 @@ def reconstruct(network, patches_by_modality, available, batch_size=1024):
             for name in network.modality_names}
 
 
-__all__ = ["make_optimizer", "train", "ArrayBatches", "steady_dataset", "EpochEnds", "predict_in_batches",
-           "use_mixed_precision", "distribution_scope", "feature_extractor", "extract_features",
-           "reconstruct", "as_modality_tuple", "BATCH_SIZE", "MODALITY_MASK"]
+__all__ = ["make_optimizer", "train", "ArrayBatches", "steady_dataset", "EpochEnds",
+           "predict_in_batches", "use_mixed_precision", "distribution_scope", "feature_extractor",
+           "extract_features", "reconstruct", "as_modality_tuple", "BATCH_SIZE", "MODALITY_MASK"]
