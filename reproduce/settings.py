@@ -64,7 +64,7 @@ class RunPreset:
 PRESETS = {
     "quick": RunPreset(
         name="quick",
-        description="scaled to finish the whole grid in about 15 minutes on 2 CPU cores: "
+        description="scaled to finish the whole grid in about 10 minutes on 2 CPU cores: "
                     "small network (16/32/64 filters), few patches and epochs, batch-norm "
                     "momentum 0.9 (about 110 updates per network)",
         filters=(16, 32, 64), patches_per_class=75, epochs={}, default_epochs=8,

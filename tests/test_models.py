@@ -258,6 +258,12 @@ def test_steady_dataset_yields_every_batch_once_per_iteration_without_autotuning
     assert batches.epoch_ends == 0
 
 
+def test_empty_patches_give_a_clear_error_instead_of_an_empty_pipeline():
+    network = tiny_network()
+    with pytest.raises(ValueError, match="patches are empty"):
+        extract_features(network, np.zeros((0, 15, 15, 15), "float32"), "A")
+
+
 def test_training_through_the_steady_dataset_equals_keras_fit_on_the_same_batches():
     patches = as_modality_tuple(random_patches(96, 2, seed=17))
 
