@@ -16,7 +16,6 @@ median of --repeats timings, and the ratios matter more than absolute times.
 """
 import argparse
 import importlib.util
-import os
 import re
 import subprocess
 import sys
@@ -30,6 +29,7 @@ sys.path.insert(0, str(REPOSITORY))
 TORCH_REFERENCE = REPOSITORY.parent / "shared" / "bench" / "torch_reference.py"
 
 from data import PatchTable, PreparedSubject, gather_patches  # noqa: E402
+from reproduce.startup import import_tensorflow_quietly  # noqa: E402
 
 
 def synthetic_table(modality_count, shape, count, seed=0):
@@ -85,19 +85,17 @@ def training_flops_per_sample(network):
 
 
 def bench_keras(modality_count, steps, repeats, batch_size=64):
-    os.environ.setdefault("KERAS_BACKEND", "tensorflow")
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     import models
-    from reproduce.experiment import PatchBatches, seed_everything
+    from reproduce.unit import seed_everything
     seed_everything(0)
     names = [f"m{i}" for i in range(modality_count)]
     network = models.build_axial_network(names, normalization=True, alpha=0.1,
                                          modality_dropout=True, seed=0)
     table = synthetic_table(modality_count, (96, 96, 64), batch_size * steps)
     rows = np.arange(len(table))
-    warmup = PatchBatches(table, rows[:batch_size * 5], range(modality_count), batch_size, 0)
+    warmup = models.PatchBatches(table, rows[:batch_size * 5], batch_size=batch_size, seed=0)
     models.train(network, warmup, epochs=1, verbose=0)
-    batches = PatchBatches(table, rows, range(modality_count), batch_size, 1)
+    batches = models.PatchBatches(table, rows, batch_size=batch_size, seed=1)
     # The median of several epochs: speed on this machine switches between modes.
     training = float(np.median([len(rows) / _timed(lambda: models.train(
         network, batches, epochs=1, verbose=0)) for _ in range(repeats)]))
@@ -123,6 +121,7 @@ def bench_torch(modality_count, steps, repeats, batch_size=64):
 
 
 def main():
+    import_tensorflow_quietly()
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                      epilog=__doc__.split("\n\n", 1)[1],
                                      formatter_class=argparse.RawDescriptionHelpFormatter)

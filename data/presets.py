@@ -27,6 +27,8 @@ class DatasetSpec:
                   foreground + background voxels (OAI).
     group_pattern: regular expression on the subject name whose first group (or whole
                   match) is the subject id that keeps visits in one fold.
+    channels:     modality name → channel index, for modalities stored as one channel of
+                  a 4-D file (several modalities may share a file; it is read once).
     """
     name: str
     modalities: dict
@@ -39,6 +41,7 @@ class DatasetSpec:
     normalization: str = "mask"
     group_pattern: str = r".+"
     mask_required: bool = False
+    channels: dict = field(default_factory=dict)
 
     @property
     def modality_names(self):
@@ -57,12 +60,18 @@ class DatasetSpec:
                              f"{self.modality_names}")
         if len(names) < 2:
             raise ValueError(f"cross-modality learning needs at least two modalities, got {names}")
-        return replace(self, modalities={name: self.modalities[name] for name in names})
+        return replace(self, modalities={name: self.modalities[name] for name in names},
+                       channels={n: c for n, c in self.channels.items() if n in names})
 
     def with_overrides(self, modalities=None, label=None, mask=None, classes=None,
-                       group_pattern=None):
+                       group_pattern=None, channels=None):
         """The preset with user-given patterns (None keeps the preset's)."""
         spec = self
+        if channels:
+            unknown = sorted(set(channels) - set(modalities or spec.modalities))
+            if unknown:
+                raise ValueError(f"channels given for unknown modalities {unknown}")
+            spec = replace(spec, channels={**spec.channels, **channels})
         if modalities:
             if set(modalities) <= set(spec.modalities):  # new patterns for known modalities
                 merged = {**{n: spec.modalities[n] for n in modalities}, **modalities}
@@ -118,11 +127,13 @@ PRESETS = {
 
 
 def dataset_spec(preset, modalities=None, label=None, mask=None, classes=None,
-                 group_pattern=None, select=None):
-    """A preset with overrides; ``select`` keeps a subset of the preset's modalities."""
+                 group_pattern=None, select=None, channels=None):
+    """A preset with overrides; ``select`` keeps a subset of the preset's modalities;
+    ``channels`` maps modality names to channels of 4-D files."""
     if preset not in PRESETS:
         raise ValueError(f"unknown dataset preset {preset!r}; choose from {sorted(PRESETS)}")
-    spec = PRESETS[preset].with_overrides(modalities, label, mask, classes, group_pattern)
+    spec = PRESETS[preset].with_overrides(modalities, label, mask, classes, group_pattern,
+                                          channels)
     if select:
         spec = spec.with_modalities(list(select))
     if len(spec.modalities) < 2:

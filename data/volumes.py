@@ -117,8 +117,10 @@ def find_subjects(data_dir, spec):
         found = group_regex.search(name)
         group = (found.group(1) if found and found.groups() else found.group(0)) if found else name
         subjects.append(SubjectFiles(name, group, files, label, mask))
-    uses = Counter(path for subject in subjects for path in subject.modality_files.values())
-    duplicated = sorted(str(path) for path, count in uses.items() if count > 1)
+    uses = Counter((path, spec.channels.get(modality)) for subject in subjects
+                   for modality, path in subject.modality_files.items())
+    duplicated = sorted(str(path) + ("" if channel is None else f"#{channel}")
+                        for (path, channel), count in uses.items() if count > 1)
     if duplicated:
         raise DataError(f"files match more than one modality pattern: {duplicated}")
     return subjects
@@ -134,8 +136,8 @@ def _single(matches, what, where, data_dir):
 
 
 # -- loading and validation -----------------------------------------------------------------
-def read_volume(path):
-    """A 3-D NIfTI volume as float32 plus its affine; clear errors for bad files."""
+def read_image(path):
+    """A NIfTI image's voxels as float32 (any number of dimensions) and its affine."""
     try:
         image = nib.load(str(path))
         data = np.asarray(image.dataobj, dtype=np.float32)
@@ -143,15 +145,34 @@ def read_volume(path):
         raise DataError(f"{path}: file not found") from None
     except Exception as error:  # nibabel raises many kinds for broken files
         raise DataError(f"{path}: cannot be read as NIfTI ({error})") from error
+    return data, image.affine
+
+
+def read_volume(path, channel=None, image=None):
+    """A 3-D NIfTI volume as float32 plus its affine; clear errors for bad files.
+
+    ``channel``: take channel N of a 4-D file (X, Y, Z, C). ``image``: the already read
+    (voxels, affine) of ``path``, so that a 4-D file holding several modalities is read once.
+    """
+    data, affine = image if image is not None else read_image(path)
+    if channel is not None:
+        if data.ndim != 4:
+            raise DataError(f"{path}: channel {channel} asked for, but the image is "
+                            f"{data.ndim}-D with shape {data.shape}")
+        if not 0 <= channel < data.shape[3]:
+            raise DataError(f"{path}: channel {channel} asked for, but the image has "
+                            f"{data.shape[3]} channels (0 to {data.shape[3] - 1})")
+        data = data[..., channel]
     while data.ndim > 3 and data.shape[-1] == 1:
         data = data[..., 0]
     if data.ndim != 3:
-        raise DataError(f"{path}: expected a 3-D volume, got shape {data.shape} (split 4-D "
-                        "files into one file per modality)")
+        raise DataError(f"{path}: expected a 3-D volume, got shape {data.shape} (give the "
+                        "channel of a 4-D file as NAME=GLOB#CHANNEL, or split it into one "
+                        "file per modality)")
     if not np.all(np.isfinite(data)):
         bad = int(np.size(data) - np.count_nonzero(np.isfinite(data)))
         raise DataError(f"{path}: {bad} voxels are NaN or infinite")
-    return data, image.affine
+    return data, affine
 
 
 def _check_same_grid(reference_path, reference, path, volume, reference_affine, affine):
@@ -196,9 +217,12 @@ def class_map_from_labels(labels, region_mask, spec, label_path="label map"):
 def prepare_subject(subject, spec):
     """Reads, validates, normalizes and pads one subject's volumes."""
     reference_path = None
-    volumes = []
+    volumes, images = [], {}
     for modality, path in subject.modality_files.items():
-        volume, affine = read_volume(path)
+        channel = spec.channels.get(modality)
+        if channel is not None and path not in images:
+            images[path] = read_image(path)  # a 4-D file is read once for all its channels
+        volume, affine = read_volume(path, channel, images.get(path))
         if reference_path is None:
             reference_path, reference, reference_affine = path, volume, affine
         else:
@@ -225,7 +249,9 @@ def prepare_subject(subject, spec):
                       dtype=np.float32)
     inner = (slice(PATCH_RADIUS, -PATCH_RADIUS),) * 3
     for index, (path, volume) in enumerate(zip(subject.modality_files.values(), volumes)):
-        padded[index][inner] = normalize(volume, normalization_region, path)
+        channel = spec.channels.get(list(subject.modality_files)[index])
+        padded[index][inner] = normalize(volume, normalization_region,
+                                         path if channel is None else f"{path}#{channel}")
     return PreparedSubject(subject.name, subject.group, list(subject.modality_files),
                            spec.class_names, padded, class_map)
 

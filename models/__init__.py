@@ -5,10 +5,10 @@ The network sees arrays only: it knows nothing about files or datasets (see ``da
 from .axial import (AxialNetwork, all_nonempty_subsets, build_axial_network, build_baseline,
                     layer_name)
 from .layers import FastBatchNormalization, FastConv3DTranspose, FixedNormalization, masked_mean
-from .training import (ArrayBatches, extract_features, make_optimizer, reconstruct, steady_dataset,
-                       train)
+from .training import (ArrayPatches, AtUpdates, PatchBatches, extract_features, make_optimizer,
+                       reconstruct, steady_dataset, train)
 
 __all__ = ["AxialNetwork", "FastBatchNormalization", "FastConv3DTranspose", "FixedNormalization",
            "masked_mean", "all_nonempty_subsets", "build_axial_network", "build_baseline",
            "layer_name", "extract_features", "make_optimizer", "reconstruct", "train",
-           "ArrayBatches", "steady_dataset"]
+           "ArrayPatches", "AtUpdates", "PatchBatches", "steady_dataset"]

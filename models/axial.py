@@ -53,13 +53,13 @@ def build_encoder(name, filters=FILTERS, kernel_sizes=KERNEL_SIZES, strides=STRI
                   patch_size=PATCH_SIZE, momentum=BATCH_NORM_MOMENTUM):
     """f^m: valid (strided) convolutions, BN and leaky ReLU; returns a flat representation."""
     patch = keras.Input((patch_size, patch_size, patch_size, 1), name=f"{name}_patch")
-    hidden = patch
+    hidden = patch  # (N, 15, 15, 15, 1) → 11³×32 → 5³×64 → 1³×128 with the defaults
     for block, (filter_count, kernel, stride) in enumerate(zip(filters, kernel_sizes, strides)):
         hidden = layers.Conv3D(filter_count, kernel, strides=stride, padding="valid",
                                name=f"{name}_conv{block + 1}")(hidden)
         hidden = FastBatchNormalization(momentum=momentum, name=f"{name}_bn{block + 1}")(hidden)
         hidden = layers.LeakyReLU(LEAKY_RELU_SLOPE, name=f"{name}_lrelu{block + 1}")(hidden)
-    representation = layers.Flatten(name=f"{name}_representation")(hidden)
+    representation = layers.Flatten(name=f"{name}_representation")(hidden)  # (N, 1·1·1·128)
     return keras.Model(patch, representation, name=name)
 
 
@@ -73,6 +73,7 @@ def build_decoder(name, filters=FILTERS, kernel_sizes=KERNEL_SIZES, strides=STRI
         raise ValueError(f"kernel sizes {kernel_sizes} with strides {strides} do not fit a "
                          f"{patch_size}^3 patch")
     representation = keras.Input((spatial ** 3 * filters[-1],), name=f"{name}_representation")
+    # (N, F) → (N, 1, 1, 1, 128) with the defaults; then 5³×64 → 11³×32 → 15³×1
     hidden = layers.Reshape((spatial, spatial, spatial, filters[-1]))(representation)
     output_filters = list(filters[-2::-1]) + [1]
     for block, (filter_count, kernel, stride) in enumerate(

@@ -1,4 +1,4 @@
-"""The two pieces of the axial network that Keras does not ship.
+"""The four pieces of the axial network that Keras does not ship (or ships slowly).
 
 - ``FixedNormalization`` (paper §II-D): per-feature batch normalization with moving
   statistics and *no* learnable scale or shift, so that every feature of every modality
@@ -99,7 +99,7 @@ class FastBatchNormalization(keras.layers.BatchNormalization):
             return super().call(inputs, training=training, mask=mask)
         values = tf.cast(inputs, "float32")
         shape = tf.shape(values)
-        if len(inputs.shape) == 5:
+        if len(inputs.shape) == 5:  # (N, D, H, W, C) → (N, D·H, W, C)
             values = tf.reshape(values, [shape[0], shape[1] * shape[2], shape[3], shape[4]])
         channel_count = self.moving_mean.shape[0]
         scale = tf.cast(self.gamma, "float32") if self.scale else tf.ones([channel_count])
@@ -113,7 +113,7 @@ class FastBatchNormalization(keras.layers.BatchNormalization):
         self.moving_mean.assign(self.moving_mean * self.momentum + mean * (1.0 - self.momentum))
         self.moving_variance.assign(
             self.moving_variance * self.momentum + variance * (1.0 - self.momentum))
-        return tf.cast(tf.reshape(normalized, shape), self.compute_dtype)
+        return tf.cast(tf.reshape(normalized, shape), self.compute_dtype)  # back to 5-D
 
 
 @keras.saving.register_keras_serializable(package=PACKAGE)
@@ -146,13 +146,14 @@ class FastConv3DTranspose(keras.layers.Conv3DTranspose):
         output_height, output_width = height + height_kernel - 1, width + width_kernel - 1
         kernel = tf.cast(self.kernel, inputs.dtype)  # (kd, kh, kw, 1, channels)
         planar_kernel = tf.transpose(kernel[:, :, :, 0, :], [1, 2, 0, 3])  # kh, kw, kd, channels
+        # (N, D, H, W, C) → (N·D, H, W, C): depth slices as a batch of 2-D images
         planes = tf.nn.conv2d_transpose(
             tf.reshape(inputs, [batch * depth, height, width, inputs.shape[-1]]), planar_kernel,
             tf.stack([batch * depth, output_height, output_width, depth_kernel]), strides=1,
-            padding="VALID")
+            padding="VALID")  # (N·D, H + kh − 1, W + kw − 1, kd)
         planes = tf.reshape(planes, [batch, depth, output_height, output_width, depth_kernel])
         # Output depth z collects input depth d through the kernel's depth offset a = z − d.
-        outputs = tf.add_n([
+        outputs = tf.add_n([  # each (N, D + kd − 1, H', W'), then (N, D', H', W', 1)
             tf.pad(planes[..., offset],
                    [[0, 0], [offset, depth_kernel - 1 - offset], [0, 0], [0, 0]])
             for offset in range(depth_kernel)])[..., None]

@@ -1,11 +1,12 @@
 """Training (paper §IV), feature extraction and reconstruction for the axial network.
 
 Patches come in as arrays: either one array per modality, each (N, p, p, p) or
-(N, p, p, p, 1), or one array (N, M, p, p, p); or as any Keras-compatible dataset
-(``keras.utils.PyDataset``, ``tf.data.Dataset``) whose batches are tuples of M arrays.
+(N, p, p, p, 1), or one array (N, M, p, p, p); or as ``PatchBatches`` over any patch
+source with a ``gather(rows)`` method; or as a ``tf.data.Dataset`` whose batches are
+tuples of M arrays.
 """
 import contextlib
-import random
+import math
 
 import keras
 import numpy as np
@@ -48,14 +49,14 @@ def as_modality_tuple(patches, modality_count=None):
     """Normalize the accepted array layouts to a tuple of (N, p, p, p, 1) float32 arrays."""
     if isinstance(patches, np.ndarray) and patches.ndim == 5 and patches.shape[2] == patches.shape[3] \
             == patches.shape[4] and (modality_count is None or patches.shape[1] == modality_count):
-        patches = [patches[:, m] for m in range(patches.shape[1])]
+        patches = [patches[:, m] for m in range(patches.shape[1])]  # (N, M, p, p, p) → M × (N, p, p, p)
     if isinstance(patches, np.ndarray):
         patches = [patches]
     result = []
     for array in patches:
         array = np.asarray(array, dtype="float32")
         if array.ndim == 4:
-            array = array[..., None]
+            array = array[..., None]  # (N, p, p, p) → (N, p, p, p, 1)
         if array.ndim != 5 or array.shape[-1] != 1:
             raise ValueError(f"expected patches of shape (N, p, p, p[, 1]), got {array.shape}")
         result.append(array)
@@ -64,42 +65,74 @@ def as_modality_tuple(patches, modality_count=None):
     return tuple(result)
 
 
-class ArrayBatches(keras.utils.PyDataset):
-    """Mini-batches of in-memory patch arrays (a tuple of M arrays), reshuffled every epoch
-    when ``shuffle``. The order comes from NumPy's global generator, so
-    ``np.random.seed`` (``--seed``) fixes it.
+class ArrayPatches:
+    """In-memory patches as a patch source: ``gather(rows)`` → (len(rows), M, p, p, p)."""
+
+    def __init__(self, arrays):
+        self.arrays = as_modality_tuple(arrays)
+
+    def __len__(self):
+        return len(self.arrays[0])
+
+    def gather(self, rows):
+        return np.stack([array[rows, ..., 0] for array in self.arrays], axis=1)
+
+
+class PatchBatches(keras.utils.PyDataset):
+    """Seeded, shuffled mini-batches cut on the fly from a patch source.
+
+    ``source``: anything with ``gather(rows)`` → (len(rows), M, p, p, p) float32 (a
+    ``data.PatchTable``, an ``ArrayPatches``). ``rows``: which of its rows to use
+    (default all); ``modalities``: which of its M modalities the network takes, in
+    order (default all). With ``mixed=True`` each sample is one (row, modality) pair and
+    a batch holds a single input: the "all modalities" baseline's mixture without
+    modality identity. The order of the samples is a permutation drawn from
+    ``numpy.random.default_rng(seed)``, redrawn at every epoch end: the one random
+    source of the loader. ``shuffle=False`` keeps the given order.
     """
 
-    def __init__(self, arrays, batch_size=BATCH_SIZE, shuffle=True):
+    def __init__(self, source, rows=None, modalities=None, batch_size=BATCH_SIZE, seed=0,
+                 mixed=False, shuffle=True):
         super().__init__()
-        self.arrays, self.batch_size = tuple(arrays), int(batch_size)
-        self.rng = np.random.default_rng(np.random.randint(2 ** 31)) if shuffle else None
-        self.order = np.arange(len(self.arrays[0]))
+        self.source, self.batch_size, self.mixed = source, int(batch_size), mixed
+        rows = np.arange(len(source)) if rows is None else np.asarray(rows)
+        probe = source.gather(rows[:1]) if len(rows) else None
+        modality_count = probe.shape[1] if probe is not None else 1
+        self.modalities = list(range(modality_count) if modalities is None else modalities)
+        if mixed:  # (row, modality) pairs, row-major
+            self.samples = np.stack([np.repeat(rows, len(self.modalities)),
+                                     np.tile(self.modalities, len(rows))], axis=1)
+        else:
+            self.samples = rows[:, None]  # (N, 1)
+        self.rng = np.random.default_rng(seed) if shuffle else None
+        self.order = np.arange(len(self.samples))
         self.on_epoch_end()
 
     def __len__(self):
-        return int(np.ceil(len(self.order) / self.batch_size))
+        return math.ceil(len(self.samples) / self.batch_size)
 
     def __getitem__(self, index):
-        rows = self.order[index * self.batch_size:(index + 1) * self.batch_size]
-        inputs = tuple(array[rows] for array in self.arrays)
-        return (inputs if len(inputs) > 1 else inputs[0],)
+        chosen = self.samples[self.order[index * self.batch_size:(index + 1) * self.batch_size]]
+        patches = self.source.gather(chosen[:, 0])  # (B, M, p, p, p)
+        if self.mixed:  # each sample's own modality: (B, p, p, p, 1)
+            return (patches[np.arange(len(chosen)), chosen[:, 1], ..., None],)
+        return (tuple(patches[:, m, ..., None] for m in self.modalities),)  # M × (B, p, p, p, 1)
 
     def on_epoch_end(self):
         if self.rng is not None:
-            self.order = self.rng.permutation(len(self.order))
+            self.order = self.rng.permutation(len(self.samples))
 
 
-def steady_dataset(batches, shuffle=True):
+def steady_dataset(batches):
     """A ``tf.data`` pipeline over a ``keras.utils.PyDataset`` with autotuning off.
 
     ``fit`` turns a PyDataset (and arrays) into ``tf.data`` with ``prefetch(AUTOTUNE)``;
     the autotuner's background work competes with training for the cores of a small CPU
     machine, and training speed then switches between ~250 and ~400 samples/s from one
     epoch to the next on 2 cores (README, Speed). Without it, it stays at ~400.
-    Every iteration yields each batch once, in an order shuffled with Python's ``random``
-    as Keras does. It does not call ``on_epoch_end``: pass ``EpochEnds(batches)`` to
-    ``fit`` for that (``train`` does).
+    Every iteration yields each batch once, in index order (``PatchBatches`` shuffles
+    the samples themselves). It does not call ``on_epoch_end``: pass
+    ``EpochEnds(batches)`` to ``fit`` for that (``train`` does).
     """
     if len(batches) == 0:
         raise ValueError("no batches to iterate over: the patches are empty")
@@ -109,23 +142,24 @@ def steady_dataset(batches, shuffle=True):
         batches[0])
 
     def generate():
-        order = list(range(len(batches)))
-        if shuffle:
-            random.shuffle(order)
-        for index in order:
+        for index in range(len(batches)):
             yield batches[index]
 
     dataset = tf.data.Dataset.from_generator(generate, output_signature=signature)
     dataset = dataset.apply(tf.data.experimental.assert_cardinality(len(batches))).prefetch(1)
+    return dataset.with_options(_without_autotuning())
+
+
+def _without_autotuning():
     options = tf.data.Options()
     options.autotune.enabled = False
-    return dataset.with_options(options)
+    return options
 
 
 class EpochEnds(keras.callbacks.Callback):
     """Calls a PyDataset's ``on_epoch_end`` where Keras's own PyDataset handling does:
     once when ``fit`` starts and after every epoch. With ``steady_dataset`` this gives
-    the batches that ``fit(py_dataset)`` would give."""
+    the batches that ``fit(py_dataset, shuffle=False)`` would give."""
 
     def __init__(self, batches):
         super().__init__()
@@ -138,37 +172,78 @@ class EpochEnds(keras.callbacks.Callback):
         self.batches.on_epoch_end()
 
 
+class AtUpdates(keras.callbacks.Callback):
+    """Calls ``action(network, updates)`` when this training has made each of ``updates``
+    optimizer updates (checkpoints, e.g. 100, 300, 1000; counted from the start of
+    ``fit``), and stops training after the last one, also in the middle of an epoch."""
+
+    def __init__(self, updates, action=None):
+        super().__init__()
+        self.updates = sorted(int(u) for u in updates)
+        self.action = action
+        self.reached = []
+
+    def on_train_begin(self, logs=None):
+        self.start = int(self.model.optimizer.iterations.numpy())
+        self.reached = []
+
+    def on_train_batch_end(self, batch, logs=None):
+        done = int(self.model.optimizer.iterations.numpy()) - self.start
+        if len(self.reached) < len(self.updates) and done >= self.updates[len(self.reached)]:
+            self.reached.append(done)
+            if self.action is not None:
+                self.action(self.model, done)
+            if len(self.reached) == len(self.updates):
+                self.model.stop_training = True
+
+
 def predict_in_batches(model, arrays, batch_size=1024):
     """``model.predict`` over in-memory arrays (one per model input), in order, through
-    ``steady_dataset`` (the same reason as for training)."""
+    ``tf.data`` with autotuning off (the same reason as for training)."""
     arrays = tuple(arrays) if isinstance(arrays, (list, tuple)) else (arrays,)
-    return model.predict(steady_dataset(ArrayBatches(arrays, batch_size, shuffle=False),
-                                        shuffle=False), verbose=0)
+    if len(arrays[0]) == 0:
+        raise ValueError("nothing to predict: the patches are empty")
+    # One element, x: a tuple of inputs would otherwise be read as (x, y).
+    dataset = tf.data.Dataset.from_tensor_slices((arrays if len(arrays) > 1 else arrays[0],))
+    dataset = dataset.batch(batch_size).prefetch(1).with_options(_without_autotuning())
+    return model.predict(dataset, verbose=0)
 
 
-def train(network, patches, epochs, batch_size=BATCH_SIZE, callbacks=None, verbose="auto",
-          validation_patches=None, optimizer=None, steps_per_execution=1):
+def train(network, patches, epochs=None, updates=None, batch_size=BATCH_SIZE, callbacks=None,
+          verbose="auto", validation_patches=None, optimizer=None, seed=None):
     """Trains ``network`` with its own objective (equations (1)–(3)) and returns the history.
 
-    ``patches``: arrays (see module doc), a ``keras.utils.PyDataset`` (both go through
-    ``steady_dataset``) or a ``tf.data.Dataset`` (used as given). Batches are shuffled
-    every epoch. Compiles with ``make_optimizer()`` unless the network is already
-    compiled or an ``optimizer`` is given.
+    ``patches``: arrays (see module doc; shuffled by a ``PatchBatches`` seeded with
+    ``seed``, default the network's own seed), a ``keras.utils.PyDataset`` (both go
+    through ``steady_dataset``) or a ``tf.data.Dataset`` (used as given). Give the
+    length as ``epochs`` or as ``updates`` (optimizer steps; training stops after that
+    many, also in the middle of an epoch). Compiles with ``make_optimizer()`` unless the
+    network is already compiled or an ``optimizer`` is given.
     """
+    if (epochs is None) == (updates is None):
+        raise ValueError("give either epochs or updates")
     if optimizer is not None or not network.compiled:
-        network.compile(optimizer=optimizer or make_optimizer(),
-                        steps_per_execution=steps_per_execution)
-    # shuffle=False: steady_dataset shuffles; fit would only warn that it cannot.
+        network.compile(optimizer=optimizer or make_optimizer())
+    callbacks = list(callbacks or [])
+    if isinstance(patches, (np.ndarray, list, tuple)):
+        if seed is None:
+            seed = getattr(network, "seed", None) or 0
+        patches = PatchBatches(ArrayPatches(patches), batch_size=batch_size, seed=seed)
+    if isinstance(patches, keras.utils.PyDataset):
+        callbacks.append(EpochEnds(patches))
+        batch_count = len(patches)
+        patches = steady_dataset(patches)
+    else:
+        batch_count = int(patches.cardinality())
+    if updates is not None:
+        epochs = math.ceil(updates / max(batch_count, 1))
+        if not any(isinstance(c, AtUpdates) and c.updates[-1] == updates for c in callbacks):
+            callbacks.append(AtUpdates([updates]))
     fit_arguments = dict(epochs=epochs, callbacks=callbacks, verbose=verbose, shuffle=False)
     if validation_patches is not None:
-        fit_arguments["validation_data"] = steady_dataset(ArrayBatches(
-            as_modality_tuple(validation_patches, network.modality_count), batch_size,
-            shuffle=False), shuffle=False)
-    if isinstance(patches, (np.ndarray, list, tuple)):
-        patches = ArrayBatches(as_modality_tuple(patches, network.modality_count), batch_size)
-    if isinstance(patches, keras.utils.PyDataset):
-        fit_arguments["callbacks"] = [*(callbacks or []), EpochEnds(patches)]
-        patches = steady_dataset(patches)
+        fit_arguments["validation_data"] = tf.data.Dataset.from_tensor_slices(
+            (as_modality_tuple(validation_patches, network.modality_count),)
+        ).batch(batch_size).with_options(_without_autotuning())
     return network.fit(patches, **fit_arguments)
 
 
@@ -227,6 +302,7 @@ def reconstruct(network, patches_by_modality, available, batch_size=1024):
             for name in network.modality_names}
 
 
-__all__ = ["make_optimizer", "train", "ArrayBatches", "steady_dataset", "EpochEnds",
+__all__ = ["make_optimizer", "train", "ArrayPatches", "PatchBatches", "steady_dataset",
+           "EpochEnds", "AtUpdates",
            "predict_in_batches", "use_mixed_precision", "distribution_scope", "feature_extractor",
            "extract_features", "reconstruct", "as_modality_tuple", "BATCH_SIZE", "MODALITY_MASK"]

@@ -15,29 +15,34 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from reproduce.startup import import_tensorflow_quietly  # noqa: E402
+
+import_tensorflow_quietly()
+
 import numpy as np  # noqa: E402
 
-from reproduce import experiment  # noqa: E402
+from reproduce import figures, unit  # noqa: E402
 from reproduce.settings import CONFIGURATIONS_BY_NAME, axial_name  # noqa: E402
 
 PATCHES = 15
 
 
 def main(argv=None):
-    parser = experiment.figure_parser(__doc__)
+    parser = figures.figure_parser(__doc__)
     parser.add_argument("--fold", type=int, default=1, help="which fold's model (1-based)")
     args = parser.parse_args(argv)
     configuration = CONFIGURATIONS_BY_NAME.get(axial_name(True, True, args.alpha))
     if configuration is None:
-        experiment.four_settings(args.alpha)  # raises the error that names the grid
-    run, table, splits, figures_dir = experiment.prepare_figure_run(
+        figures.four_settings(args.alpha)  # raises the error that names the grid
+    run, patch_data, figures_dir = figures.prepare_figure_run(
         args, argv, "fig5.py", [configuration])
-    fold = experiment.chosen_fold(args.fold, splits)
-    plt = experiment.pyplot()
+    fold = figures.chosen_fold(args.fold, len(patch_data.folds))
+    plt = figures.pyplot()
     import models
 
-    network = experiment.load_unit_network(run, configuration, fold)
-    test_rows = splits[fold][1]
+    network = unit.load_unit_network(run, configuration, fold)
+    table = patch_data.evaluation
+    test_rows = patch_data.rows(table, fold, "test")
     rng = np.random.default_rng(run.seed)
     # An equal share of every class, so that each tissue shows up.
     per_class = [rng.permutation(test_rows[table.labels[test_rows] == c])
@@ -72,7 +77,7 @@ def main(argv=None):
         axes[0, column].set_title(table.class_names[table.labels[row_index]], fontsize=6)
     figure.suptitle(f"{configuration.name}, fold {fold + 1}: inputs and reconstructions "
                     "(center slices)", fontsize=10)
-    experiment.save_figure(figure, errors, figures_dir, "fig5")
+    figures.save_figure(figure, errors, figures_dir, "fig5")
     return 0
 
 

@@ -14,27 +14,31 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from reproduce.startup import import_tensorflow_quietly  # noqa: E402
+
+import_tensorflow_quietly()
+
 import numpy as np  # noqa: E402
 
-from reproduce import analysis, experiment  # noqa: E402
+from reproduce import analysis, figures, unit  # noqa: E402
 
 
 def main(argv=None):
-    parser = experiment.figure_parser(__doc__)
+    parser = figures.figure_parser(__doc__)
     parser.add_argument("--fold", type=int, default=1, help="which fold (1-based)")
     args = parser.parse_args(argv)
-    configurations = experiment.four_settings(args.alpha)
-    run, table, splits, figures_dir = experiment.prepare_figure_run(
+    configurations = figures.four_settings(args.alpha)
+    run, patch_data, figures_dir = figures.prepare_figure_run(
         args, argv, "fig6.py", configurations)
-    fold = experiment.chosen_fold(args.fold, splits)
-    plt = experiment.pyplot()
+    fold = figures.chosen_fold(args.fold, len(patch_data.folds))
+    plt = figures.pyplot()
 
     names = run.modality_names
     rows, statistics = [], {}
     for configuration in configurations:
-        features = experiment.load_unit_features(run, configuration, fold)
+        features = unit.load_unit_features(run, configuration, fold)
         stats = analysis.feature_statistics(
-            experiment.stacked_features(features, "test", names), features["test_labels"],
+            figures.modality_features(features, "test"), features["test_labels"],
             seed=run.seed)
         order = np.argsort(-stats["mi"][0], kind="stable")
         statistics[configuration.name] = (stats, order)
@@ -62,7 +66,7 @@ def main(argv=None):
     axes[0, 0].legend(fontsize=7)
     figure.suptitle(f"Per-feature statistics, alpha = {args.alpha:g}, fold {fold + 1} "
                     f"({run.out.name})", fontsize=10)
-    experiment.save_figure(figure, rows, figures_dir, "fig6")
+    figures.save_figure(figure, rows, figures_dir, "fig6")
     return 0
 
 

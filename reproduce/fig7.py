@@ -13,33 +13,37 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from reproduce.startup import import_tensorflow_quietly  # noqa: E402
+
+import_tensorflow_quietly()
+
 import numpy as np  # noqa: E402
 
-from reproduce import analysis, experiment  # noqa: E402
+from reproduce import analysis, figures, unit  # noqa: E402
 from reproduce.published import ALPHAS  # noqa: E402
 
 
 def main(argv=None):
-    parser = experiment.figure_parser(__doc__)
+    parser = figures.figure_parser(__doc__)
     parser.add_argument("--alphas", default=",".join(f"{a:g}" for a in ALPHAS),
                         help="comma-separated alphas, one panel each (default all)")
     args = parser.parse_args(argv)
     alphas = [float(a) for a in args.alphas.split(",")]
-    configurations = [c for alpha in alphas for c in experiment.four_settings(alpha)]
-    run, table, splits, figures_dir = experiment.prepare_figure_run(
+    configurations = [c for alpha in alphas for c in figures.four_settings(alpha)]
+    run, patch_data, figures_dir = figures.prepare_figure_run(
         args, argv, "fig7.py", configurations)
-    plt = experiment.pyplot()
+    plt = figures.pyplot()
 
     rows = []
     figure, axes = plt.subplots(1, len(alphas), figsize=(4.5 * len(alphas), 3.8), sharey=True,
                                 squeeze=False)
     for panel, alpha in enumerate(alphas):
-        for configuration in experiment.four_settings(alpha):
+        for configuration in figures.four_settings(alpha):
             curves = []
-            for fold in range(len(splits)):
-                features = experiment.load_unit_features(run, configuration, fold)
+            for fold in range(len(patch_data.folds)):
+                features = unit.load_unit_features(run, configuration, fold)
                 ncc = analysis.cross_modality_ncc(
-                    experiment.stacked_features(features, "test", run.modality_names))
+                    figures.modality_features(features, "test"))
                 curves.append(np.sort(ncc)[::-1])
             mean_curve = np.mean(curves, axis=0)
             axes[0, panel].plot(np.arange(1, len(mean_curve) + 1), mean_curve,
@@ -49,9 +53,9 @@ def main(argv=None):
         axes[0, panel].set_title(f"alpha = {alpha:g}", fontsize=9)
         axes[0, panel].set_xlabel("feature rank")
         axes[0, panel].axhline(0, color="0.7", lw=0.5)
-    axes[0, 0].set_ylabel(f"cross-modality NCC (mean of {len(splits)} folds)")
+    axes[0, 0].set_ylabel(f"cross-modality NCC (mean of {len(patch_data.folds)} folds)")
     axes[0, 0].legend(fontsize=6, loc="lower left")
-    experiment.save_figure(figure, rows, figures_dir, "fig7")
+    figures.save_figure(figure, rows, figures_dir, "fig7")
     return 0
 
 

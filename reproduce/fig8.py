@@ -14,13 +14,18 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from reproduce.startup import import_tensorflow_quietly  # noqa: E402
+
+import_tensorflow_quietly()
+
 import numpy as np  # noqa: E402
 
-from reproduce import analysis, experiment  # noqa: E402
+from reproduce import analysis, figures, unit  # noqa: E402
+from reproduce.patch_data import derived_seed  # noqa: E402
 
 
 def main(argv=None):
-    parser = experiment.figure_parser(__doc__)
+    parser = figures.figure_parser(__doc__)
     parser.add_argument("--k-step", type=int, default=8,
                         help="evaluate k = 1 and every k-step-th count up to all features "
                         "(default 8; 1 for every k)")
@@ -31,32 +36,32 @@ def main(argv=None):
     args = parser.parse_args(argv)
     if args.k_step < 1:
         raise SystemExit("error: --k-step must be at least 1")
-    configurations = experiment.four_settings(args.alpha)
-    run, table, splits, figures_dir = experiment.prepare_figure_run(
+    configurations = figures.four_settings(args.alpha)
+    run, patch_data, figures_dir = figures.prepare_figure_run(
         args, argv, "fig8.py", configurations)
-    plt = experiment.pyplot()
+    plt = figures.pyplot()
 
     names = run.modality_names
     rows, curves = [], {}
     for index, configuration in enumerate(configurations):
         per_fold = []
-        for fold in range(len(splits)):
-            print(f"[{index * len(splits) + fold + 1}/{len(configurations) * len(splits)}] "
+        for fold in range(len(patch_data.folds)):
+            print(f"[{index * len(patch_data.folds) + fold + 1}/{len(configurations) * len(patch_data.folds)}] "
                   f"{configuration.name} fold {fold + 1}", flush=True)
-            features = experiment.load_unit_features(run, configuration, fold)
-            training = experiment.stacked_features(features, "train", names)
+            features = unit.load_unit_features(run, configuration, fold)
+            training = figures.modality_features(features, "train")
             k_values = analysis.k_grid(training[0].shape[1], args.k_step)
             try:
                 accuracy = analysis.top_k_accuracy(
                     training, features["training_labels"],
-                    experiment.stacked_features(features, "test", names),
+                    figures.modality_features(features, "test"),
                     features["test_labels"], features["test_subjects"], k_values,
                     trees=run.trees,
-                    seed=experiment.derived_seed(run.seed, "fig8", configuration.name, fold),
+                    seed=derived_seed(run.seed, "fig8", configuration.name, fold),
                     within_subjects=args.halves == "within-subjects")
             except ValueError as error:
                 raise SystemExit(f"error: fold {fold + 1}: {error}") from None
-            per_fold.append([experiment.same_and_cross(accuracy[:, :, i])
+            per_fold.append([unit.same_and_cross(accuracy[:, :, i])
                              for i in range(len(k_values))])
         mean = np.mean(per_fold, axis=0)  # (k, 2)
         curves[configuration.name] = (k_values, mean)
@@ -71,11 +76,11 @@ def main(argv=None):
         axis.set_title(configuration.setting, fontsize=8)
         axis.set_xlabel("top-k features by NCC")
         axis.grid(alpha=0.3)
-    axes[0].set_ylabel(f"accuracy (%), {len(splits)} folds x 2 halves")
+    axes[0].set_ylabel(f"accuracy (%), {len(patch_data.folds)} folds x 2 halves")
     axes[0].legend(fontsize=7)
     figure.suptitle(f"alpha = {args.alpha:g} ({run.out.name}; test halves by {args.halves})",
                     fontsize=10)
-    experiment.save_figure(figure, rows, figures_dir, "fig8")
+    figures.save_figure(figure, rows, figures_dir, "fig8")
     return 0
 
 

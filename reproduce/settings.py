@@ -1,5 +1,5 @@
 """The configuration grid of Table I and the run presets, defined once for every script."""
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from reproduce.published import ALPHAS
 
@@ -44,12 +44,16 @@ CONFIGURATIONS_BY_NAME = {c.name: c for c in CONFIGURATIONS}
 
 @dataclass(frozen=True)
 class RunPreset:
-    """How big a run is. ``epochs`` by published table ("oai" / "brats"), else default."""
+    """How big a run is: the network, the patches, and the training length, given as
+    ``updates`` per network (whatever the number of subjects) or as ``epochs`` by
+    published table ("oai" / "brats", else ``default_epochs``)."""
     name: str
     description: str
     filters: tuple
-    patches_per_class: int
-    epochs: dict
+    patches_per_class: int  # autoencoder training patches per class per subject
+    evaluation_patches_per_class: int  # random-forest patches per class per subject
+    updates: int = None
+    epochs: dict = field(default_factory=dict)
     folds: int = 5  # at most; never more than the number of subjects
     batch_size: int = 64
     trees: int = 30
@@ -65,17 +69,18 @@ PRESETS = {
     "quick": RunPreset(
         name="quick",
         description="scaled to finish the whole grid in about 10 minutes on 2 CPU cores: "
-                    "small network (16/32/64 filters), few patches and epochs, batch-norm "
-                    "momentum 0.9 (about 110 updates per network)",
-        filters=(16, 32, 64), patches_per_class=75, epochs={}, default_epochs=8,
-        folds=3, synthetic_subjects=6,
-        # Only ~110 updates per network: with the default 0.99 the moving statistics that
+                    "small network (16/32/64 filters), 120 updates per network, 75 training "
+                    "and 500 forest patches per class per subject, batch-norm momentum 0.9",
+        filters=(16, 32, 64), patches_per_class=75, evaluation_patches_per_class=500,
+        updates=120, folds=3, synthetic_subjects=6,
+        # Only 120 updates per network: with the default 0.99 the moving statistics that
         # inference uses would still be 30 % their initial values.
         momentum=0.9),
     "paper": RunPreset(
         name="paper",
-        description="the paper's scale: 32/64/128 filters, 5000 patches per class per scan, "
-                    "100 epochs (OAI) / 50 (BRATS), batch 64, 5 folds (days on a CPU)",
-        filters=(32, 64, 128), patches_per_class=5000, epochs={"oai": 100, "brats": 50},
-        default_epochs=50, folds=5, synthetic_subjects=20),
+        description="the paper's scale: 32/64/128 filters, 5000 patches per class per scan "
+                    "(and 5000 more for the forests), 100 epochs (OAI) / 50 (BRATS), batch 64, "
+                    "5 folds (days on a CPU)",
+        filters=(32, 64, 128), patches_per_class=5000, evaluation_patches_per_class=5000,
+        epochs={"oai": 100, "brats": 50}, default_epochs=50, folds=5, synthetic_subjects=20),
 }

@@ -4,6 +4,7 @@ import itertools
 import keras
 import numpy as np
 import pytest
+import tensorflow as tf
 
 from models import (FixedNormalization, all_nonempty_subsets, build_axial_network,
                     build_baseline, extract_features, masked_mean, reconstruct, train)
@@ -226,42 +227,32 @@ def test_same_seed_gives_same_weights_and_features():
     np.testing.assert_array_equal(first_features, second_features)
 
 
-class ReshufflingBatches(keras.utils.PyDataset):
-    """Batch k holds rows order[8k : 8k + 8]; every epoch end draws a new order."""
-
-    def __init__(self, patches, batch_size):
-        super().__init__()
-        self.patches, self.batch_size, self.epoch_ends = patches, batch_size, 0
-        self.rng = np.random.default_rng(0)
-        self.order = np.arange(len(patches[0]))
-
-    def __len__(self):
-        return len(self.patches[0]) // self.batch_size
-
-    def __getitem__(self, index):
-        rows = self.order[index * self.batch_size:(index + 1) * self.batch_size]
-        return (tuple(array[rows] for array in self.patches),)
-
-    def on_epoch_end(self):
-        self.epoch_ends += 1
-        self.order = self.rng.permutation(len(self.order))
-
-
-def test_steady_dataset_yields_every_batch_once_per_iteration_without_autotuning():
+def test_steady_dataset_yields_every_batch_once_in_order_without_autotuning():
     patches = as_modality_tuple(random_patches(40, 2, seed=16))
-    batches = ReshufflingBatches(patches, 8)
+    batches = models.PatchBatches(models.ArrayPatches(patches), batch_size=8, seed=0)
     dataset = models.steady_dataset(batches)
     assert dataset.options().autotune.enabled is False
-    firsts = [sorted(float(batch[0][0][0, 0, 0, 0, 0]) for batch in dataset) for _ in range(3)]
-    assert firsts[0] == firsts[1] == firsts[2] == sorted(float(patches[0][k * 8, 0, 0, 0, 0])
-                                                         for k in range(5))
-    assert batches.epoch_ends == 0
+    expected = [batches[k][0][0][:, 0, 0, 0, 0] for k in range(len(batches))]
+    for _ in range(2):  # every iteration: the same batches, in index order
+        got = [batch[0][0].numpy()[:, 0, 0, 0, 0] for batch in dataset]
+        for a, b in zip(got, expected):
+            np.testing.assert_array_equal(a, b)
 
 
 def test_empty_patches_give_a_clear_error_instead_of_an_empty_pipeline():
     network = tiny_network()
     with pytest.raises(ValueError, match="patches are empty"):
         extract_features(network, np.zeros((0, 15, 15, 15), "float32"), "A")
+
+
+class CountingBatches(models.PatchBatches):
+    def __init__(self, *args, **kwargs):
+        self.epoch_ends = 0
+        super().__init__(*args, **kwargs)
+
+    def on_epoch_end(self):
+        self.epoch_ends += 1
+        super().on_epoch_end()
 
 
 def test_training_through_the_steady_dataset_equals_keras_fit_on_the_same_batches():
@@ -271,34 +262,53 @@ def test_training_through_the_steady_dataset_equals_keras_fit_on_the_same_batche
         keras.utils.set_random_seed(18)
         network = tiny_network(normalization=True, modality_dropout=True, alpha=0.1, seed=18)
         network.compile(optimizer=models.make_optimizer())
-        batches = ReshufflingBatches(patches, 16)
+        batches = CountingBatches(models.ArrayPatches(patches), batch_size=16, seed=5)
         fit(network, batches)
-        assert batches.epoch_ends == 3  # when fit starts and after each of 2 epochs
+        assert batches.epoch_ends == 1 + 3  # constructed, fit starts, after each of 2 epochs
         return network.get_weights()
 
     ours = weights_after(lambda network, batches: train(network, batches, epochs=2, verbose=0))
-    keras_own = weights_after(lambda network, batches: network.fit(batches, epochs=2, verbose=0))
+    keras_own = weights_after(lambda network, batches: network.fit(batches, epochs=2, verbose=0,
+                                                                   shuffle=False))
     for a, b in zip(ours, keras_own):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
 
 
-def test_array_batches_cover_every_row_once_and_follow_the_numpy_seed():
+def test_patch_batches_cover_every_row_once_per_epoch_and_follow_their_seed():
     patches = as_modality_tuple(random_patches(21, 2, seed=19))
 
-    def orders():
-        np.random.seed(3)
-        batches = models.ArrayBatches(patches, batch_size=8)
+    def orders(seed):
+        batches = models.PatchBatches(models.ArrayPatches(patches), batch_size=8, seed=seed)
         first = np.concatenate([batches[k][0][0][:, 0, 0, 0, 0] for k in range(len(batches))])
         batches.on_epoch_end()
         second = np.concatenate([batches[k][0][0][:, 0, 0, 0, 0] for k in range(len(batches))])
         return first, second
 
-    (first, second), (again, _) = orders(), orders()
+    np.random.seed(1)  # the global generators play no part
+    (first, second), (again, _) = orders(3), orders(3)
+    np.random.seed(2)
     assert len(first) == 21 and np.array_equal(np.sort(first), np.sort(patches[0][:, 0, 0, 0, 0]))
     assert not np.array_equal(first, second)
     np.testing.assert_array_equal(first, again)
-    ordered = models.ArrayBatches(patches, batch_size=8, shuffle=False)
+    assert not np.array_equal(first, orders(4)[0])
+    ordered = models.PatchBatches(models.ArrayPatches(patches), batch_size=8, shuffle=False)
     np.testing.assert_array_equal(ordered[2][0][1], patches[1][16:])
+
+
+def test_training_by_updates_stops_mid_epoch_and_calls_back_at_each_checkpoint():
+    network = tiny_network(normalization=True, modality_dropout=True)
+    seen = []
+    callback = models.AtUpdates([3, 7], lambda model, updates: seen.append(
+        (updates, int(model.optimizer.iterations.numpy()))))
+    # 10 batches per epoch: 7 updates end inside the first epoch.
+    history = train(network, random_patches(80, 2, seed=20), updates=7, batch_size=8,
+                    callbacks=[callback], verbose=0)
+    assert seen == [(3, 3), (7, 7)]
+    assert int(network.optimizer.iterations.numpy()) == 7 and len(history.history["loss"]) == 1
+    train(network, random_patches(24, 2, seed=21), updates=5, batch_size=8, verbose=0)
+    assert int(network.optimizer.iterations.numpy()) == 7 + 5  # across epochs: 3 per epoch
+    with pytest.raises(ValueError, match="either epochs or updates"):
+        train(network, random_patches(8, 2), verbose=0)
 
 
 def test_features_in_large_batches_equal_inference_mode_calls():
@@ -331,6 +341,9 @@ def test_reconstruction_from_a_subset_uses_only_that_subset():
 def test_baseline_is_one_shared_transformation():
     network = build_baseline(**TINY)
     assert network.modality_names == ["shared"]
+    # One encoder and one decoder, whichever modality a patch comes from.
+    assert [layer.name for layer in network.layers if layer.name.startswith(("encoder", "decoder"))] \
+        == ["encoder_shared", "decoder_shared"]
     patches = random_patches(64, 2, seed=13)
     # The "all modalities" baseline trains on a mixture of both modalities' patches.
     history = train(network, np.concatenate([patches[:, 0], patches[:, 1]]), epochs=1, verbose=0)
@@ -351,15 +364,27 @@ def test_mixed_precision_training_keeps_losses_and_normalization_in_float32():
         assert np.isfinite(history.history["loss"][0])
         assert network.get_layer("normalization_A").moving_mean.dtype == "float32"
         assert extract_features(network, random_patches(8, 2)[:, 0], "A").dtype == np.float32
+        # The layers compute in float16, the losses (1)–(3) in float32.
+        patches = as_modality_tuple(random_patches(8, 2, seed=22))
+        mask = np.ones((8, 2), "float32")
+        outputs = network([*patches, mask], training=True)
+        assert outputs["reconstruction_A"].dtype == "float16"
+        assert outputs["features_A"].dtype == "float16"
+        losses = network.compute_losses(patches, outputs, mask)
+        assert [str(loss.dtype) for loss in losses] == ["<dtype: 'float32'>"] * 3
     finally:
         use_mixed_precision(False)
 
 
 def test_training_under_a_mirrored_strategy_scope():
     from models.training import distribution_scope
-    with distribution_scope("mirrored"):
+    with distribution_scope("mirrored") as strategy:
         network = tiny_network(normalization=True, modality_dropout=True, alpha=0.1)
         history = train(network, random_patches(128, 2, seed=15), epochs=1, verbose=0)
+    assert isinstance(strategy, tf.distribute.MirroredStrategy)
+    assert network.distribute_strategy is strategy  # the model was built in its scope
+    assert isinstance(network.get_layer("encoder_A").weights[0].value, tf.distribute.DistributedValues) \
+        or "Mirrored" in type(network.get_layer("encoder_A").weights[0].value).__name__
     assert np.isfinite(history.history["loss"][0])
     with pytest.raises(ValueError, match="unknown distribution"):
         distribution_scope("tpu")

@@ -4,24 +4,25 @@ import json
 import numpy as np
 import pytest
 
-from reproduce import experiment, table1
+import models
+from reproduce import run_folder, table1, unit
 from reproduce.published import TABLE_1
 
-TINY = ["--subjects", "2", "--filters", "4,8,16", "--patches-per-class", "12", "--epochs", "1",
-        "--verbose", "0"]
+TINY = ["--subjects", "2", "--filters", "4,8,16", "--patches-per-class", "12",
+        "--evaluation-patches-per-class", "20", "--updates", "2", "--verbose", "0"]
 
 
 @pytest.fixture
 def trained_units(monkeypatch):
     """Records every (configuration, fold) that trains a network."""
     calls = []
-    original = experiment.train_network
+    original = unit.train_network
 
-    def recording(run, configuration, table, rows, fold, modality=None):
+    def recording(run, configuration, patch_data, fold, modality=None, **options):
         calls.append((configuration.name, fold, modality))
-        return original(run, configuration, table, rows, fold, modality)
+        return original(run, configuration, patch_data, fold, modality, **options)
 
-    monkeypatch.setattr(experiment, "train_network", recording)
+    monkeypatch.setattr(unit, "train_network", recording)
     return calls
 
 
@@ -50,13 +51,27 @@ def test_tiny_run_writes_a_valid_table_and_a_rerun_trains_nothing(tmp_path, trai
         off = [np.mean(np.asarray(f["accuracy"])[~np.eye(2, dtype=bool)]) for f in per_fold]
         assert row["same"] == pytest.approx(np.mean(diagonal), abs=0.01)
         assert row["cross"] == pytest.approx(np.mean(off), abs=0.01)
+        # The 95 % t interval over 2 folds: mean ± 12.706 · sd / √2.
+        half = 12.7062 * np.std(off, ddof=1) / np.sqrt(2)
+        assert row["cross_high"] - row["cross"] == pytest.approx(half, abs=0.02)
+        assert row["cross_low"] == pytest.approx(row["cross"] - half, abs=0.02)
+        assert row["published_cross_inside"] == (
+            row["cross_low"] <= row["published_cross"] <= row["cross_high"])
+        # Forest test patches: 20 per class, 3 classes, one test subject per fold.
+        assert [f["test_patches"] for f in per_fold] == [60, 60]
+        assert 0 < row["cross_patch_se"] < 10
     # The baseline trained on the training modality trains one network per modality.
     assert sorted(trained_units) == sorted([("dropout+norm-a0.1", 0, None), ("dropout+norm-a0.1", 1, None),
                                             ("baseline-training", 0, 0), ("baseline-training", 0, 1),
                                             ("baseline-training", 1, 0), ("baseline-training", 1, 1)])
     markdown = (out / "table1.md").read_text()
     assert "Modality dropout and per-feature normalization" in markdown
-    assert "(78.7, " in markdown  # the published cross-modality number beside ours
+    assert "(78.7 ✓)" in markdown or "(78.7 ✗)" in markdown  # the published number, checked
+    assert "± " in markdown and "updates per network" in markdown
+    assert "- dropout+norm-a0.1 − baseline-training: " in markdown  # a paired comparison
+    (comparison,) = [c for c in document["comparisons"] if c["measure"] == "cross"]
+    differences = [a["cross"] - b["cross"] for a, b in zip(axial["per_fold"], baseline["per_fold"])]
+    assert comparison["difference"] == pytest.approx(np.mean(differences), abs=0.02)
     pairs = (out / "table1_pairs.csv").read_text().splitlines()
     assert pairs[0] == "name,fold,training_modality,test_modality,accuracy" and len(pairs) == 1 + 2 * 2 * 4
 
@@ -70,20 +85,20 @@ def test_tiny_run_writes_a_valid_table_and_a_rerun_trains_nothing(tmp_path, trai
 def test_an_interrupted_run_resumes_where_it_stopped(tmp_path, monkeypatch, trained_units):
     out = tmp_path / "run"
     arguments = [*TINY, "--out", str(out), "--configs", "plain-a0,norm-a0.5"]
-    original = experiment.run_unit
+    original = unit.run_unit
 
-    def interrupted(run, configuration, table, split, fold, log=print):
+    def interrupted(run, configuration, patch_data, fold):
         if len(trained_units) == 2:
             raise KeyboardInterrupt  # killed during the third unit
-        return original(run, configuration, table, split, fold, log)
+        return original(run, configuration, patch_data, fold)
 
-    monkeypatch.setattr(experiment, "run_unit", interrupted)
+    monkeypatch.setattr(unit, "run_unit", interrupted)
     with pytest.raises(KeyboardInterrupt):
         table1.main(arguments)
     assert not (out / "table1.json").exists()
     finished = sorted(p.parent.name for p in (out / "units").rglob("result.json"))
     assert len(finished) == 2
-    monkeypatch.setattr(experiment, "run_unit", original)
+    monkeypatch.setattr(unit, "run_unit", original)
     trained_units.clear()
     assert table1.main(arguments) == 0
     assert len(trained_units) == 2  # only the two missing units
@@ -110,8 +125,8 @@ def test_shard_halves_cover_the_grid_exactly_once(tmp_path, trained_units):
 def test_a_run_folder_with_other_arguments_is_refused(tmp_path):
     out = tmp_path / "run"
     table1.main([*TINY, "--out", str(out), "--configs", "plain-a0"])
-    with pytest.raises(SystemExit, match="other arguments .*epochs"):
-        table1.main([*TINY[:-4], "--epochs", "2", "--verbose", "0", "--out", str(out),
+    with pytest.raises(SystemExit, match="other arguments .*updates"):
+        table1.main([*TINY[:-4], "--updates", "3", "--verbose", "0", "--out", str(out),
                      "--configs", "plain-a0"])
     assert (out / "units" / "plain-a0" / "fold0" / "result.json").exists()
 
@@ -135,7 +150,7 @@ def test_patch_batches_cover_every_sample_once_per_epoch(tmp_path):
     centers = np.array([[x, y, z] for x in range(2) for y in range(3) for z in range(2)])
     table = PatchTable([subject], [centers], [np.zeros(len(centers), np.int32)])
     rows = np.arange(len(table))
-    paired = experiment.PatchBatches(table, rows, [0, 1], batch_size=5, seed=0)
+    paired = models.PatchBatches(table, rows, [0, 1], batch_size=5, seed=0)
     seen = []
     for index in range(len(paired)):
         (a, b), = paired[index]
@@ -143,7 +158,7 @@ def test_patch_batches_cover_every_sample_once_per_epoch(tmp_path):
         np.testing.assert_array_equal(b - a, volumes[1, 0, 0, 0] - volumes[0, 0, 0, 0])  # same position
         seen += a[:, 7, 7, 7, 0].tolist()
     assert sorted(seen) == sorted(volumes[0][7 + centers[:, 0], 7 + centers[:, 1], 7 + centers[:, 2]].tolist())
-    mixed = experiment.PatchBatches(table, rows, [0, 1], batch_size=7, seed=0, mixed=True)
+    mixed = models.PatchBatches(table, rows, [0, 1], batch_size=7, seed=0, mixed=True)
     values = np.concatenate([mixed[i][0][:, 7, 7, 7, 0] for i in range(len(mixed))])
     expected = np.concatenate([volumes[m][7 + centers[:, 0], 7 + centers[:, 1], 7 + centers[:, 2]]
                                for m in (0, 1)])

@@ -1,0 +1,194 @@
+#!/usr/bin/env python3
+"""Accuracy against training length (beyond the paper): same- and cross-modality
+accuracy of the configurations that the paper's claims rest on, evaluated at
+checkpoints of one training run per network, with 95 % intervals over folds.
+
+    python reproduce/accuracy_vs_updates.py                 # knee phantom, 100 ... 3000 updates
+    python reproduce/accuracy_vs_updates.py --dataset folder --data-dir ../shared/data/open_ms \\
+        --modality FLAIR='FLAIR_*.nii.gz' --modality T2='T2_*.nii.gz' \\
+        --label 'GOLD_STANDARD_*.nii.gz' --class lesion=nonzero --published brats
+
+The scaled presets train each network for ~100 updates, the paper for millions: this
+shows whether the differences between configurations (above all, what per-feature
+normalization adds to modality dropout) change with training. Each network is trained
+once; a callback scores it at every checkpoint. Units are saved as they finish
+(resume by rerunning; --shard I/N as for table1.py), all configurations of fold 1
+first, so a partial run already compares them. Writes accuracy_vs_updates.png / .csv /
+.md into paper_figures/<run folder name>/ (also from a partial run, marked as such).
+"""
+import math
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from reproduce.startup import import_tensorflow_quietly  # noqa: E402
+
+import_tensorflow_quietly()
+
+import numpy as np  # noqa: E402
+
+from reproduce import command_line, figures, grid, intervals  # noqa: E402
+from reproduce.checkpoints import CHECKPOINT_UNITS, run_checkpoint_unit  # noqa: E402
+from reproduce.command_line import say  # noqa: E402
+from reproduce.settings import CONFIGURATIONS_BY_NAME  # noqa: E402
+
+DEFAULT_CONFIGURATIONS = ("plain-a0,norm-a0,dropout-a0,dropout+norm-a0,plain-a0.1,norm-a0.1,"
+                          "dropout-a0.1,dropout+norm-a0.1,baseline-all")
+COMPARISONS = [("dropout+norm", "dropout"), ("dropout+norm", "plain"), ("dropout", "plain"),
+               ("dropout+norm", "baseline-all")]
+NAME = "accuracy_vs_updates"
+
+
+def parse_checkpoints(text):
+    try:
+        values = sorted({int(v) for v in text.split(",")})
+    except ValueError:
+        raise SystemExit(f"error: --checkpoints takes numbers of updates, e.g. 100,300,1000; "
+                         f"got {text!r}") from None
+    if not values or values[0] < 1:
+        raise SystemExit("error: --checkpoints must be positive numbers of updates")
+    return values
+
+
+def curves(results, checkpoints):
+    """rows: one per (configuration, checkpoint) with per-fold values and intervals."""
+    rows = []
+    for name, per_fold in results.items():
+        for updates in checkpoints:
+            found = [c for r in per_fold for c in r["checkpoints"] if c["updates"] == updates]
+            if not found:
+                continue
+            row = {"configuration": name, "updates": updates, "folds": len(found)}
+            for measure in ("same", "cross"):
+                mean, half = intervals.t_interval([c[measure] for c in found])
+                row.update({measure: round(mean, 2), f"{measure}_low": round(mean - half, 2),
+                            f"{measure}_high": round(mean + half, 2)})
+            row["cross_by_fold"] = " ".join(f"{c['cross']:.1f}" for c in found)
+            rows.append(row)
+    return rows
+
+
+def paired_gaps(results, checkpoints, alphas):
+    """Lines of the paired differences (cross-modality) at every checkpoint."""
+    lines = []
+    for alpha in alphas:
+        for first, second in COMPARISONS:
+            names = [f"{first}-a{alpha:g}",
+                     second if second.startswith("baseline") else f"{second}-a{alpha:g}"]
+            if not all(n in results for n in names):
+                continue
+            by_fold = [{r["fold"]: r for r in results[n]} for n in names]
+            folds = sorted(set(by_fold[0]) & set(by_fold[1]))
+            cells = []
+            for updates in checkpoints:
+                pairs = [[next(c["cross"] for c in by_fold[i][f]["checkpoints"]
+                               if c["updates"] == updates) for i in (0, 1)] for f in folds]
+                if len(pairs) < 2:
+                    continue
+                mean, half = intervals.paired_difference(*zip(*pairs))
+                cells.append(f"{updates}: {mean:+.1f} ± {half:.1f}")
+            if cells:
+                lines.append(f"- {names[0]} − {names[1]} ({len(folds)} folds): " + "; ".join(cells))
+    return lines
+
+
+def plot(rows, checkpoints, alphas, run, complete, figures_dir):
+    plt = figures.pyplot()
+    figure, axes = plt.subplots(2, len(alphas), figsize=(5.2 * len(alphas), 7.5), sharex=True,
+                                sharey="row", squeeze=False)
+    styles = {"plain": ("0.55", "o"), "norm": ("tab:green", "^"), "dropout": ("tab:blue", "s"),
+              "dropout+norm": ("tab:red", "D"), "baseline-all": ("black", "x")}
+    for column, alpha in enumerate(alphas):
+        for setting, (colour, marker) in styles.items():
+            name = setting if setting.startswith("baseline") else f"{setting}-a{alpha:g}"
+            chosen = [r for r in rows if r["configuration"] == name]
+            if not chosen:
+                continue
+            for row_index, measure in enumerate(("cross", "same")):
+                x = [r["updates"] for r in chosen]
+                y = np.array([r[measure] for r in chosen])
+                error = np.array([r[f"{measure}_high"] - r[measure] for r in chosen])
+                axes[row_index, column].errorbar(
+                    x, y, yerr=None if np.isnan(error).all() else error, color=colour,
+                    marker=marker, ms=4, capsize=3, lw=1.2,
+                    ls="--" if setting.startswith("baseline") else "-",
+                    label=f"{name} ({chosen[-1]['folds']} folds)")
+        axes[0, column].set_title(f"alpha = {alpha:g}", fontsize=10)
+        axes[1, column].set_xlabel("optimizer updates per network (log scale)")
+    for row_index, measure in enumerate(("cross-modality", "same-modality")):
+        axes[row_index, 0].set_ylabel(f"{measure} accuracy (%), 95 % interval")
+    for axis in axes.ravel():
+        axis.set_xscale("log")
+        axis.minorticks_off()
+        axis.set_xticks(checkpoints, [str(c) for c in checkpoints])
+        axis.grid(alpha=0.3)
+        axis.legend(fontsize=7)
+    figure.suptitle(f"Accuracy against training length: {run.out.name} "
+                    f"({', '.join(run.modality_names)})"
+                    + ("" if complete else " — partial run"), fontsize=10)
+    figures.save_figure(figure, rows, figures_dir, NAME)
+
+
+def main(argv=None):
+    parser = command_line.script_parser(__doc__)
+    parser.set_defaults(configs=DEFAULT_CONFIGURATIONS)
+    parser.add_argument("--checkpoints", default="100,300,1000,3000",
+                        help="numbers of updates at which every network is scored "
+                        "(default 100,300,1000,3000; each network trains to the last)")
+    parser.add_argument("--figures-dir", type=Path, help="where the PNG, CSV and MD go "
+                        "(default paper_figures/<run folder name>)")
+    args = parser.parse_args(argv)
+    if args.updates or args.epochs:
+        raise SystemExit("error: --checkpoints sets the training length of this study; "
+                         "--updates and --epochs do not apply")
+    checkpoints = parse_checkpoints(args.checkpoints)
+    run = command_line.resolve_run(args, argv, script=f"{NAME}.py",
+                                   out_suffix="-training-length")
+    if any(CONFIGURATIONS_BY_NAME[c.name].baseline == "training" for c in run.configurations):
+        raise SystemExit("error: baseline-training trains one network per modality; this study "
+                         "takes the axial configurations and baseline-all")
+    run.epochs, run.updates, run.extra = None, checkpoints[-1], {"checkpoints": checkpoints}
+    patch_data = grid.prepare(run, args)
+    grid.run_grid(run, patch_data, command_line.parse_shard(args.shard),
+                  run_one=run_checkpoint_unit, kind=CHECKPOINT_UNITS, fold_major=True,
+                  describe=lambda r: "    " + ", ".join(
+                      f"{c['updates']}: {c['cross']:.1f}" for c in r["checkpoints"])
+                  + " % cross")
+    results, missing = grid.collect(run, len(patch_data.folds), CHECKPOINT_UNITS)
+    results = {name: per_fold for name, per_fold in results.items() if per_fold}
+    if not results:
+        say("no finished unit yet")
+        return 0
+    alphas = sorted({c.alpha for c in run.configurations if c.alpha is not None})
+    rows = curves(results, checkpoints)
+    figures_dir = figures.figures_dir_of(args, run)
+    plot(rows, checkpoints, alphas, run, not missing, figures_dir)
+    gaps = paired_gaps(results, checkpoints, alphas)
+    text = [f"# Accuracy against training length — {run.out.name}", "",
+            f"Command: `{run.command}`  ",
+            f"Modalities {', '.join(run.modality_names)}; {len(patch_data.folds)} folds; "
+            f"checkpoints {', '.join(map(str, checkpoints))} updates; filters "
+            f"{'/'.join(map(str, run.filters))}; {run.patches_per_class} training and "
+            f"{run.evaluation_patches_per_class} forest patches per class per subject.",
+            "" if not missing else f"Partial run: {len(missing)} units missing "
+            f"({', '.join(missing[:6])}{' …' if len(missing) > 6 else ''}).", "",
+            "| configuration | updates | folds | same (95 % interval) | cross (95 % interval) |",
+            "|---|---|---|---|---|"]
+    for row in rows:
+        text.append(f"| {row['configuration']} | {row['updates']} | {row['folds']} | "
+                    + " | ".join(_cell(row, m) for m in ("same", "cross")) + " |")
+    text += ["", "Paired cross-modality differences (percentage points, 95 % interval over "
+             "folds):", "", *(gaps or ["- (need two finished folds of both rows)"])]
+    (figures_dir / f"{NAME}.md").write_text("\n".join(text) + "\n")
+    print("\n".join(text))
+    return 0
+
+
+def _cell(row, measure):
+    half = row[f"{measure}_high"] - row[measure]
+    return f"{row[measure]:.1f}" + ("" if math.isnan(half) else f" ± {half:.1f}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

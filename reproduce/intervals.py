@@ -1,0 +1,59 @@
+"""Uncertainty of cross-validated accuracies: fold-level t intervals.
+
+Each fold is one replicate of the whole procedure — other training subjects, a freshly
+trained network, a forest, other test subjects and test patches — so the spread of the
+per-fold accuracies holds every source of variation at once. The 95 % interval of a
+cell is mean ± t(0.975, k − 1) · sd / √k over its k folds; a comparison of two rows is
+the same interval on their per-fold differences (paired: both rows see the same folds
+and the same test patches, so the fold-to-fold variation they share cancels).
+
+Folds share training subjects, so they are not fully independent; such intervals are
+known to be somewhat optimistic (Bengio & Grandvalet, JMLR 2004). With few folds the t
+quantile is large (4.30 for 3 folds): wide intervals are the honest answer there.
+
+``patch_standard_error`` is the part of the uncertainty that comes from sampling test
+patches alone (binomial), used to check that the forests' test sets are large enough.
+"""
+import math
+
+import numpy as np
+from scipy import stats
+
+CONFIDENCE = 0.95
+
+
+def t_interval(values, confidence=CONFIDENCE):
+    """(mean, half width) of the t interval over per-fold values; half width is NaN for
+    a single value."""
+    values = np.asarray(values, dtype=float)
+    mean = float(values.mean())
+    if len(values) < 2:
+        return mean, math.nan
+    quantile = stats.t.ppf(0.5 + confidence / 2, len(values) - 1)
+    return mean, float(quantile * values.std(ddof=1) / math.sqrt(len(values)))
+
+
+def paired_difference(first, second, confidence=CONFIDENCE):
+    """(mean difference first − second, half width) over paired per-fold values."""
+    return t_interval(np.asarray(first, float) - np.asarray(second, float), confidence)
+
+
+def contains(mean, half_width, value):
+    """Whether ``value`` lies in mean ± half width (None when undecidable)."""
+    if value is None or math.isnan(half_width):
+        return None
+    return bool(mean - half_width <= value <= mean + half_width)
+
+
+def patch_standard_error(accuracies_by_fold, test_patches_by_fold):
+    """Standard error (percentage points) of a fold-mean accuracy from test-patch sampling
+    alone: sqrt(Σ_k p_k (1 − p_k) / n_k) / K, with accuracies in percent. For a cell that
+    averages several modality pairs on the same patches, pass the pairs' mean standard
+    errors per fold: ``accuracies_by_fold`` may hold one value or a list per fold, and a
+    list is bounded by the mean of its pairs' errors (pairs on one set of patches are
+    positively correlated, so this bounds the error of their mean from above)."""
+    variances = []
+    for accuracies, count in zip(accuracies_by_fold, test_patches_by_fold):
+        p = np.atleast_1d(np.asarray(accuracies, float)) / 100.0
+        variances.append(np.mean(np.sqrt(p * (1 - p) / count)) ** 2)
+    return float(100.0 * math.sqrt(sum(variances)) / len(variances))

@@ -1,0 +1,121 @@
+"""From a run's data folder to patches and folds: subjects → two patch tables → folds.
+
+Two sets of patch positions are drawn per subject, each balanced over the classes:
+the autoencoders' training patches (``run.patches_per_class``) and, separately and
+more generously, the random forests' patches (``run.evaluation_patches_per_class``),
+whose test part sets how precisely a fold's accuracy is measured. The paper used one
+set for both (README, Decisions).
+"""
+import hashlib
+import json
+import os
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+import data
+from data.synthetic import write_brain_phantoms, write_knee_phantoms
+
+
+def derived_seed(seed, *parts):
+    """A seed for one purpose (sampling, a unit's network, a forest) from the run's seed."""
+    digest = hashlib.sha256(json.dumps([seed, *parts], default=str).encode()).hexdigest()
+    return int(digest[:8], 16)
+
+
+def write_phantoms(run, phantom):
+    """Writes the synthetic subjects into the run folder once (an explicit step)."""
+    if run.data_dir.exists():
+        return
+    writer = write_knee_phantoms if phantom == "knee" else write_brain_phantoms
+    partial = run.data_dir.with_name(f"{run.data_dir.name}.partial{os.getpid()}")
+    writer(partial, subjects=run.phantom_subjects, seed=run.seed)
+    try:
+        os.replace(partial, run.data_dir)
+    except OSError:  # another shard wrote the same (deterministic) phantoms first
+        if not run.data_dir.exists():
+            raise
+        shutil.rmtree(partial)
+
+
+@dataclass
+class PatchData:
+    """Prepared subjects, their training and evaluation patch tables, and the folds."""
+    subjects: list  # data.SubjectFiles
+    training: data.PatchTable  # autoencoder patches
+    evaluation: data.PatchTable  # random-forest patches
+    folds: list  # [(training subject indices, test subject indices)]
+
+    @property
+    def input_files(self):
+        return [path for subject in self.subjects for path in
+                (*subject.modality_files.values(), subject.label_file, subject.mask_file)
+                if path is not None]
+
+    def rows(self, table, fold, part):
+        """Rows of ``table`` ("training" or "test" part of a fold)."""
+        subjects = self.folds[fold][0 if part == "training" else 1]
+        return np.flatnonzero(np.isin(table.subject_index, subjects))
+
+
+def choose_subjects(subjects, chosen, seed):
+    """All subjects, a seeded choice of N, or the named ones (in the data's order)."""
+    if chosen is None:
+        return subjects
+    if isinstance(chosen, int):
+        if not 2 <= chosen <= len(subjects):
+            raise data.DataError(f"--subjects {chosen}: the data holds {len(subjects)} subjects; "
+                                 "choose 2 or more, at most that many")
+        keep = np.random.default_rng(derived_seed(seed, "subjects")).choice(
+            len(subjects), chosen, replace=False)
+        return [subjects[i] for i in sorted(keep)]
+    names = {subject.name: subject for subject in subjects}
+    unknown = [name for name in chosen if name not in names]
+    if unknown:
+        raise data.DataError(f"--subjects names {unknown} that are not in the data; it holds "
+                             f"{', '.join(list(names)[:10])}{' …' if len(names) > 10 else ''}")
+    return [subject for subject in subjects if subject.name in set(chosen)]
+
+
+def find_run_subjects(run):
+    """The subjects this run uses (``run.subjects`` applied)."""
+    finder = getattr(run.spec, "find_subjects", None)
+    subjects = finder(run.data_dir) if finder else data.find_subjects(run.data_dir, run.spec)
+    return choose_subjects(subjects, run.subjects, run.seed)
+
+
+def load_patch_data(run, log=print, progress=None):
+    """Every subject prepared (cached in OUT/cache), sampled twice, and split into folds."""
+    subjects = find_run_subjects(run)
+    log(f"{len(subjects)} subjects under {run.data_dir}; modalities "
+        f"{', '.join(run.modality_names)}; classes {', '.join(run.spec.class_names)}")
+    prepared = data.prepare_subjects(subjects, run.spec, cache_dir=run.out / "cache",
+                                     progress=progress)
+    tables = {}
+    for purpose, per_class in (("training", run.patches_per_class),
+                               ("evaluation", run.evaluation_patches_per_class)):
+        centers, labels = [], []
+        for subject in prepared:
+            rng = np.random.default_rng(derived_seed(run.seed, "sampling", purpose, subject.name))
+            subject_centers, subject_labels = data.sample_centers(
+                subject.class_map, per_class, rng, subject.class_names, subject.name)
+            centers.append(subject_centers)
+            labels.append(subject_labels)
+        tables[purpose] = data.PatchTable(prepared, centers, labels)
+    groups = [subject.group for subject in prepared]
+    distinct = len(set(groups))
+    fold_count = run.folds or min(run.preset_folds, distinct)
+    if distinct < max(fold_count, 2):
+        raise data.DataError(f"{fold_count} folds need at least {max(fold_count, 2)} subjects "
+                             f"(subject ids), but {run.data_dir} holds {distinct}: "
+                             + (f"give --folds {distinct} or fewer, or more subjects"
+                                if distinct >= 2 else "cross-validation needs more subjects"))
+    folds = data.subject_folds(groups, fold_count, seed=run.seed)
+    return PatchData(subjects, tables["training"], tables["evaluation"], folds)
+
+
+def default_out(repository, dataset, phantom, preset, seed, suffix=""):
+    name = f"{dataset}{'-' + phantom if dataset == 'synthetic' else ''}-{preset}-seed{seed}"
+    return Path(repository) / "runs" / f"{name}{suffix}"

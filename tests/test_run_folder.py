@@ -1,0 +1,155 @@
+"""Run folders that never mix data or trust damaged units; clear command-line errors."""
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from reproduce import fig7, run_folder, startup, table1, unit
+
+REPOSITORY = Path(__file__).resolve().parents[1]
+TINY = ["--subjects", "2", "--filters", "4,8,16", "--patches-per-class", "12",
+        "--evaluation-patches-per-class", "20", "--updates", "2", "--verbose", "0"]
+
+
+@pytest.fixture
+def trained_units(monkeypatch):
+    calls = []
+    original = unit.train_network
+
+    def recording(run, configuration, patch_data, fold, modality=None, **options):
+        calls.append((configuration.name, fold))
+        return original(run, configuration, patch_data, fold, modality, **options)
+
+    monkeypatch.setattr(unit, "train_network", recording)
+    return calls
+
+
+def test_changed_input_files_are_refused_by_name_and_discarded_only_on_request(
+        tmp_path, trained_units):
+    out = tmp_path / "run"
+    arguments = [*TINY, "--out", str(out), "--configs", "plain-a0"]
+    assert table1.main(arguments) == 0
+    stored = json.loads((out / "run.json").read_text())["inputs"]
+    assert len(stored) == 2 * 3  # two subjects: N, FS, labels
+    first_fs = sorted((out / "data" / "knee").glob("*/FS.nii.gz"))[0]
+    assert stored[str(first_fs.resolve())]["sha256"] == run_folder.sha256_of(first_fs)
+    table_before = (out / "table1.md").read_text()
+
+    # Another image under the same name (the second subject's FS scan).
+    shutil.copyfile(sorted((out / "data" / "knee").glob("*/FS.nii.gz"))[1], first_fs)
+    trained_units.clear()
+    with pytest.raises(SystemExit, match=rf"input files .* changed.*{first_fs.parent.name}/FS.nii.gz "
+                                         r"changed.*--out.*--discard-stale-units"):
+        table1.main(arguments)
+    assert trained_units == []
+    assert len(run_folder.finished_units(out)) == 2  # nothing deleted
+    assert (out / "table1.md").read_text() == table_before
+
+    # A file that is touched but not changed is no change.
+    os.utime(sorted((out / "data" / "knee").glob("*/N.nii.gz"))[0], ns=(1, 1))
+    with pytest.raises(SystemExit, match="input files") as refused:
+        table1.main(arguments)
+    assert "N.nii.gz" not in str(refused.value)
+
+    assert table1.main([*arguments, "--discard-stale-units"]) == 0
+    assert sorted(trained_units) == [("plain-a0", 0), ("plain-a0", 1)]
+    trained_units.clear()
+    assert table1.main(arguments) == 0  # the new data is now the run's data
+    assert trained_units == []
+
+
+def test_damaged_or_incomplete_units_are_trained_again_with_a_warning(tmp_path, trained_units):
+    out = tmp_path / "run"
+    arguments = [*TINY, "--out", str(out), "--configs", "dropout-a0.1,dropout+norm-a0.1"]
+    assert table1.main(arguments) == 0
+    units = out / "units"
+    result = json.loads((units / "dropout-a0.1" / "fold0" / "result.json").read_text())
+    assert set(result["files"]) == {"model.keras", "features.npz"}
+    with open(units / "dropout-a0.1" / "fold0" / "features.npz", "r+b") as handle:
+        handle.truncate(100)  # a half-written file
+    (units / "dropout+norm-a0.1" / "fold1" / "model.keras").unlink()
+    features = units / "dropout-a0.1" / "fold1" / "features.npz"
+    content = bytearray(features.read_bytes())
+    content[-40] ^= 0xFF  # the same size, other bytes
+    features.write_bytes(bytes(content))
+    trained_units.clear()
+    with pytest.warns(UserWarning, match="damaged") as caught:
+        assert table1.main(arguments) == 0
+    assert sorted(trained_units) == [("dropout+norm-a0.1", 1), ("dropout-a0.1", 0),
+                                     ("dropout-a0.1", 1)]
+    problems = " ".join(str(w.message) for w in caught)
+    assert "features.npz has 100 bytes" in problems and "model.keras is missing" in problems
+    assert "SHA-256" in problems
+    # The figure scripts retrain a damaged unit too, instead of failing on it.
+    (units / "dropout-a0.1" / "fold0" / "result.json").write_text("{not json")
+    trained_units.clear()
+    with pytest.warns(UserWarning, match="result.json cannot be read"):
+        assert fig7.main([*TINY, "--out", str(out), "--figures-dir", str(tmp_path / "f"),
+                          "--alphas", "0.1"]) == 0
+    assert ("dropout-a0.1", 0) in trained_units
+
+
+@pytest.mark.parametrize("value, problem", [("1", "must be at least 2"), ("0", "must be at least 2"),
+                                            ("-3", "must be at least 2"),
+                                            ("two", "expected a whole number")])
+def test_bad_fold_counts_say_what_is_wrong_with_folds(value, problem, capsys):
+    with pytest.raises(SystemExit):
+        table1.main(["--folds", value])
+    error = capsys.readouterr().err
+    assert "--folds" in error and problem in error
+
+
+def test_too_many_folds_for_the_subjects_names_both(tmp_path):
+    with pytest.raises(SystemExit, match="3 folds need at least 3 subjects.*holds 2.*--folds 2"):
+        table1.main([*TINY, "--folds", "3", "--out", str(tmp_path / "run")])
+
+
+def test_a_progress_line_is_closed_before_an_error(tmp_path, capsys):
+    import nibabel
+    from data.synthetic import write_knee_phantoms
+    write_knee_phantoms(tmp_path / "knees", subjects=2, seed=0)
+    broken = sorted((tmp_path / "knees").glob("*/FS.nii.gz"))[1]
+    image = nibabel.load(broken)
+    voxels = np.asarray(image.dataobj, dtype=np.float32)
+    voxels[0, 0, 0] = np.nan
+    nibabel.save(nibabel.Nifti1Image(voxels, image.affine), broken)
+    with pytest.raises(SystemExit, match="NaN or infinite"):
+        table1.main(["--dataset", "oai", "--data-dir", str(tmp_path / "knees"), *TINY[2:],
+                     "--out", str(tmp_path / "run")])
+    output = capsys.readouterr().out
+    assert "preparing 2/2" in output and output.endswith("\n")
+
+
+def test_tensorflow_start_up_noise_is_dropped_and_other_lines_kept():
+    text = ("WARNING: All log messages before absl::InitializeLog() is called are written to STDERR\n"
+            "E0000 00:00:1.2 12 cuda_platform.cc:52] failed call to cuInit: INTERNAL: CUDA error\n"
+            "I0000 00:00:1.2 12 cudart_stub.cc:31] Could not find cuda drivers on your machine\n"
+            "E0000 something else went wrong\n")
+    assert startup.unexpected_lines(text) == ["E0000 something else went wrong"]
+    finished = subprocess.run(
+        [sys.executable, "-c", "from reproduce.startup import import_tensorflow_quietly as q; "
+         "tf = q(); print(float(tf.reduce_sum(tf.ones(3))))"],
+        cwd=REPOSITORY, capture_output=True, text=True, timeout=120)
+    assert finished.returncode == 0 and finished.stdout.strip() == "3.0"
+    assert "cuInit" not in finished.stderr and "cuda drivers" not in finished.stderr
+
+
+def test_two_shards_started_together_both_finish_and_a_final_call_aggregates(tmp_path):
+    out = tmp_path / "run"
+    command = [sys.executable, "reproduce/table1.py", *TINY, "--out", str(out),
+               "--configs", "plain-a0,dropout-a0"]
+    shards = [subprocess.Popen([*command, "--shard", f"{i}/2"], cwd=REPOSITORY,
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+              for i in range(2)]
+    outputs = [shard.communicate(timeout=300)[0] for shard in shards]
+    assert [shard.returncode for shard in shards] == [0, 0], outputs
+    assert all("still missing" in output or "wrote" in output for output in outputs)
+    final = subprocess.run(command, cwd=REPOSITORY, capture_output=True, text=True, timeout=300)
+    assert final.returncode == 0, final.stdout + final.stderr
+    assert "0 to run" in final.stdout and (out / "table1.json").exists()
+    assert len(json.loads((out / "table1.json").read_text())["rows"]) == 2
