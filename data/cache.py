@@ -26,6 +26,7 @@ def cache_key(subject, spec):
         "spec": {k: v for k, v in asdict(spec).items() if k not in ("name", "group_pattern")},
         "files": [[str(Path(f).resolve()), os.stat(f).st_size, os.stat(f).st_mtime_ns]
                   for f in files if f is not None],
+        "channels": subject.channels or {},
     }
     return hashlib.sha1(json.dumps(recipe, sort_keys=True, default=str).encode()).hexdigest()[:16]
 

@@ -29,6 +29,9 @@ class DatasetSpec:
                   match) is the subject id that keeps visits in one fold.
     channels:     modality name → channel index, for modalities stored as one channel of
                   a 4-D file (several modalities may share a file; it is read once).
+    layout:       "glob" (the patterns find the files) or "msd" (a Decathlon task folder:
+                  ``dataset.json`` lists the subjects and names the channels, which
+                  ``msd_names`` maps to the modality names; the patterns are unused).
     """
     name: str
     modalities: dict
@@ -42,6 +45,8 @@ class DatasetSpec:
     group_pattern: str = r".+"
     mask_required: bool = False
     channels: dict = field(default_factory=dict)
+    layout: str = "glob"  # "glob": files found by the patterns; "msd": listed in dataset.json
+    msd_names: dict = field(default_factory=dict)  # dataset.json channel name → modality
 
     @property
     def modality_names(self):
@@ -119,6 +124,24 @@ PRESETS = {
         mask=_nifti("*_brainmask", "*-brainmask", "*_mask"),
         classes={"tumor": NONZERO}, background_name="non-tumor",
         background="mask", normalization="mask",
+    ),
+    # Medical Segmentation Decathlon Task01_BrainTumour (BraTS 2016/17): 4-D images whose
+    # channels dataset.json names; every tumour label (1 edema, 2 non-enhancing, 3
+    # enhancing) is "tumor"; brain mask = nonzero in any channel.
+    "msd-brats": DatasetSpec(
+        name="msd-brats", layout="msd",
+        modalities={"FLAIR": (), "T1": (), "T1c": (), "T2": ()}, label=("dataset.json",),
+        msd_names={"FLAIR": "FLAIR", "T1w": "T1", "t1gd": "T1c", "T2w": "T2"},
+        classes={"tumor": NONZERO}, background_name="non-tumor",
+        background="mask", normalization="mask",
+    ),
+    # open_ms_data (Lesjak et al.): patientNN folders, MNI space, consensus lesion masks.
+    "open-ms": DatasetSpec(
+        name="open-ms",
+        modalities={"FLAIR": ("FLAIR_*.nii.gz",), "T1": ("T1_*.nii.gz",),
+                    "T1POST": ("T1POST_*.nii.gz",), "T2": ("T2_*.nii.gz",)},
+        label=("GOLD_STANDARD_*.nii.gz",), classes={"lesion": NONZERO},
+        background_name="non-lesion", background="mask", normalization="mask",
     ),
     # Any names: give --modality NAME=GLOB (at least two) and --label GLOB.
     "folder": DatasetSpec(name="folder", modalities={}, label=(), mask=None,

@@ -4,6 +4,7 @@ A prepared subject holds every modality normalized and zero-padded by the patch 
 (so any 15³ patch centred inside the volume is a plain slice), plus a class map: 0 for
 voxels that are never sampled, c + 1 for voxels of class c (``spec.class_names``).
 """
+import json
 import os
 import re
 import warnings
@@ -32,6 +33,10 @@ class SubjectFiles:
     modality_files: dict
     label_file: Path
     mask_file: Path = None
+    channels: dict = None  # modality → channel of a 4-D file (None: 3-D files)
+
+    def channel(self, modality):
+        return (self.channels or {}).get(modality)
 
 
 @dataclass
@@ -90,6 +95,8 @@ def find_subjects(data_dir, spec):
     data_dir = Path(data_dir)
     if not data_dir.is_dir():
         raise DataError(f"data directory {data_dir} does not exist or is not a folder")
+    if spec.layout == "msd":
+        return find_msd_subjects(data_dir, spec)
     relative_paths = sorted(
         os.path.relpath(os.path.join(root, name), data_dir).replace(os.sep, "/")
         for root, _, names in os.walk(data_dir, followlinks=True) for name in names)
@@ -116,13 +123,51 @@ def find_subjects(data_dir, spec):
             mask = _single(masks.get(name), f"mask ({' | '.join(spec.mask)})", where, data_dir)
         found = group_regex.search(name)
         group = (found.group(1) if found and found.groups() else found.group(0)) if found else name
-        subjects.append(SubjectFiles(name, group, files, label, mask))
-    uses = Counter((path, spec.channels.get(modality)) for subject in subjects
+        subjects.append(SubjectFiles(name, group, files, label, mask,
+                                     {m: spec.channels[m] for m in files if m in spec.channels}))
+    uses = Counter((path, subject.channel(modality)) for subject in subjects
                    for modality, path in subject.modality_files.items())
     duplicated = sorted(str(path) + ("" if channel is None else f"#{channel}")
                         for (path, channel), count in uses.items() if count > 1)
     if duplicated:
         raise DataError(f"files match more than one modality pattern: {duplicated}")
+    return subjects
+
+
+def find_msd_subjects(data_dir, spec):
+    """The labelled subjects of a Medical Segmentation Decathlon task, as ``dataset.json``
+    lists them (never by scanning: the archives carry macOS ``._*`` files). Each subject
+    is one 4-D image whose channels ``dataset.json`` names ("modality"); ``spec.msd_names``
+    maps those names to the spec's modality names."""
+    index = data_dir / "dataset.json"
+    if not index.exists():
+        raise DataError(f"{data_dir} has no dataset.json: not a Decathlon task folder (give the "
+                        "folder that holds dataset.json, imagesTr/ and labelsTr/)")
+    try:
+        description = json.loads(index.read_text())
+        names = {int(channel): name for channel, name in description["modality"].items()}
+        cases = description["training"]
+    except (ValueError, KeyError, TypeError, AttributeError) as error:
+        raise DataError(f"{index}: not a Decathlon dataset.json ({error!r})") from None
+    channel_of = {spec.msd_names.get(name, name): channel for channel, name in names.items()}
+    missing = [m for m in spec.modalities if m not in channel_of]
+    if missing:
+        raise DataError(f"{index} has no channel for {missing}; its channels are "
+                        f"{', '.join(f'{c}: {n}' for c, n in sorted(names.items()))}")
+    subjects = []
+    for case in cases:
+        try:
+            image, label = data_dir / case["image"], data_dir / case["label"]
+        except (KeyError, TypeError):
+            raise DataError(f"{index}: a training entry lacks image or label: {case!r}") from None
+        for path in (image, label):
+            if not path.exists():
+                raise DataError(f"missing file: {path} (listed in {index})")
+        name = image.name.split(".")[0]
+        subjects.append(SubjectFiles(name, name, {m: image for m in spec.modalities}, label,
+                                     None, {m: channel_of[m] for m in spec.modalities}))
+    if not subjects:
+        raise DataError(f"{index} lists no training subject")
     return subjects
 
 
@@ -219,7 +264,7 @@ def prepare_subject(subject, spec):
     reference_path = None
     volumes, images = [], {}
     for modality, path in subject.modality_files.items():
-        channel = spec.channels.get(modality)
+        channel = subject.channel(modality)
         if channel is not None and path not in images:
             images[path] = read_image(path)  # a 4-D file is read once for all its channels
         volume, affine = read_volume(path, channel, images.get(path))
@@ -238,7 +283,10 @@ def prepare_subject(subject, spec):
         if not region_mask.any():
             raise DataError(f"{subject.mask_file}: the mask is empty")
     elif spec.background == "mask" or spec.normalization == "mask":
-        region_mask = np.any([volume != 0 for volume in volumes], axis=0)
+        # Nonzero in any modality, and in any channel of a 4-D file (also those not used).
+        region_mask = np.any([volume != 0 for volume in volumes]
+                             + [np.any(voxels != 0, axis=3) for voxels, _ in images.values()],
+                             axis=0)
         if not region_mask.any():
             raise DataError(f"subject {subject.name}: every voxel is zero in every modality")
     else:
@@ -249,7 +297,7 @@ def prepare_subject(subject, spec):
                       dtype=np.float32)
     inner = (slice(PATCH_RADIUS, -PATCH_RADIUS),) * 3
     for index, (path, volume) in enumerate(zip(subject.modality_files.values(), volumes)):
-        channel = spec.channels.get(list(subject.modality_files)[index])
+        channel = subject.channel(list(subject.modality_files)[index])
         padded[index][inner] = normalize(volume, normalization_region,
                                          path if channel is None else f"{path}#{channel}")
     return PreparedSubject(subject.name, subject.group, list(subject.modality_files),

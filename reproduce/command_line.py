@@ -16,7 +16,8 @@ from reproduce.run_folder import Run
 from reproduce.settings import CONFIGURATIONS, PRESETS
 
 REPOSITORY = Path(__file__).resolve().parents[1]
-DATASETS = ["synthetic", "oai", "brats", "folder"]
+DATASETS = ["synthetic", "oai", "brats", "folder", "msd-brats", "open-ms"]
+FETCHED = {"msd-brats", "open-ms"}  # named public datasets that data.fetch can download
 
 
 class Console:
@@ -79,11 +80,18 @@ def add_arguments(parser):
     group = parser.add_argument_group("data")
     group.add_argument("--dataset", choices=DATASETS, default="synthetic",
                        help="synthetic (default): phantoms written into the run folder; "
-                       "oai / brats / folder: NIfTI subjects under --data-dir")
+                       "oai / brats / folder: NIfTI subjects under --data-dir; msd-brats "
+                       "(Decathlon brain tumours, 7.6 GB) / open-ms (30 MS patients, 0.5 GB): "
+                       "downloaded once into the data root unless --data-dir names a copy")
     group.add_argument("--phantom", choices=["knee", "brain"], default="knee",
                        help="which phantom --dataset synthetic writes (default knee: 2 "
                        "modalities, 3 classes, like OAI; brain: 4 modalities, 2 classes)")
-    group.add_argument("--data-dir", type=Path, help="folder searched recursively for subjects")
+    group.add_argument("--data-dir", type=Path, help="folder searched recursively for subjects "
+                       "(msd-brats: also the Task01_BrainTumour .tar or its folder)")
+    group.add_argument("--data-root", type=Path, help="where msd-brats / open-ms are "
+                       "downloaded (default $CROSS_MODALITY_DATA, else ~/.cache/cross_modality)")
+    group.add_argument("--mirror", metavar="URL", help="download msd-brats / open-ms from "
+                       "another copy with the same paths and checksums")
     group.add_argument("--modality", action="append", type=_key_value, default=[],
                        metavar="NAME=GLOB[#CHANNEL]", help="a modality and its file pattern; "
                        "repeat for each (a {subject} placeholder matches flat layouts; #N "
@@ -204,7 +212,7 @@ def resolve_run(args, argv=None, script="table1.py", out_suffix=""):
                       tuple(int(v) for v in values.split(","))) for name, values in args.classes}
     select = args.modalities.split(",") if args.modalities else None
     patterns, channels = _modality_patterns(args.modality)
-    subjects, phantom_subjects = args.subjects, None
+    subjects, phantom_subjects, fetch_options = args.subjects, None, None
     if args.dataset == "synthetic":
         if args.data_dir:
             raise SystemExit("error: --data-dir is for --dataset oai|brats|folder; the synthetic "
@@ -215,6 +223,19 @@ def resolve_run(args, argv=None, script="table1.py", out_suffix=""):
         data_dir = Path(out) / "data" / args.phantom
         dataset_preset = "oai" if args.phantom == "knee" else "brats"
         default_table = dataset_preset
+    elif args.dataset in FETCHED:
+        from data import fetch
+        source = fetch.SOURCES[args.dataset]
+        root = args.data_root or fetch.default_data_root()
+        given = args.data_dir
+        if given is None or given.is_file():  # fetched, or extracted from the given .tar
+            data_dir = root / source.folder
+        elif source.archive is not None and (given / source.folder / "dataset.json").exists():
+            data_dir = given / source.folder
+        else:
+            data_dir = given
+        fetch_options = {"data_dir": given, "data_root": root, "mirror": args.mirror}
+        dataset_preset, default_table = args.dataset, "brats"
     else:
         if not args.data_dir:
             raise SystemExit(f"error: --dataset {args.dataset} needs --data-dir")
@@ -241,6 +262,6 @@ def resolve_run(args, argv=None, script="table1.py", out_suffix=""):
         configurations=selected_configurations(args.configs),
         command=" ".join(["python", f"reproduce/{script}",
                           *(shlex.quote(a) for a in (sys.argv[1:] if argv is None else argv))]),
-        subjects=subjects, phantom_subjects=phantom_subjects,
+        subjects=subjects, phantom_subjects=phantom_subjects, fetch=fetch_options,
         precision="mixed_float16" if args.mixed_precision else "float32",
         verbose=args.verbose, distribute=args.distribute)

@@ -6,21 +6,23 @@ import time
 import data
 import models
 from reproduce.command_line import console, say
-from reproduce.patch_data import load_patch_data, write_phantoms
+from reproduce.patch_data import load_patch_data, locate_data, write_phantoms
 from reproduce.run_folder import open_run_folder, read_unit_result, unit_dir
 from reproduce import unit
 from reproduce.unit import UNITS
 
 
 def prepare(run, args):
-    """The explicit side effects before any training: the phantoms (synthetic data), the
-    precision policy, the prepared subjects and patches, and the checked run folder.
+    """The explicit side effects before any training: the phantoms (synthetic data) or the
+    download of a named dataset, the precision policy, the prepared subjects and patches,
+    and the checked run folder.
     Returns the ``PatchData``."""
     if run.dataset == "synthetic":
         write_phantoms(run, args.phantom)
     models.training.use_mixed_precision(run.precision == "mixed_float16")
     say(f"run folder: {run.out}")
     try:
+        locate_data(run, log=say)
         patch_data = load_patch_data(
             run, log=say, progress=lambda i, n, name: say(f"  preparing {i + 1}/{n}: {name}",
                                                           end="\r"))

@@ -50,9 +50,9 @@ class PatchData:
 
     @property
     def input_files(self):
-        return [path for subject in self.subjects for path in
-                (*subject.modality_files.values(), subject.label_file, subject.mask_file)
-                if path is not None]
+        return sorted({path for subject in self.subjects for path in
+                       (*subject.modality_files.values(), subject.label_file, subject.mask_file)
+                       if path is not None})
 
     def rows(self, table, fold, part):
         """Rows of ``table`` ("training" or "test" part of a fold)."""
@@ -81,9 +81,22 @@ def choose_subjects(subjects, chosen, seed):
 
 def find_run_subjects(run):
     """The subjects this run uses (``run.subjects`` applied)."""
-    finder = getattr(run.spec, "find_subjects", None)
-    subjects = finder(run.data_dir) if finder else data.find_subjects(run.data_dir, run.spec)
-    return choose_subjects(subjects, run.subjects, run.seed)
+    return choose_subjects(data.find_subjects(run.data_dir, run.spec), run.subjects, run.seed)
+
+
+def locate_data(run, log=print):
+    """A named dataset's folder: fetched, or extracted from a given archive, if needed
+    (an explicit step; nothing happens for other datasets)."""
+    if run.fetch is None:
+        return
+    from data import fetch
+    try:
+        found = fetch.locate(run.dataset, run.fetch["data_dir"], run.fetch["data_root"],
+                             run.fetch["mirror"], log=log)
+    except fetch.FetchError as error:
+        raise data.DataError(str(error)) from None
+    if found.resolve() != run.data_dir.resolve():
+        raise data.DataError(f"{run.dataset} was found in {found}, not in {run.data_dir}")
 
 
 def load_patch_data(run, log=print, progress=None):

@@ -51,6 +51,7 @@ class Run:
     verbose: int = 1
     distribute: str = "none"
     extra: dict = field(default_factory=dict)  # study-specific settings (fingerprinted)
+    fetch: dict = None  # a named dataset: {"data_dir", "data_root", "mirror"} for data.fetch
 
     @property
     def modality_names(self):

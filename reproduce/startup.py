@@ -17,7 +17,7 @@ HARMLESS = re.compile(
     r"Could not find cuda drivers|failed call to cuInit|cpu_feature_guard|"
     r"To enable the following instructions|rebuild TensorFlow with the appropriate compiler|"
     r"Unable to register cu(DNN|FFT|BLAS) factory|computation placer already registered|"
-    r"TF-TRT Warning")
+    r"TF-TRT Warning|Memory patch applied")
 
 
 def import_tensorflow_quietly():
@@ -31,6 +31,10 @@ def import_tensorflow_quietly():
         try:
             import tensorflow
             tensorflow.config.list_physical_devices()
+            # The first generator dataset logs a note about memory trimming: have it here.
+            for _ in tensorflow.data.Dataset.from_generator(
+                    lambda: iter([0]), output_signature=tensorflow.TensorSpec((), "int32")):
+                pass
         finally:
             os.dup2(saved, 2)
             os.close(saved)

@@ -1,0 +1,402 @@
+"""Public datasets by name: downloaded once, verified, safely extracted, reused.
+
+    python -m data.fetch msd-brats --data-root /scratch/data   # e.g. on a login node
+    python -m data.fetch open-ms
+
+- ``msd-brats``: the Medical Segmentation Decathlon's Task01_BrainTumour (BraTS 2016/17
+  training cases; 484 labelled subjects, 4 modalities; CC-BY-SA 4.0), one 7.6 GB tar.
+- ``open-ms``: 30 MS patients of muschellij2/open_ms_data (Lesjak et al., CC-BY), FLAIR,
+  T1, T1 post-contrast, T2 and a consensus lesion mask each, 150 files.
+
+Downloads stream into ``NAME.part``, resume with an HTTP Range request where the server
+honours it (and start over where it does not), retry a bounded number of times, show
+bytes, rate and ETA, and check the checksum (algorithm named: md5 for the tar, git-blob
+SHA-1 per open_ms file) before the file is renamed into place. The tar's members are
+extracted only from ``dataset.json``, ``imagesTr/`` and ``labelsTr/``, never a ``._*``
+file, an absolute path or a ``..`` member, into a temporary folder that is renamed into
+place when complete. The data root is ``--data-root``, else ``$CROSS_MODALITY_DATA``,
+else ``~/.cache/cross_modality``.
+"""
+import argparse
+import hashlib
+import http.client
+import json
+import os
+import shutil
+import sys
+import tarfile
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+
+DATA_ROOT_VARIABLE = "CROSS_MODALITY_DATA"
+MANIFEST = Path(__file__).with_name("open_ms_manifest.tsv")
+COMPLETE = ".complete"
+
+
+class FetchError(RuntimeError):
+    """A download or extraction that failed; the message says what to do instead."""
+
+
+@dataclass(frozen=True)
+class RemoteFile:
+    path: str  # where it goes, relative to the dataset's folder (or the archive's name)
+    url_path: str  # relative to a base URL (a mirror keeps the same paths)
+    algorithm: str  # "md5" | "git-blob-sha1"
+    checksum: str
+    size: int = None
+
+
+@dataclass(frozen=True)
+class Source:
+    name: str
+    folder: str  # the dataset's folder under the data root
+    base_urls: tuple  # tried in order
+    files: tuple = ()  # RemoteFile
+    archive: RemoteFile = None  # a tar to extract (instead of files)
+    keep: tuple = ()  # archive members kept: exact files or folders ending in "/"
+    licence: str = ""
+    manual: str = ""  # how to download by hand
+    extra: dict = field(default_factory=dict)
+
+
+def open_ms_files(manifest=MANIFEST):
+    """The 150 open_ms files: git blob SHA-1 and repository path, from the manifest."""
+    files = []
+    for line in manifest.read_text().splitlines()[1:]:
+        if not line.strip():
+            continue
+        checksum, path = line.split("\t")
+        parts = PurePosixPath(path).parts  # cross_sectional/MNI/patientNN/file
+        files.append(RemoteFile("/".join(parts[-2:]), path, "git-blob-sha1", checksum))
+    return tuple(files)
+
+
+SOURCES = {
+    "msd-brats": Source(
+        name="msd-brats", folder="Task01_BrainTumour",
+        base_urls=("https://msd-for-monai.s3-us-west-2.amazonaws.com/",
+                   "https://msd-for-monai-eu.s3-eu-west-2.amazonaws.com/"),
+        archive=RemoteFile("Task01_BrainTumour.tar", "Task01_BrainTumour.tar", "md5",
+                           "240a19d752f0d9e9101544901065d872", 7_608_266_240),
+        keep=("Task01_BrainTumour/dataset.json", "Task01_BrainTumour/imagesTr/",
+              "Task01_BrainTumour/labelsTr/"),
+        licence="CC-BY-SA 4.0 (Medical Segmentation Decathlon, Antonelli et al. 2022)",
+        manual="download Task01_BrainTumour.tar from http://medicaldecathlon.com/ and pass "
+               "the .tar (or its extracted folder) as --data-dir"),
+    "open-ms": Source(
+        name="open-ms", folder="open_ms",
+        base_urls=("https://raw.githubusercontent.com/muschellij2/open_ms_data/"
+                   "65704901f60650824565aa5a4818611aa89716f4/",),
+        files=open_ms_files(),
+        licence="CC-BY (Lesjak et al., Neuroinformatics 2017)",
+        manual="clone https://github.com/muschellij2/open_ms_data and pass "
+               "cross_sectional/MNI as --data-dir"),
+}
+
+
+def default_data_root():
+    return Path(os.environ.get(DATA_ROOT_VARIABLE) or Path.home() / ".cache" / "cross_modality")
+
+
+# -- checksums ----------------------------------------------------------------------------
+class Checksum:
+    """md5, sha256 or git-blob-sha1 (SHA-1 of ``b"blob <size>\\0" + content``), fed while
+    streaming. git-blob-sha1 needs the size first; ``start(size)`` gives it."""
+
+    def __init__(self, algorithm):
+        if algorithm not in ("md5", "sha256", "git-blob-sha1"):
+            raise ValueError(f"unknown checksum algorithm {algorithm!r}")
+        self.algorithm = algorithm
+        self.digest = hashlib.sha1() if algorithm == "git-blob-sha1" else hashlib.new(algorithm)
+
+    def start(self, size):
+        if self.algorithm == "git-blob-sha1":
+            self.digest.update(b"blob %d\0" % size)
+
+    def update(self, block):
+        self.digest.update(block)
+
+    def hexdigest(self):
+        return self.digest.hexdigest()
+
+
+def checksum_of_file(path, algorithm):
+    checksum = Checksum(algorithm)
+    checksum.start(os.path.getsize(path))
+    with open(path, "rb") as handle:
+        while block := handle.read(1 << 20):
+            checksum.update(block)
+    return checksum.hexdigest()
+
+
+# -- downloading ----------------------------------------------------------------------------
+class Progress:
+    """bytes, rate and ETA on one line of the standard error stream, at most twice a second."""
+
+    def __init__(self, label, total, already=0, stream=sys.stderr):
+        self.label, self.total, self.done, self.stream = label, total, already, stream
+        self.started, self.start_bytes, self.shown = time.monotonic(), already, 0.0
+
+    def update(self, count):
+        self.done += count
+        now = time.monotonic()
+        if now - self.shown >= 0.5:
+            self.shown = now
+            self.show(now)
+
+    def show(self, now=None, end="\r"):
+        elapsed = max((now or time.monotonic()) - self.started, 1e-6)
+        rate = (self.done - self.start_bytes) / elapsed
+        total = f" / {_size(self.total)}" if self.total else ""
+        eta = (f", ETA {_duration((self.total - self.done) / rate)}"
+               if self.total and rate > 0 else "")
+        print(f"  {self.label}: {_size(self.done)}{total} at {_size(rate)}/s{eta}   ", end=end,
+              file=self.stream, flush=True)
+
+    def close(self):
+        self.show(end="\n")
+
+
+def _size(count):
+    for unit in ("B", "kB", "MB", "GB"):
+        if count < 1000 or unit == "GB":
+            return f"{count:.0f} {unit}" if unit == "B" else f"{count:.1f} {unit}"
+        count /= 1000
+
+
+def _duration(seconds):
+    seconds = int(seconds)
+    return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m" if seconds >= 3600 else \
+        f"{seconds // 60}m{seconds % 60:02d}s"
+
+
+def download(url, destination, algorithm, expected, size=None, retries=3, timeout=60,
+             show_progress=True, backoff=2.0):
+    """Streams ``url`` to ``destination`` via ``destination.part``; verified, then renamed.
+
+    Resumes a ``.part`` left by an earlier call with a Range request; a server that
+    answers 200 instead of 206 sends the whole file, and the download starts over.
+    Attempts are ``backoff``, 2·``backoff``, … seconds apart.
+    Raises FetchError after ``retries`` failed attempts or on a checksum mismatch (the
+    ``.part`` is deleted then: nothing that looks complete is left)."""
+    destination = Path(destination)
+    partial = destination.with_name(destination.name + ".part")
+    destination.parent.mkdir(parents=True, exist_ok=True)
+    if size:
+        needed = size - (partial.stat().st_size if partial.exists() else 0)
+        free = shutil.disk_usage(destination.parent).free
+        if needed > free:
+            raise FetchError(f"{destination.name} needs {_size(needed)} more, but "
+                             f"{destination.parent} has {_size(free)} free")
+    last_error = None
+    for attempt in range(1, retries + 1):
+        try:
+            received = _attempt(url, partial, algorithm, timeout, show_progress,
+                                destination.name)
+            break
+        except (urllib.error.URLError, OSError, http.client.HTTPException) as error:
+            if isinstance(error, urllib.error.HTTPError) and error.code in (403, 404, 410):
+                raise FetchError(f"{url}: HTTP {error.code} {error.reason}") from None
+            last_error = error
+            if attempt < retries:
+                time.sleep(min(backoff * 2 ** (attempt - 1), 60))
+    else:
+        raise FetchError(f"could not download {url} after {retries} attempts "
+                         f"({_reason(last_error)})")
+    if received is None:  # the size was not known before the content (no Content-Length)
+        received = checksum_of_file(partial, algorithm)
+    if received != expected:
+        partial.unlink(missing_ok=True)
+        raise FetchError(f"{destination.name}: {algorithm} checksum mismatch: expected "
+                         f"{expected}, received {received} (from {url}); the partial file was "
+                         "deleted, run again to download it afresh")
+    os.replace(partial, destination)
+    return destination
+
+
+def _attempt(url, partial, algorithm, timeout, show_progress, label):
+    """One request; appends to (resumes) or rewrites ``partial``. Returns the checksum of
+    the whole file, fed while streaming (the resumed part first), or None when the size
+    that a git-blob checksum needs first was not announced."""
+    have = partial.stat().st_size if partial.exists() else 0
+    request = urllib.request.Request(url, headers={"Range": f"bytes={have}-"} if have else {})
+    try:
+        response = urllib.request.urlopen(request, timeout=timeout)
+    except urllib.error.HTTPError as error:
+        if error.code == 416 and have:  # the .part is already whole: verify it
+            return None
+        raise
+    with response:
+        resumed = bool(have) and response.status == 206
+        length = response.headers.get("Content-Length")
+        total = (have if resumed else 0) + int(length) if length is not None else None
+        checksum = Checksum(algorithm)
+        if total is None and algorithm == "git-blob-sha1":
+            checksum = None
+        elif total is not None:
+            checksum.start(total)
+        if resumed and checksum:
+            with open(partial, "rb") as handle:
+                while block := handle.read(1 << 20):
+                    checksum.update(block)
+        progress = Progress(label, total, have if resumed else 0) if show_progress else None
+        # 200 to a Range request: the server sends the whole file, so start over.
+        with open(partial, "ab" if resumed else "wb") as handle:
+            while block := response.read(1 << 20):
+                handle.write(block)
+                if checksum:
+                    checksum.update(block)
+                if progress:
+                    progress.update(len(block))
+        if progress:
+            progress.close()
+        if total is not None and partial.stat().st_size < total:
+            raise ConnectionError(f"connection closed after {partial.stat().st_size} of "
+                                  f"{total} bytes")
+    return checksum.hexdigest() if checksum else None
+
+
+def _reason(error):
+    if isinstance(error, urllib.error.URLError):
+        return str(error.reason)
+    return str(error)
+
+
+# -- extraction -----------------------------------------------------------------------------
+def safe_members(archive, keep):
+    """The archive's regular files under ``keep``, without ``._*``, absolute or ``..`` paths."""
+    for member in archive:
+        name = member.name
+        path = PurePosixPath(name)
+        if not member.isfile() or name.startswith("/") or ".." in path.parts:
+            continue
+        if path.name.startswith("._"):
+            continue
+        normalized = "/".join(part for part in path.parts if part != ".")
+        if any(normalized == k or (k.endswith("/") and normalized.startswith(k)) for k in keep):
+            yield member, normalized
+
+
+def extract(archive_path, root, keep, folder):
+    """Extracts the kept members into ROOT/FOLDER through a temporary folder."""
+    root = Path(root)
+    final = root / folder
+    temporary = root / f"{folder}.extracting-{os.getpid()}"
+    if temporary.exists():
+        shutil.rmtree(temporary)
+    count = 0
+    try:
+        with tarfile.open(archive_path) as archive:
+            for member, name in safe_members(archive, keep):
+                target = temporary / PurePosixPath(name).relative_to(folder) \
+                    if PurePosixPath(name).parts[0] == folder else temporary / name
+                target.parent.mkdir(parents=True, exist_ok=True)
+                with archive.extractfile(member) as source, open(target, "wb") as handle:
+                    shutil.copyfileobj(source, handle, 1 << 20)
+                count += 1
+    except (tarfile.TarError, OSError) as error:
+        shutil.rmtree(temporary, ignore_errors=True)
+        raise FetchError(f"{archive_path}: cannot be extracted ({error})") from None
+    if count == 0:
+        shutil.rmtree(temporary, ignore_errors=True)
+        raise FetchError(f"{archive_path}: no member under {', '.join(keep)}")
+    (temporary / COMPLETE).write_text(json.dumps({"archive": str(archive_path), "files": count}))
+    if final.exists():
+        shutil.rmtree(final)  # an earlier, incomplete extraction
+    os.replace(temporary, final)
+    return final
+
+
+# -- datasets -------------------------------------------------------------------------------
+def fetch(name, data_root=None, mirror=None, log=print, show_progress=True, sources=SOURCES,
+          retries=3, backoff=2.0):
+    """The dataset's folder under the data root, downloaded and extracted if needed."""
+    if name not in sources:
+        raise FetchError(f"unknown dataset {name!r}; choose from {', '.join(sources)}")
+    source = sources[name]
+    root = Path(data_root) if data_root else default_data_root()
+    final = root / source.folder
+    if (final / COMPLETE).exists():
+        return final
+    base_urls = (mirror if mirror.endswith("/") else mirror + "/",) if mirror else source.base_urls
+    log(f"fetching {name} ({source.licence}) into {root}")
+    try:
+        if source.archive is not None:
+            archive = root / source.archive.path
+            if not archive.exists():
+                _from_any(base_urls, source.archive, archive, show_progress, retries, backoff)
+            log(f"extracting {archive.name}")
+            extract(archive, root, source.keep, source.folder)
+        else:
+            for index, remote in enumerate(source.files):
+                target = final / remote.path
+                if not target.exists():
+                    if show_progress:
+                        log(f"[{index + 1}/{len(source.files)}] {remote.path}")
+                    _from_any(base_urls, remote, target, show_progress, retries, backoff)
+            (final / COMPLETE).write_text(json.dumps({"files": len(source.files)}))
+    except FetchError as error:
+        raise FetchError(f"{error}. To proceed without this download: {source.manual}") from None
+    return final
+
+
+def _from_any(base_urls, remote, target, show_progress, retries, backoff):
+    errors = []
+    for base in base_urls:
+        try:
+            return download(base + remote.url_path, target, remote.algorithm, remote.checksum,
+                            size=remote.size, show_progress=show_progress, retries=retries,
+                            backoff=backoff)
+        except FetchError as error:
+            if "checksum mismatch" in str(error):
+                raise
+            errors.append(str(error))
+    raise FetchError("; ".join(errors))
+
+
+def locate(name, data_dir=None, data_root=None, mirror=None, log=print, sources=SOURCES):
+    """The folder to read a named dataset from: ``data_dir`` as given (a folder, or the
+    MSD ``.tar``, extracted once into the data root), else fetched."""
+    source = sources[name]
+    if data_dir is None:
+        return fetch(name, data_root, mirror, log, sources=sources)
+    data_dir = Path(data_dir)
+    if data_dir.is_file() and tarfile.is_tarfile(data_dir):
+        if source.archive is None:
+            raise FetchError(f"{data_dir}: {name} is not distributed as an archive; give its "
+                             "folder")
+        root = Path(data_root) if data_root else default_data_root()
+        final = root / source.folder
+        if not (final / COMPLETE).exists():
+            log(f"extracting {data_dir} into {root}")
+            extract(data_dir, root, source.keep, source.folder)
+        return final
+    if source.archive is not None and not (data_dir / "dataset.json").exists() \
+            and (data_dir / source.folder / "dataset.json").exists():
+        return data_dir / source.folder
+    return data_dir
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                     epilog=__doc__.split("\n\n", 1)[1],
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("name", choices=sorted(SOURCES))
+    parser.add_argument("--data-root", type=Path, help=f"where datasets go (default "
+                        f"${DATA_ROOT_VARIABLE}, else ~/.cache/cross_modality)")
+    parser.add_argument("--mirror", help="base URL of another copy with the same paths and "
+                        "checksums")
+    args = parser.parse_args(argv)
+    try:
+        folder = fetch(args.name, args.data_root, args.mirror)
+    except FetchError as error:
+        raise SystemExit(f"error: {error}") from None
+    print(f"{args.name} is ready in {folder}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
