@@ -1,0 +1,46 @@
+"""The teaching walkthrough: the notebook is generated from the script, and the script
+runs top to bottom (at its small CI setting)."""
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from examples import make_notebook
+
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+SCRIPT = EXAMPLES / "cross_modality_walkthrough.py"
+
+
+def test_the_committed_notebook_is_the_one_generated_from_the_script():
+    committed = json.loads((EXAMPLES / "cross_modality_walkthrough.ipynb").read_text())
+    expected = make_notebook.cells(SCRIPT.read_text())
+    got = [(cell["cell_type"], "".join(cell["source"])) for cell in committed["cells"]]
+    assert got == expected
+    code = [source for kind, source in expected if kind == "code"]
+    # Every line of code of the script is in a code cell, in order.
+    script_code = "\n".join(code)
+    assert "models.build_axial_network" in script_code and "score_forests" in script_code
+    assert all(not cell.get("outputs") for cell in committed["cells"] if cell["cell_type"] == "code")
+    assert expected[0][1].startswith("# Cross-modality representations")
+
+
+def test_cells_split_prose_from_code():
+    text = '"""\nTitle: T\nAuthor: A\n"""\n"""\n## One\n\nprose\n"""\n\nx = 1\n\n\ndef f():\n    """doc"""\n    return x\n"""## Two"""\ny = 2\n'
+    assert make_notebook.cells(text) == [
+        ("markdown", "# T\n\n**Author:** A<br>"), ("markdown", "## One\n\nprose"),
+        ("code", 'x = 1\n\n\ndef f():\n    """doc"""\n    return x'), ("markdown", "## Two"),
+        ("code", "y = 2")]
+
+
+def test_the_walkthrough_runs_top_to_bottom_at_its_small_setting(tmp_path):
+    environment = {**os.environ, "WALKTHROUGH_QUICK": "1", "WALKTHROUGH_FIGURES": str(tmp_path)}
+    finished = subprocess.run([sys.executable, str(SCRIPT)], capture_output=True, text=True,
+                              env=environment, timeout=300)
+    assert finished.returncode == 0, finished.stdout[-2000:] + finished.stderr[-2000:]
+    for line in ("tested on FS:", "plain: same-modality", "dropout + normalization: same-modality",
+                 "median NCC"):
+        assert line in finished.stdout
+    assert sorted(p.name for p in tmp_path.glob("*.png")) == [
+        "1_contrasts.png", "4_loss_curves.png", "5_reconstructions.png",
+        "6_feature_correlation.png"]
