@@ -41,7 +41,6 @@ def main(argv=None):
         args, argv, "fig8.py", configurations)
     plt = figures.pyplot()
 
-    names = run.modality_names
     rows, curves = [], {}
     for index, configuration in enumerate(configurations):
         per_fold = []

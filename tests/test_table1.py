@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 import models
-from reproduce import run_folder, table1, unit
+from reproduce import table1, unit
 from reproduce.published import TABLE_1
 
 TINY = ["--subjects", "2", "--filters", "4,8,16", "--patches-per-class", "12",

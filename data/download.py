@@ -1,0 +1,182 @@
+"""Downloading one file: streamed into ``NAME.part``, resumed with an HTTP Range request
+where the server honours it (and started over where it does not), retried a bounded
+number of times with a progress line (bytes, rate, ETA), and checked against a checksum
+computed while streaming — the algorithm named explicitly — before the file is renamed
+into place."""
+import hashlib
+import http.client
+import os
+import shutil
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+
+class FetchError(RuntimeError):
+    """A download or extraction that failed; the message says what to do instead."""
+
+
+# -- checksums ----------------------------------------------------------------------------
+class Checksum:
+    """md5, sha256 or git-blob-sha1 (SHA-1 of ``b"blob <size>\\0" + content``), fed while
+    streaming. git-blob-sha1 needs the size first; ``start(size)`` gives it."""
+
+    def __init__(self, algorithm):
+        if algorithm not in ("md5", "sha256", "git-blob-sha1"):
+            raise ValueError(f"unknown checksum algorithm {algorithm!r}")
+        self.algorithm = algorithm
+        self.digest = hashlib.sha1() if algorithm == "git-blob-sha1" else hashlib.new(algorithm)
+
+    def start(self, size):
+        if self.algorithm == "git-blob-sha1":
+            self.digest.update(b"blob %d\0" % size)
+
+    def update(self, block):
+        self.digest.update(block)
+
+    def hexdigest(self):
+        return self.digest.hexdigest()
+
+
+def checksum_of_file(path, algorithm):
+    checksum = Checksum(algorithm)
+    checksum.start(os.path.getsize(path))
+    with open(path, "rb") as handle:
+        while block := handle.read(1 << 20):
+            checksum.update(block)
+    return checksum.hexdigest()
+
+
+# -- downloading ----------------------------------------------------------------------------
+class Progress:
+    """bytes, rate and ETA on one line of the standard error stream, at most twice a second."""
+
+    def __init__(self, label, total, already=0, stream=sys.stderr):
+        self.label, self.total, self.done, self.stream = label, total, already, stream
+        self.started, self.start_bytes, self.shown = time.monotonic(), already, 0.0
+
+    def update(self, count):
+        self.done += count
+        now = time.monotonic()
+        if now - self.shown >= 0.5:
+            self.shown = now
+            self.show(now)
+
+    def show(self, now=None, end="\r"):
+        elapsed = max((now or time.monotonic()) - self.started, 1e-6)
+        rate = (self.done - self.start_bytes) / elapsed
+        total = f" / {_size(self.total)}" if self.total else ""
+        eta = (f", ETA {_duration((self.total - self.done) / rate)}"
+               if self.total and rate > 0 else "")
+        print(f"  {self.label}: {_size(self.done)}{total} at {_size(rate)}/s{eta}   ", end=end,
+              file=self.stream, flush=True)
+
+    def close(self):
+        self.show(end="\n")
+
+
+def _size(count):
+    for unit in ("B", "kB", "MB", "GB"):
+        if count < 1000 or unit == "GB":
+            return f"{count:.0f} {unit}" if unit == "B" else f"{count:.1f} {unit}"
+        count /= 1000
+
+
+def _duration(seconds):
+    seconds = int(seconds)
+    return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m" if seconds >= 3600 else \
+        f"{seconds // 60}m{seconds % 60:02d}s"
+
+
+def download(url, destination, algorithm, expected, size=None, retries=3, timeout=60,
+             show_progress=True, backoff=2.0):
+    """Streams ``url`` to ``destination`` via ``destination.part``; verified, then renamed.
+
+    Resumes a ``.part`` left by an earlier call with a Range request; a server that
+    answers 200 instead of 206 sends the whole file, and the download starts over.
+    Attempts are ``backoff``, 2·``backoff``, … seconds apart.
+    Raises FetchError after ``retries`` failed attempts or on a checksum mismatch (the
+    ``.part`` is deleted then: nothing that looks complete is left)."""
+    destination = Path(destination)
+    partial = destination.with_name(destination.name + ".part")
+    destination.parent.mkdir(parents=True, exist_ok=True)
+    if size:
+        needed = size - (partial.stat().st_size if partial.exists() else 0)
+        free = shutil.disk_usage(destination.parent).free
+        if needed > free:
+            raise FetchError(f"{destination.name} needs {_size(needed)} more, but "
+                             f"{destination.parent} has {_size(free)} free")
+    last_error = None
+    for attempt in range(1, retries + 1):
+        try:
+            received = _attempt(url, partial, algorithm, timeout, show_progress,
+                                destination.name)
+            break
+        except (urllib.error.URLError, OSError, http.client.HTTPException) as error:
+            if isinstance(error, urllib.error.HTTPError) and error.code in (403, 404, 410):
+                raise FetchError(f"{url}: HTTP {error.code} {error.reason}") from None
+            last_error = error
+            if attempt < retries:
+                time.sleep(min(backoff * 2 ** (attempt - 1), 60))
+    else:
+        raise FetchError(f"could not download {url} after {retries} attempts "
+                         f"({_reason(last_error)})")
+    if received is None:  # the size was not known before the content (no Content-Length)
+        received = checksum_of_file(partial, algorithm)
+    if received != expected:
+        partial.unlink(missing_ok=True)
+        raise FetchError(f"{destination.name}: {algorithm} checksum mismatch: expected "
+                         f"{expected}, received {received} (from {url}); the partial file was "
+                         "deleted, run again to download it afresh")
+    os.replace(partial, destination)
+    return destination
+
+
+def _attempt(url, partial, algorithm, timeout, show_progress, label):
+    """One request; appends to (resumes) or rewrites ``partial``. Returns the checksum of
+    the whole file, fed while streaming (the resumed part first), or None when the size
+    that a git-blob checksum needs first was not announced."""
+    have = partial.stat().st_size if partial.exists() else 0
+    request = urllib.request.Request(url, headers={"Range": f"bytes={have}-"} if have else {})
+    try:
+        response = urllib.request.urlopen(request, timeout=timeout)
+    except urllib.error.HTTPError as error:
+        if error.code == 416 and have:  # the .part is already whole: verify it
+            return None
+        raise
+    with response:
+        resumed = bool(have) and response.status == 206
+        length = response.headers.get("Content-Length")
+        total = (have if resumed else 0) + int(length) if length is not None else None
+        checksum = Checksum(algorithm)
+        if total is None and algorithm == "git-blob-sha1":
+            checksum = None
+        elif total is not None:
+            checksum.start(total)
+        if resumed and checksum:
+            with open(partial, "rb") as handle:
+                while block := handle.read(1 << 20):
+                    checksum.update(block)
+        progress = Progress(label, total, have if resumed else 0) if show_progress else None
+        # 200 to a Range request: the server sends the whole file, so start over.
+        with open(partial, "ab" if resumed else "wb") as handle:
+            while block := response.read(1 << 20):
+                handle.write(block)
+                if checksum:
+                    checksum.update(block)
+                if progress:
+                    progress.update(len(block))
+        if progress:
+            progress.close()
+        if total is not None and partial.stat().st_size < total:
+            raise ConnectionError(f"connection closed after {partial.stat().st_size} of "
+                                  f"{total} bytes")
+    return checksum.hexdigest() if checksum else None
+
+
+def _reason(error):
+    if isinstance(error, urllib.error.URLError):
+        return str(error.reason)
+    return str(error)
