@@ -1,4 +1,25 @@
 import os
 
+import pytest
+
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+# A grid on two phantom knees with tiny networks: seconds per unit.
+TINY_RUN = ["--subjects", "2", "--filters", "4,8,16", "--patches-per-class", "12",
+            "--evaluation-patches-per-class", "20", "--updates", "2", "--verbose", "0"]
+
+
+@pytest.fixture
+def trained_units(monkeypatch):
+    """Records (configuration, fold, modality) of every network that is trained."""
+    from reproduce import unit
+    calls = []
+    original = unit.train_network
+
+    def recording(run, configuration, patch_data, fold, modality=None, **options):
+        calls.append((configuration.name, fold, modality))
+        return original(run, configuration, patch_data, fold, modality, **options)
+
+    monkeypatch.setattr(unit, "train_network", recording)
+    return calls

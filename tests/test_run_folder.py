@@ -9,24 +9,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from reproduce import fig7, run_folder, startup, table1, unit
+from reproduce import fig7, run_folder, startup, table1
+from tests.conftest import TINY_RUN
 
 REPOSITORY = Path(__file__).resolve().parents[1]
-TINY = ["--subjects", "2", "--filters", "4,8,16", "--patches-per-class", "12",
-        "--evaluation-patches-per-class", "20", "--updates", "2", "--verbose", "0"]
-
-
-@pytest.fixture
-def trained_units(monkeypatch):
-    calls = []
-    original = unit.train_network
-
-    def recording(run, configuration, patch_data, fold, modality=None, **options):
-        calls.append((configuration.name, fold))
-        return original(run, configuration, patch_data, fold, modality, **options)
-
-    monkeypatch.setattr(unit, "train_network", recording)
-    return calls
+TINY = TINY_RUN
 
 
 def test_changed_input_files_are_refused_by_name_and_discarded_only_on_request(
@@ -57,7 +44,7 @@ def test_changed_input_files_are_refused_by_name_and_discarded_only_on_request(
     assert "N.nii.gz" not in str(refused.value)
 
     assert table1.main([*arguments, "--discard-stale-units"]) == 0
-    assert sorted(trained_units) == [("plain-a0", 0), ("plain-a0", 1)]
+    assert sorted(trained_units) == [("plain-a0", 0, None), ("plain-a0", 1, None)]
     trained_units.clear()
     assert table1.main(arguments) == 0  # the new data is now the run's data
     assert trained_units == []
@@ -80,8 +67,8 @@ def test_damaged_or_incomplete_units_are_trained_again_with_a_warning(tmp_path, 
     trained_units.clear()
     with pytest.warns(UserWarning, match="damaged") as caught:
         assert table1.main(arguments) == 0
-    assert sorted(trained_units) == [("dropout+norm-a0.1", 1), ("dropout-a0.1", 0),
-                                     ("dropout-a0.1", 1)]
+    assert sorted(trained_units) == [("dropout+norm-a0.1", 1, None), ("dropout-a0.1", 0, None),
+                                     ("dropout-a0.1", 1, None)]
     problems = " ".join(str(w.message) for w in caught)
     assert "features.npz has 100 bytes" in problems and "model.keras is missing" in problems
     assert "SHA-256" in problems
@@ -91,7 +78,7 @@ def test_damaged_or_incomplete_units_are_trained_again_with_a_warning(tmp_path, 
     with pytest.warns(UserWarning, match="result.json cannot be read"):
         assert fig7.main([*TINY, "--out", str(out), "--figures-dir", str(tmp_path / "f"),
                           "--alphas", "0.1"]) == 0
-    assert ("dropout-a0.1", 0) in trained_units
+    assert ("dropout-a0.1", 0, None) in trained_units
 
 
 @pytest.mark.parametrize("value, problem", [("1", "must be at least 2"), ("0", "must be at least 2"),

@@ -7,23 +7,9 @@ import pytest
 import models
 from reproduce import table1, unit
 from reproduce.published import TABLE_1
+from tests.conftest import TINY_RUN
 
-TINY = ["--subjects", "2", "--filters", "4,8,16", "--patches-per-class", "12",
-        "--evaluation-patches-per-class", "20", "--updates", "2", "--verbose", "0"]
-
-
-@pytest.fixture
-def trained_units(monkeypatch):
-    """Records every (configuration, fold) that trains a network."""
-    calls = []
-    original = unit.train_network
-
-    def recording(run, configuration, patch_data, fold, modality=None, **options):
-        calls.append((configuration.name, fold, modality))
-        return original(run, configuration, patch_data, fold, modality, **options)
-
-    monkeypatch.setattr(unit, "train_network", recording)
-    return calls
+TINY = TINY_RUN
 
 
 def test_tiny_run_writes_a_valid_table_and_a_rerun_trains_nothing(tmp_path, trained_units):
