@@ -287,3 +287,53 @@ def test_open_ms_patients_load_through_the_folder_preset(tmp_path):
     # Lesions are bright on FLAIR: the centre voxel separates the two classes on average.
     centre = patches[:, 0, 7, 7, 7]
     assert centre[labels == 1].mean() > centre[labels == 0].mean() + 1.0
+
+
+def test_channels_of_a_4d_file_are_modalities_read_once(tmp_path, monkeypatch):
+    import data.volumes as volumes
+    rng = np.random.default_rng(5)
+    for index in range(2):
+        image = rng.uniform(1, 3, size=(12, 10, 8, 3))
+        save(tmp_path / f"s{index}_image.nii.gz", image)
+        labels = np.zeros((12, 10, 8))
+        labels[4:7, 4:7, 3:5] = 1
+        save(tmp_path / f"s{index}_labels.nii.gz", labels)
+    spec = dataset_spec("folder", modalities={"T2": "{subject}_image.nii.gz",
+                                              "T1": "{subject}_image.nii.gz"},
+                        channels={"T2": 2, "T1": 0}, label="{subject}_labels.nii.gz")
+    subjects = find_subjects(tmp_path, spec)
+    assert [s.name for s in subjects] == ["s0", "s1"] and subjects[0].channels == {"T2": 2, "T1": 0}
+    reads = []
+    original = volumes.read_image
+    monkeypatch.setattr(volumes, "read_image", lambda path: reads.append(path) or original(path))
+    prepared = prepare_subject(subjects[1], spec)
+    assert reads.count(subjects[1].modality_files["T1"]) == 1  # one read for both channels
+    for m, channel in enumerate((2, 0)):
+        expected = (image[..., channel] - image[..., channel].mean()) / image[..., channel].std()
+        np.testing.assert_allclose(prepared.volumes[m, 7:-7, 7:-7, 7:-7], expected, rtol=1e-4,
+                                   atol=1e-5)  # normalized over the nonzero voxels: all
+    wrong = dataset_spec("folder", modalities={"A": "{subject}_image.nii.gz",
+                                               "B": "{subject}_image.nii.gz"},
+                         channels={"A": 0, "B": 3}, label="{subject}_labels.nii.gz")
+    with pytest.raises(DataError, match=r"s0_image.nii.gz: channel 3 asked for, but the image "
+                                        r"has 3 channels"):
+        prepare_subject(find_subjects(tmp_path, wrong)[0], wrong)
+    with pytest.raises(DataError, match="give the channel of a 4-D file as NAME=GLOB#CHANNEL"):
+        no_channel = dataset_spec("folder", modalities={"A": "{subject}_image.nii.gz",
+                                                        "B": "{subject}_labels.nii.gz"},
+                                  label="{subject}_labels.nii.gz")
+        prepare_subject(find_subjects(tmp_path, no_channel)[0], no_channel)
+
+
+def test_a_subset_of_subjects_is_a_seeded_choice_or_named():
+    from reproduce.patch_data import choose_subjects
+    subjects = [type("S", (), {"name": f"case{i}"})() for i in range(10)]
+    chosen = [s.name for s in choose_subjects(subjects, 4, seed=0)]
+    assert len(chosen) == 4 and chosen == sorted(chosen)  # in the data's order
+    assert chosen == [s.name for s in choose_subjects(subjects, 4, seed=0)]
+    assert chosen != [s.name for s in choose_subjects(subjects, 4, seed=1)]
+    assert [s.name for s in choose_subjects(subjects, ["case7", "case2"], 0)] == ["case2", "case7"]
+    with pytest.raises(DataError, match="not in the data"):
+        choose_subjects(subjects, ["case2", "case99"], 0)
+    with pytest.raises(DataError, match="holds 10 subjects"):
+        choose_subjects(subjects, 11, 0)
