@@ -133,7 +133,7 @@ def open_run_folder(run, input_files, discard_stale=False, log=print):
         except (OSError, ValueError) as error:
             raise RunFolderError(f"{path} cannot be read ({error}); give another --out") from None
         arguments = stored.get("arguments") if stored.get("version") == RUN_FILE_VERSION else None
-        if arguments != fingerprint:
+        if canonical(arguments) != canonical(fingerprint):
             changed = sorted(k for k in set(arguments or {}) | set(fingerprint)
                              if (arguments or {}).get(k) != fingerprint.get(k))
             raise RunFolderError(
@@ -162,6 +162,23 @@ def open_run_folder(run, input_files, discard_stale=False, log=print):
                 (run.out / name).unlink(missing_ok=True)
     atomic_write_text(path, json.dumps({"version": RUN_FILE_VERSION, "arguments": fingerprint,
                                         "inputs": inputs}, indent=2))
+
+
+def canonical(arguments):
+    """Arguments without the dataset-spec entries that hold their default value, so that
+    a spec field added later (with a default that means "as before") does not make an
+    older run folder look like another run."""
+    if not arguments or "spec" not in arguments:
+        return arguments
+    from dataclasses import MISSING, fields
+
+    from data import DatasetSpec
+    defaults = {f.name: f.default if f.default is not MISSING else f.default_factory()
+                for f in fields(DatasetSpec)
+                if f.default is not MISSING or f.default_factory is not MISSING}
+    defaults = json.loads(json.dumps(defaults, default=str))
+    spec = {k: v for k, v in arguments["spec"].items() if not (k in defaults and v == defaults[k])}
+    return {**arguments, "spec": spec}
 
 
 def describe_changes(before, after):
