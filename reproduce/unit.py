@@ -104,7 +104,7 @@ def unit_features(networks, patch_data, fold, modality_count):
         train = features_of_rows(table, training_rows, extractors[0])
     else:  # the training-modality baseline: network a serves modality a
         network_of = np.arange(modality_count, dtype=np.int32)
-        train = np.stack([features_of_rows(table, training_rows, [extractors[a][a]])[0]
+        train = np.stack([features_of_rows(table, training_rows, extractors[a])[a]
                           for a in range(modality_count)])
     test = np.stack([features_of_rows(table, test_rows, e) for e in extractors])
     return {"train": train, "test": test, "network_of": network_of,

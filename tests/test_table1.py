@@ -1,6 +1,7 @@
 """reproduce/table1.py end to end on a tiny phantom: output, resume, shards."""
 import json
 
+import keras
 import numpy as np
 import pytest
 
@@ -61,11 +62,37 @@ def test_tiny_run_writes_a_valid_table_and_a_rerun_trains_nothing(tmp_path, trai
     pairs = (out / "table1_pairs.csv").read_text().splitlines()
     assert pairs[0] == "name,fold,training_modality,test_modality,accuracy" and len(pairs) == 1 + 2 * 2 * 4
 
+    # features.npz holds what the saved networks compute (one schema for every unit).
+    table = patch_table_of(out)
+    for name, model_files in (("dropout+norm-a0.1", ["model.keras"]),
+                              ("baseline-training", ["model_N.keras", "model_FS.keras"])):
+        with np.load(out / "units" / name / "fold1" / "features.npz") as stored:
+            features = {key: stored[key] for key in stored.files}
+        assert features["train"].shape[:2] == (2, 3 * 20)  # modalities, one training knee's rows
+        assert features["test"].shape[:3] == (len(model_files), 2, 3 * 20)
+        networks = [keras.saving.load_model(out / "units" / name / "fold1" / f, safe_mode=True)
+                    for f in model_files]
+        patches = table.gather(features["training_rows"])
+        for a in range(2):
+            network = networks[features["network_of"][a]]
+            np.testing.assert_allclose(
+                features["train"][a],
+                models.extract_features(network, patches[:, a], a if len(networks) == 1 else 0),
+                rtol=1e-4, atol=1e-4)
     trained_units.clear()
     before = (out / "units" / "dropout+norm-a0.1" / "fold0" / "result.json").read_text()
     assert table1.main(arguments) == 0
     assert trained_units == []
     assert (out / "units" / "dropout+norm-a0.1" / "fold0" / "result.json").read_text() == before
+
+
+def patch_table_of(out):
+    """The forest patch table of a tiny run folder, rebuilt as the run built it."""
+    from reproduce import command_line
+    from reproduce.patch_data import load_patch_data
+    args = command_line.script_parser("x").parse_args([*TINY, "--out", str(out)])
+    run = command_line.resolve_run(args, [])
+    return load_patch_data(run, log=lambda *a: None).evaluation
 
 
 def test_an_interrupted_run_resumes_where_it_stopped(tmp_path, monkeypatch, trained_units):
