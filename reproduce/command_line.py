@@ -199,7 +199,8 @@ def _modality_patterns(pairs):
 
 
 def resolve_run(args, argv=None, script="table1.py", out_suffix=""):
-    """A Run from parsed arguments. Reads nothing from disk and writes nothing."""
+    """A Run from parsed arguments. Writes nothing and sets no global state (it only
+    looks at whether a named dataset's --data-dir is an archive or a folder)."""
     preset = PRESETS[args.preset]
     filters = tuple(int(f) for f in args.filters.split(",")) if args.filters else preset.filters
     if len(filters) != 3:
