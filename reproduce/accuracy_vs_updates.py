@@ -138,6 +138,9 @@ def main(argv=None):
                         "(default 100,300,1000,3000; each network trains to the last)")
     parser.add_argument("--figures-dir", type=Path, help="where the PNG, CSV and MD go "
                         "(default paper_figures/<run folder name>)")
+    parser.add_argument("--report-only", action="store_true",
+                        help="train nothing: write the figure from the units finished so far "
+                        "(e.g. while another process is still training)")
     args = parser.parse_args(argv)
     if args.updates or args.epochs:
         raise SystemExit("error: --checkpoints sets the training length of this study; "
@@ -150,11 +153,12 @@ def main(argv=None):
                          "takes the axial configurations and baseline-all")
     run.epochs, run.updates, run.extra = None, checkpoints[-1], {"checkpoints": checkpoints}
     patch_data = grid.prepare(run, args)
-    grid.run_grid(run, patch_data, command_line.parse_shard(args.shard),
-                  run_one=run_checkpoint_unit, kind=CHECKPOINT_UNITS, fold_major=True,
-                  describe=lambda r: "    " + ", ".join(
-                      f"{c['updates']}: {c['cross']:.1f}" for c in r["checkpoints"])
-                  + " % cross")
+    if not args.report_only:
+        grid.run_grid(run, patch_data, command_line.parse_shard(args.shard),
+                      run_one=run_checkpoint_unit, kind=CHECKPOINT_UNITS, fold_major=True,
+                      describe=lambda r: "    " + ", ".join(
+                          f"{c['updates']}: {c['cross']:.1f}" for c in r["checkpoints"])
+                      + " % cross")
     results, missing = grid.collect(run, len(patch_data.folds), CHECKPOINT_UNITS)
     results = {name: per_fold for name, per_fold in results.items() if per_fold}
     if not results:
