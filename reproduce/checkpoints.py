@@ -7,11 +7,10 @@ OUT/checkpoints/<configuration>/fold<k>/ (model.keras and result.json, no featur
 """
 import time
 
+import models
+from reproduce import unit
 from reproduce.patch_data import derived_seed
 from reproduce.run_folder import clear_unit, unit_dir, write_unit_result
-from reproduce.unit import same_and_cross, score_forests, train_network, unit_features
-
-import models
 
 CHECKPOINT_UNITS = "checkpoints"
 
@@ -29,10 +28,10 @@ def run_checkpoint_unit(run, configuration, patch_data, fold):
 
     def evaluate(network, updates):
         begun = time.perf_counter()
-        features = unit_features([network], patch_data, fold, modality_count)
-        accuracy, correct = score_forests(
+        features = unit.unit_features([network], patch_data, fold, modality_count)
+        accuracy, correct = unit.score_forests(
             features, run.trees, derived_seed(run.seed, configuration.name, fold, updates))
-        same, cross = same_and_cross(accuracy)
+        same, cross = unit.same_and_cross(accuracy)
         checkpoints.append({"updates": updates, "accuracy": accuracy.tolist(), "same": same,
                             "cross": cross, "test_patches": int(correct.shape[2]),
                             "training_seconds": round(begun - started - sum(
@@ -42,7 +41,7 @@ def run_checkpoint_unit(run, configuration, patch_data, fold):
             print(f"    {updates} updates: same {same:.1f} %, cross {cross:.1f} %", flush=True)
 
     updates = run.extra["checkpoints"]
-    network = train_network(run, configuration, patch_data, fold,
+    network = unit.train_network(run, configuration, patch_data, fold,
                             callbacks=[models.AtUpdates(updates, evaluate)], updates=updates[-1])
     network.save(directory / "model.keras")
     last = checkpoints[-1]

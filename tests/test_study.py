@@ -1,0 +1,66 @@
+"""reproduce/accuracy_vs_updates.py: one training per network, scored at checkpoints."""
+import csv
+import json
+
+import numpy as np
+import pytest
+
+from reproduce import accuracy_vs_updates, command_line, unit
+from reproduce.patch_data import load_patch_data
+
+STUDY = ["--subjects", "3", "--filters", "4,8,16", "--patches-per-class", "12",
+         "--evaluation-patches-per-class", "20", "--verbose", "0", "--checkpoints", "2,5",
+         "--configs", "dropout+norm-a0,baseline-all"]
+
+
+def test_each_network_trains_once_and_a_checkpoint_equals_training_that_long(
+        tmp_path, trained_units, monkeypatch):
+    out, figures = tmp_path / "run", tmp_path / "figures"
+    seen = {}
+    original = unit.score_forests
+
+    def recording(features, trees, seed):
+        seen.setdefault(len(seen), features["train"].copy())
+        return original(features, trees, seed)
+
+    monkeypatch.setattr(unit, "score_forests", recording)
+    assert accuracy_vs_updates.main([*STUDY, "--out", str(out), "--figures-dir", str(figures)]) == 0
+    assert sorted(trained_units) == [(name, fold, None) for name in ("baseline-all", "dropout+norm-a0")
+                                     for fold in range(3)]  # once per unit, not per checkpoint
+    result = json.loads((out / "checkpoints" / "dropout+norm-a0" / "fold0" / "result.json").read_text())
+    assert [c["updates"] for c in result["checkpoints"]] == [2, 5]
+    with open(figures / "accuracy_vs_updates.csv") as handle:
+        rows = list(csv.DictReader(handle))
+    assert {(r["configuration"], r["updates"], r["folds"]) for r in rows} == {
+        (name, u, "3") for name in ("dropout+norm-a0", "baseline-all") for u in ("2", "5")}
+    for row in rows:
+        values = [float(v) for v in row["cross_by_fold"].split()]
+        assert float(row["cross"]) == pytest.approx(np.mean(values), abs=0.06)  # shown to 0.1
+        assert float(row["cross_low"]) < float(row["cross"]) < float(row["cross_high"])
+    text = (figures / "accuracy_vs_updates.md").read_text()
+    assert "dropout+norm-a0 − baseline-all (3 folds): 2: " in text
+
+    # The first unit's first checkpoint (2 updates) has the features of a network trained
+    # for exactly 2 updates with the same seed.
+    common = [a for a in STUDY if a not in ("--checkpoints", "2,5")]
+    run = command_line.resolve_run(command_line.script_parser("x").parse_args(
+        [*common, "--out", str(out)]), [])
+    patch_data = load_patch_data(run, log=lambda *a: None)
+    configuration = next(c for c in run.configurations if c.name == "dropout+norm-a0")
+    network = unit.train_network(run, configuration, patch_data, 0, updates=2)
+    features = unit.unit_features([network], patch_data, 0, 2)
+    np.testing.assert_allclose(features["train"], seen[0], rtol=1e-4, atol=1e-4)
+
+    trained_units.clear()
+    assert accuracy_vs_updates.main([*STUDY, "--out", str(out), "--figures-dir", str(figures),
+                                     "--report-only"]) == 0
+    assert trained_units == []
+
+
+def test_study_options_are_checked():
+    with pytest.raises(SystemExit, match="--checkpoints sets the training length"):
+        accuracy_vs_updates.main(["--updates", "3"])
+    with pytest.raises(SystemExit, match="checkpoints takes numbers"):
+        accuracy_vs_updates.main(["--checkpoints", "ten"])
+    with pytest.raises(SystemExit, match="baseline-training trains one network per modality"):
+        accuracy_vs_updates.main(["--configs", "baseline-training"])
