@@ -29,7 +29,7 @@ from pathlib import Path, PurePosixPath
 from .download import Checksum, FetchError, checksum_of_file, download
 
 __all__ = ["SOURCES", "Source", "RemoteFile", "FetchError", "Checksum", "checksum_of_file",
-           "download", "fetch", "locate", "extract", "default_data_root"]
+           "download", "fetch", "folder_of", "locate", "extract", "default_data_root"]
 
 DATA_ROOT_VARIABLE = "CROSS_MODALITY_DATA"
 MANIFEST = Path(__file__).with_name("open_ms_manifest.tsv")
@@ -189,27 +189,37 @@ def _from_any(base_urls, remote, target, show_progress, retries, backoff):
     raise FetchError("; ".join(errors))
 
 
-def locate(name, data_dir=None, data_root=None, mirror=None, log=print, sources=SOURCES):
-    """The folder to read a named dataset from: ``data_dir`` as given (a folder, or the
-    MSD ``.tar``, extracted once into the data root), else fetched."""
+def folder_of(name, data_dir=None, data_root=None, sources=SOURCES):
+    """Where a named dataset will be read from, without fetching or extracting anything:
+    the data root's folder (downloaded, or extracted from a given archive), the dataset
+    folder inside a given folder, or the given folder itself."""
     source = sources[name]
-    if data_dir is None:
-        return fetch(name, data_root, mirror, log, sources=sources)
+    root = Path(data_root) if data_root else default_data_root()
+    if data_dir is None or Path(data_dir).is_file():
+        return root / source.folder
     data_dir = Path(data_dir)
-    if data_dir.is_file() and tarfile.is_tarfile(data_dir):
-        if source.archive is None:
-            raise FetchError(f"{data_dir}: {name} is not distributed as an archive; give its "
-                             "folder")
-        root = Path(data_root) if data_root else default_data_root()
-        final = root / source.folder
-        if not (final / COMPLETE).exists():
-            log(f"extracting {data_dir} into {root}")
-            extract(data_dir, root, source.keep, source.folder)
-        return final
     if source.archive is not None and not (data_dir / "dataset.json").exists() \
             and (data_dir / source.folder / "dataset.json").exists():
         return data_dir / source.folder
     return data_dir
+
+
+def locate(name, data_dir=None, data_root=None, mirror=None, log=print, sources=SOURCES):
+    """The folder to read a named dataset from (``folder_of``), after fetching it or
+    extracting a given MSD ``.tar`` into the data root once, where needed."""
+    source = sources[name]
+    if data_dir is None:
+        return fetch(name, data_root, mirror, log, sources=sources)
+    data_dir = Path(data_dir)
+    if data_dir.is_file():
+        if source.archive is None or not tarfile.is_tarfile(data_dir):
+            raise FetchError(f"{data_dir}: not an archive of {name}; give its folder")
+        final = folder_of(name, data_dir, data_root, sources)
+        if not (final / COMPLETE).exists():
+            log(f"extracting {data_dir} into {final.parent}")
+            extract(data_dir, final.parent, source.keep, source.folder)
+        return final
+    return folder_of(name, data_dir, data_root, sources)
 
 
 def main(argv=None):

@@ -31,7 +31,6 @@ import numpy as np  # noqa: E402
 from reproduce import command_line, figures, grid, intervals  # noqa: E402
 from reproduce.checkpoints import CHECKPOINT_UNITS, run_checkpoint_unit  # noqa: E402
 from reproduce.command_line import say  # noqa: E402
-from reproduce.settings import CONFIGURATIONS_BY_NAME  # noqa: E402
 
 DEFAULT_CONFIGURATIONS = ("plain-a0,norm-a0,dropout-a0,dropout+norm-a0,plain-a0.1,norm-a0.1,"
                           "dropout-a0.1,dropout+norm-a0.1,baseline-all")
@@ -148,7 +147,7 @@ def main(argv=None):
     checkpoints = parse_checkpoints(args.checkpoints)
     run = command_line.resolve_run(args, argv, script=f"{NAME}.py",
                                    out_suffix="-training-length")
-    if any(CONFIGURATIONS_BY_NAME[c.name].baseline == "training" for c in run.configurations):
+    if any(c.baseline == "training" for c in run.configurations):
         raise SystemExit("error: baseline-training trains one network per modality; this study "
                          "takes the axial configurations and baseline-all")
     run.epochs, run.updates, run.extra = None, checkpoints[-1], {"checkpoints": checkpoints}

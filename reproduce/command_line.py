@@ -226,15 +226,9 @@ def resolve_run(args, argv=None, script="table1.py", out_suffix=""):
         default_table = dataset_preset
     elif args.dataset in FETCHED:
         from data import fetch
-        source = fetch.SOURCES[args.dataset]
         root = args.data_root or fetch.default_data_root()
         given = args.data_dir
-        if given is None or given.is_file():  # fetched, or extracted from the given .tar
-            data_dir = root / source.folder
-        elif source.archive is not None and (given / source.folder / "dataset.json").exists():
-            data_dir = given / source.folder
-        else:
-            data_dir = given
+        data_dir = fetch.folder_of(args.dataset, given, root)
         fetch_options = {"data_dir": given, "data_root": root, "mirror": args.mirror}
         dataset_preset, default_table = args.dataset, "brats"
     else:
