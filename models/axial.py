@@ -15,7 +15,14 @@ custom ``train_step`` draws a fresh non-empty mask for every sample at every ste
 without it the mask is all ones. The encoders always see every modality's real patch:
 the mask only removes dropped modalities from the mean and from L_sim.
 
-The layer sizes (SPEC §1; the paper's Fig. 2 is lost, see README) are parameters:
+Before the mean, each f^m(x^m) is normalized: per sample across its features
+(``FeatureVectorNormalization``, §II-C: else L_sim is minimized by shrinking the
+features) or per feature across the data (``FixedNormalization``, §II-D). Which networks
+get the §II-C step is a reading the paper leaves open (``VECTOR_NORMALIZATION_SCOPES``);
+so are the encoder's last block (``LAST_BLOCKS``) and the dropout distribution
+(``DROPOUT_DISTRIBUTIONS``). The defaults are the README's reading.
+
+The layer sizes (the paper's Fig. 2 is lost: a reconstruction, see README) are parameters:
 
     encoder  Conv3D 32 k5 → BN → LReLU,  Conv3D 64 k3 s2 → BN → LReLU,  Conv3D 128 k5 → BN → LReLU
              15³×1 → 11³×32 → 5³×64 → 1³×128
@@ -32,8 +39,8 @@ import numpy as np
 import tensorflow as tf
 from keras import layers, ops
 
-from .layers import (PACKAGE, FastBatchNormalization, FastConv3DTranspose, FixedNormalization,
-                     masked_mean)
+from .layers import (PACKAGE, FastBatchNormalization, FastConv3DTranspose,
+                     FeatureVectorNormalization, FixedNormalization, masked_mean)
 
 PATCH_SIZE = 15
 FILTERS = (32, 64, 128)
@@ -42,6 +49,50 @@ STRIDES = (1, 2, 1)
 LEAKY_RELU_SLOPE = 0.3  # the Keras default when the paper was written
 BATCH_NORM_MOMENTUM = 0.99  # the Keras default for the moving statistics
 MODALITY_MASK = "modality_mask"
+BASELINE_MODALITY = "shared"  # the one input of a single-transformation baseline
+
+# Which networks normalize every feature vector (§II-C) before the mean:
+VECTOR_NORMALIZATION_SCOPES = {
+    "never": "no network (the model before §II-C was implemented)",
+    "unless-per-feature": "every network without per-feature normalization, at every alpha, "
+                          "baselines included (default: §II-D presents per-feature "
+                          "normalization as the step that replaces it)",
+    "with-similarity": "networks without per-feature normalization and with alpha > 0 (the "
+                       "paper's stated motive is the similarity term)",
+    "always": "every network, before per-feature normalization where that is on",
+}
+# The encoder's last block, which yields the representation (the lost Fig. 2 would say):
+LAST_BLOCKS = {"bn-lrelu": "convolution, batch normalization, leaky ReLU (default: as every "
+                           "other block)",
+               "lrelu": "convolution, leaky ReLU", "linear": "convolution only"}
+# Modality dropout's draw of "a random subset of 1 to M input modalities" (§II-B):
+DROPOUT_DISTRIBUTIONS = {
+    "uniform-subsets": "uniform over the 2^M - 1 non-empty subsets (default)",
+    "uniform-count": "a uniform number of modalities 1..M, then a uniform subset of that size"}
+
+
+def uses_vector_normalization(scope, per_feature_normalization, alpha):
+    """Whether a network with these settings normalizes its feature vectors (§II-C)."""
+    if isinstance(scope, bool):
+        return scope
+    if scope not in VECTOR_NORMALIZATION_SCOPES:
+        raise ValueError(f"unknown feature-vector normalization scope {scope!r}; choose from "
+                         f"{', '.join(VECTOR_NORMALIZATION_SCOPES)}")
+    return {"never": False, "always": True,
+            "unless-per-feature": not per_feature_normalization,
+            "with-similarity": not per_feature_normalization and alpha > 0}[scope]
+
+
+def dropout_subset_weights(distribution, modality_count):
+    """Weights of the 2^M − 1 non-empty subsets (ordered as ``all_nonempty_subsets``)."""
+    sizes = all_nonempty_subsets(modality_count).sum(axis=1).astype(int)
+    if distribution == "uniform-subsets":
+        return np.ones(len(sizes))
+    if distribution == "uniform-count":  # P(size k) = 1/M, shared by the C(M, k) subsets
+        subsets_of_size = np.bincount(sizes, minlength=modality_count + 1)
+        return 1.0 / (modality_count * subsets_of_size[sizes])
+    raise ValueError(f"unknown dropout distribution {distribution!r}; choose from "
+                     f"{', '.join(DROPOUT_DISTRIBUTIONS)}")
 
 
 def layer_name(modality_name):
@@ -50,15 +101,22 @@ def layer_name(modality_name):
 
 
 def build_encoder(name, filters=FILTERS, kernel_sizes=KERNEL_SIZES, strides=STRIDES,
-                  patch_size=PATCH_SIZE, momentum=BATCH_NORM_MOMENTUM):
-    """f^m: valid (strided) convolutions, BN and leaky ReLU; returns a flat representation."""
+                  patch_size=PATCH_SIZE, momentum=BATCH_NORM_MOMENTUM, last_block="bn-lrelu"):
+    """f^m: valid (strided) convolutions, BN and leaky ReLU; returns a flat representation.
+    ``last_block`` (``LAST_BLOCKS``) says what follows the last convolution."""
+    if last_block not in LAST_BLOCKS:
+        raise ValueError(f"unknown last block {last_block!r}; choose from {', '.join(LAST_BLOCKS)}")
     patch = keras.Input((patch_size, patch_size, patch_size, 1), name=f"{name}_patch")
     hidden = patch  # (N, 15, 15, 15, 1) → 11³×32 → 5³×64 → 1³×128 with the defaults
     for block, (filter_count, kernel, stride) in enumerate(zip(filters, kernel_sizes, strides)):
+        last = block == len(filters) - 1
         hidden = layers.Conv3D(filter_count, kernel, strides=stride, padding="valid",
                                name=f"{name}_conv{block + 1}")(hidden)
-        hidden = FastBatchNormalization(momentum=momentum, name=f"{name}_bn{block + 1}")(hidden)
-        hidden = layers.LeakyReLU(LEAKY_RELU_SLOPE, name=f"{name}_lrelu{block + 1}")(hidden)
+        if not last or last_block == "bn-lrelu":
+            hidden = FastBatchNormalization(momentum=momentum,
+                                            name=f"{name}_bn{block + 1}")(hidden)
+        if not last or last_block != "linear":
+            hidden = layers.LeakyReLU(LEAKY_RELU_SLOPE, name=f"{name}_lrelu{block + 1}")(hidden)
     representation = layers.Flatten(name=f"{name}_representation")(hidden)  # (N, 1·1·1·128)
     return keras.Model(patch, representation, name=name)
 
@@ -93,13 +151,19 @@ def build_decoder(name, filters=FILTERS, kernel_sizes=KERNEL_SIZES, strides=STRI
 def build_axial_network(modality_names, normalization=False, filters=FILTERS,
                         kernel_sizes=KERNEL_SIZES, strides=STRIDES, patch_size=PATCH_SIZE,
                         alpha=0.0, modality_dropout=False, subset_weights=None, seed=None,
-                        momentum=BATCH_NORM_MOMENTUM, name="axial_network"):
+                        momentum=BATCH_NORM_MOMENTUM, vector_normalization="unless-per-feature",
+                        last_block="bn-lrelu", dropout_distribution="uniform-subsets",
+                        name="axial_network"):
     """Fig. 1 for M = len(modality_names) modalities, as an ``AxialNetwork``.
 
     Inputs: one (patch, patch, patch, 1) patch per modality, in ``modality_names`` order,
     then the modality mask (batch, M). Outputs (a dict):
-    ``reconstruction_<m>`` (g^m(f(x))), ``features_<m>`` (f^m(x^m), after per-feature
-    normalization when ``normalization``) and ``mean_representation`` (f(x)).
+    ``reconstruction_<m>`` (g^m(f(x))), ``features_<m>`` (f^m(x^m) after the network's
+    normalization) and ``mean_representation`` (f(x)).
+    ``normalization``: per-feature normalization (§II-D). ``vector_normalization``: a
+    scope of ``VECTOR_NORMALIZATION_SCOPES`` (or True / False) deciding whether this
+    network normalizes each feature vector (§II-C). ``last_block``: ``LAST_BLOCKS``.
+    ``dropout_distribution``: ``DROPOUT_DISTRIBUTIONS`` (``subset_weights`` overrides it).
     ``momentum`` is that of every moving average (batch normalization and
     FixedNormalization); the default 0.99 needs a few hundred updates to settle.
     """
@@ -109,13 +173,18 @@ def build_axial_network(modality_names, normalization=False, filters=FILTERS,
         raise ValueError(f"modality names must be distinct: {modality_names}")
     sizes = dict(filters=tuple(filters), kernel_sizes=tuple(kernel_sizes),
                  strides=tuple(strides), patch_size=patch_size, momentum=momentum)
+    normalize_vectors = uses_vector_normalization(vector_normalization, normalization, alpha)
+    if subset_weights is None:
+        subset_weights = dropout_subset_weights(dropout_distribution, len(modality_names))
     patches = [keras.Input((patch_size, patch_size, patch_size, 1), name=f"patch_{safe}")
                for safe in safe_names]
     modality_mask = keras.Input((len(modality_names),), name=MODALITY_MASK)
 
     features_by_modality = []
     for safe, patch in zip(safe_names, patches):
-        features = build_encoder(f"encoder_{safe}", **sizes)(patch)
+        features = build_encoder(f"encoder_{safe}", last_block=last_block, **sizes)(patch)
+        if normalize_vectors:
+            features = FeatureVectorNormalization(name=f"vector_normalization_{safe}")(features)
         if normalization:
             features = FixedNormalization(momentum=momentum, name=f"normalization_{safe}")(features)
         features_by_modality.append(features)
@@ -136,14 +205,20 @@ def build_axial_network(modality_names, normalization=False, filters=FILTERS,
 
 def build_baseline(filters=FILTERS, kernel_sizes=KERNEL_SIZES, strides=STRIDES,
                    patch_size=PATCH_SIZE, seed=None, momentum=BATCH_NORM_MOMENTUM,
+                   vector_normalization="unless-per-feature", last_block="bn-lrelu",
                    name="baseline"):
     """The single-transformation baseline (§IV): one encoder and one decoder for every
     modality, a plain autoencoder. It is the axial network with one input, so the same
-    layers and training step serve both; L_sim is zero for a single modality."""
-    return build_axial_network(["shared"], normalization=False, filters=filters,
+    layers and training step serve both; L_sim is zero for a single modality. The
+    §II-C step follows ``vector_normalization`` as for a network with alpha 0 and no
+    per-feature normalization, so the baseline differs from the plain axial network at
+    alpha 0 only in sharing one transformation."""
+    return build_axial_network([BASELINE_MODALITY], normalization=False, filters=filters,
                                kernel_sizes=kernel_sizes, strides=strides,
                                patch_size=patch_size, alpha=0.0, modality_dropout=False,
-                               seed=seed, momentum=momentum, name=name)
+                               seed=seed, momentum=momentum,
+                               vector_normalization=vector_normalization,
+                               last_block=last_block, name=name)
 
 
 def all_nonempty_subsets(modality_count):

@@ -1,5 +1,8 @@
-"""The four pieces of the axial network that Keras does not ship (or ships slowly).
+"""The five pieces of the axial network that Keras does not ship (or ships slowly).
 
+- ``FeatureVectorNormalization`` (paper §II-C): every sample's feature vector f^m(x^m)
+  scaled to zero mean and unit standard deviation across its features, so that the
+  similarity term cannot be minimized by shrinking the features.
 - ``FixedNormalization`` (paper §II-D): per-feature batch normalization with moving
   statistics and *no* learnable scale or shift, so that every feature of every modality
   is pushed to zero mean and unit standard deviation before the modalities are averaged.
@@ -18,6 +21,36 @@ import tensorflow as tf
 from keras import ops
 
 PACKAGE = "cross_modality"
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class FeatureVectorNormalization(keras.layers.Layer):
+    """Per sample, the feature vector minus its mean, divided by its standard deviation.
+
+    §II-C: L_sim "can be trivially minimized by reducing the absolute feature values
+    ... To prevent this trivial optimization, we normalize all feature vectors to zero
+    mean and unit standard deviation." Statistics are taken across the F features of
+    one sample (not across the batch), so the layer behaves the same in training and
+    inference and has no weights. ``epsilon`` keeps a constant vector finite.
+    """
+
+    def __init__(self, epsilon=1e-3, **kwargs):
+        super().__init__(**kwargs)
+        self.epsilon = float(epsilon)
+        self.supports_masking = True
+
+    def call(self, inputs):
+        values = ops.cast(inputs, "float32")  # statistics in float32 under mixed precision
+        mean, variance = ops.moments(values, axes=[-1], keepdims=True)  # (N, 1) each
+        return ops.cast((values - mean) * ops.rsqrt(variance + self.epsilon), self.compute_dtype)
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(epsilon=self.epsilon)
+        return config
 
 
 @keras.saving.register_keras_serializable(package=PACKAGE)

@@ -248,17 +248,19 @@ def train(network, patches, epochs=None, updates=None, batch_size=BATCH_SIZE, ca
 
 
 def feature_extractor(network, modality):
-    """A model that maps one modality's patches to f^m(x^m) (normalized when the network
-    normalizes), in inference mode. ``modality`` is a name or an index."""
+    """A model that maps one modality's patches to f^m(x^m) after the normalization the
+    network applies before the mean (feature-vector, per-feature), in inference mode. ``modality`` is a name or an index."""
     if not isinstance(modality, str):
         modality = network.modality_names[int(modality)]
     if modality not in network.modality_names:
         raise ValueError(f"unknown modality {modality!r}; the network has "
                          f"{network.modality_names}")
     safe = layer_name(modality)
-    steps = [network.get_layer(f"encoder_{safe}")]
-    if any(layer.name == f"normalization_{safe}" for layer in network.layers):
-        steps.append(network.get_layer(f"normalization_{safe}"))
+    present = {layer.name for layer in network.layers}
+    # The encoder, then the normalization the network applies before the mean, in order.
+    steps = [network.get_layer(name) for name in (
+        f"encoder_{safe}", f"vector_normalization_{safe}", f"normalization_{safe}")
+        if name in present]
     return keras.Sequential(steps, name=f"features_{safe}")
 
 

@@ -144,6 +144,9 @@ def main(argv=None):
     if args.updates or args.epochs:
         raise SystemExit("error: --checkpoints sets the training length of this study; "
                          "--updates and --epochs do not apply")
+    if args.recalibrate_statistics:
+        raise SystemExit("error: --recalibrate-statistics applies after training; this study "
+                         "scores networks in the middle of their training")
     checkpoints = parse_checkpoints(args.checkpoints)
     run = command_line.resolve_run(args, argv, script=f"{NAME}.py",
                                    out_suffix="-training-length")

@@ -11,6 +11,7 @@ from fnmatch import fnmatch
 from pathlib import Path
 
 import data
+import models
 from reproduce.patch_data import default_out
 from reproduce.run_folder import Run
 from reproduce.settings import CONFIGURATIONS, PRESETS
@@ -65,6 +66,24 @@ def _at_least(minimum, why):
     return parse
 
 
+def _fraction_below_one(text):
+    """A momentum: a number in [0, 1) (0 is a value, not "unset")."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not 0.0 <= value < 1.0:
+        raise argparse.ArgumentTypeError(f"must lie in [0, 1), got {value:g}")
+    return value
+
+
+def _seed(text):
+    value = _at_least(0, "seeds are non-negative")(text)
+    if value >= 2 ** 32:
+        raise argparse.ArgumentTypeError(f"must be below 2^32, got {value}")
+    return value
+
+
 def _subjects(text):
     """A count (a seeded choice of N subjects) or comma-separated subject names."""
     if text.isdigit():
@@ -112,6 +131,22 @@ def add_arguments(parser):
     group.add_argument("--published", choices=["oai", "brats", "none"],
                        help="which published table to compare with (default: oai for oai and "
                        "the knee phantom, brats for brats and the brain phantom, none for folder)")
+    group = parser.add_argument_group(
+        "model reading", "what the paper leaves open (recorded in run.json and the table header)")
+    group.add_argument("--vector-normalization", choices=list(models.VECTOR_NORMALIZATION_SCOPES),
+                       default="unless-per-feature", help="which networks normalize each "
+                       "feature vector to zero mean and unit SD before the mean (§II-C): " +
+                       "; ".join(f"{k}: {v}" for k, v in models.VECTOR_NORMALIZATION_SCOPES.items()))
+    group.add_argument("--last-block", choices=list(models.LAST_BLOCKS), default="bn-lrelu",
+                       help="the encoder's last block (the representation): " +
+                       "; ".join(f"{k}: {v}" for k, v in models.LAST_BLOCKS.items()))
+    group.add_argument("--dropout-distribution", choices=list(models.DROPOUT_DISTRIBUTIONS),
+                       default="uniform-subsets", help="modality dropout's subsets: " +
+                       "; ".join(f"{k}: {v}" for k, v in models.DROPOUT_DISTRIBUTIONS.items()))
+    group.add_argument("--recalibrate-statistics", action=argparse.BooleanOptionalAction,
+                       help="after training, recompute every normalization layer's moving "
+                       "statistics from the training patches under the final weights "
+                       "(default: the preset's)")
     group = parser.add_argument_group("run")
     group.add_argument("--preset", choices=sorted(PRESETS), default="quick",
                        help="; ".join(f"{p.name}: {p.description}" for p in PRESETS.values()))
@@ -130,10 +165,11 @@ def add_arguments(parser):
                        help="random-forest patches per class per subject (sampled apart from "
                        "the training patches)")
     group.add_argument("--filters", help="encoder filters, e.g. 32,64,128")
-    group.add_argument("--momentum", type=float, help="momentum of the batch-normalization "
-                       "moving averages (default: the preset's; 0.99 is the Keras default)")
-    group.add_argument("--seed", type=int, default=0, help="one seed for Python, NumPy, Keras, "
-                       "sampling, folds and forests (default 0)")
+    group.add_argument("--momentum", type=_fraction_below_one, help="momentum of the "
+                       "batch-normalization moving averages, in [0, 1) (default: the preset's; "
+                       "0.99 is the Keras default)")
+    group.add_argument("--seed", type=_seed, default=0, help="one seed for Python, NumPy, Keras, "
+                       "sampling, folds and forests, in [0, 2^32) (default 0)")
     group.add_argument("--configs", help="comma-separated configuration names or globs to run "
                        f"(default all): {', '.join(c.name for c in CONFIGURATIONS)}")
     group.add_argument("--out", type=Path, help="run folder (default runs/<dataset>-<preset>-"
@@ -253,7 +289,12 @@ def resolve_run(args, argv=None, script="table1.py", out_suffix=""):
                                       or preset.evaluation_patches_per_class),
         epochs=epochs, updates=updates, folds=args.folds, preset_folds=preset.folds, seed=args.seed,
         batch_size=preset.batch_size, trees=preset.trees,
-        momentum=args.momentum or preset.momentum,
+        momentum=preset.momentum if args.momentum is None else args.momentum,
+        vector_normalization=args.vector_normalization, last_block=args.last_block,
+        dropout_distribution=args.dropout_distribution,
+        recalibrate_statistics=(preset.recalibrate_statistics
+                                if args.recalibrate_statistics is None
+                                else args.recalibrate_statistics),
         configurations=selected_configurations(args.configs),
         command=" ".join(["python", f"reproduce/{script}",
                           *(shlex.quote(a) for a in (sys.argv[1:] if argv is None else argv))]),

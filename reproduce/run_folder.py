@@ -52,10 +52,29 @@ class Run:
     distribute: str = "none"
     extra: dict = field(default_factory=dict)  # study-specific settings (fingerprinted)
     fetch: dict = None  # a named dataset: {"data_dir", "data_root", "mirror"} for data.fetch
+    # The readings of what the paper leaves open (models.VECTOR_NORMALIZATION_SCOPES,
+    # LAST_BLOCKS, DROPOUT_DISTRIBUTIONS) and whether statistics are recalibrated.
+    vector_normalization: str = "unless-per-feature"
+    last_block: str = "bn-lrelu"
+    dropout_distribution: str = "uniform-subsets"
+    recalibrate_statistics: bool = False
 
     @property
     def modality_names(self):
         return self.spec.modality_names
+
+    @property
+    def reading(self):
+        """The model's readings of what the paper leaves open, as recorded in run.json."""
+        return {"vector_normalization": self.vector_normalization,
+                "last_block": self.last_block, "dropout_distribution": self.dropout_distribution,
+                "recalibrate_statistics": self.recalibrate_statistics}
+
+    def reading_text(self):
+        return (f"feature-vector normalization (§II-C): {self.vector_normalization}; encoder's "
+                f"last block: {self.last_block}; modality dropout: {self.dropout_distribution}; "
+                "inference statistics: " + ("recalibrated after training"
+                                            if self.recalibrate_statistics else "moving averages"))
 
     def length_text(self):
         return f"{self.updates} updates" if self.updates else f"{self.epochs} epochs"
@@ -69,7 +88,8 @@ class Run:
             "epochs": self.epochs, "updates": self.updates, "folds": self.folds,
             "preset_folds": self.preset_folds,
             "seed": self.seed, "batch_size": self.batch_size, "trees": self.trees,
-            "momentum": self.momentum, "subjects": self.subjects, **self.extra}
+            "momentum": self.momentum, "subjects": self.subjects, "reading": self.reading,
+            **self.extra}
         if self.precision != "float32":
             fingerprint["precision"] = self.precision
         return json.loads(json.dumps(fingerprint, default=str))
@@ -158,18 +178,27 @@ def open_run_folder(run, input_files, discard_stale=False, log=print):
                 f"units of the old data in {run.out}")
             for directory in finished:
                 shutil.rmtree(directory)
-            for name in ("table1.md", "table1.csv", "table1.json", "table1_pairs.csv"):
+            for name in ("table1.md", "table1.csv", "table1.json", "table1_pairs.csv",
+                         "table1_feature_scale.csv"):
                 (run.out / name).unlink(missing_ok=True)
     atomic_write_text(path, json.dumps({"version": RUN_FILE_VERSION, "arguments": fingerprint,
                                         "inputs": inputs}, indent=2))
 
 
+# The model of run folders made before the readings were recorded: no §II-C step.
+READING_BEFORE_RECORDING = {"vector_normalization": "never", "last_block": "bn-lrelu",
+                            "dropout_distribution": "uniform-subsets",
+                            "recalibrate_statistics": False}
+
+
 def canonical(arguments):
     """Arguments without the dataset-spec entries that hold their default value, so that
     a spec field added later (with a default that means "as before") does not make an
-    older run folder look like another run."""
+    older run folder look like another run; an older folder without a recorded reading
+    holds the model of its time (``READING_BEFORE_RECORDING``)."""
     if not arguments or "spec" not in arguments:
         return arguments
+    arguments = {"reading": READING_BEFORE_RECORDING, **arguments}
     from dataclasses import MISSING, fields
 
     from data import DatasetSpec

@@ -60,6 +60,7 @@ class RunPreset:
     synthetic_subjects: int = 6
     default_epochs: int = 50
     momentum: float = 0.99  # of the batch-normalization moving averages
+    recalibrate_statistics: bool = False  # recompute them after training (README)
 
     def epochs_for(self, table):
         return self.epochs.get(table, self.default_epochs)

@@ -10,7 +10,8 @@ subject-wise cross-validation, with the published numbers beside ours.
         --modality T1POST='T1POST_*.nii.gz' --modality T2='T2_*.nii.gz' \\
         --label 'GOLD_STANDARD_*.nii.gz' --class lesion=nonzero --published brats
 
-Writes table1.md, table1.csv, table1_pairs.csv and table1.json into the run folder:
+Writes table1.md, table1.csv, table1_pairs.csv, table1_feature_scale.csv and
+table1.json into the run folder:
 every cell with its 95 % interval over folds and whether the published number lies
 inside, and paired comparisons of the rows the paper's claims rest on. Every
 (configuration, fold) unit is saved as it finishes: rerun the same command to resume;
@@ -47,7 +48,8 @@ def main(argv=None):
     text = table_report.write_outputs(run, rows, found, seconds, fold_count)
     say()
     say(text)
-    say(f"wrote {run.out / 'table1.md'}, table1.csv, table1_pairs.csv and table1.json")
+    say(f"wrote {run.out / 'table1.md'}, table1.csv, table1_pairs.csv, "
+        "table1_feature_scale.csv and table1.json")
     return 0
 
 

@@ -37,6 +37,7 @@ def table_rows(run, results):
                             "cross": round(r["cross"], 2), "accuracy": r["accuracy"],
                             "test_patches": r["test_patches"],
                             "test_subjects": r["test_subjects"]} for r in per_fold]
+        row["feature_scale"] = feature_scale(per_fold, run.modality_names)
         rows.append(row)
     return rows
 
@@ -101,7 +102,8 @@ def markdown(run, rows, found, seconds, fold_count):
              f"Command: `{run.command}`  ",
              f"Seed {run.seed}; {length}; {run.patches_per_class} training and "
              f"{run.evaluation_patches_per_class} forest patches per class per subject; filters "
-             f"{'/'.join(map(str, run.filters))}; compute {format_seconds(seconds)}.", "",
+             f"{'/'.join(map(str, run.filters))}; compute {format_seconds(seconds)}.  ",
+             f"Model reading: {run.reading_text()}.", "",
              "| Axial neural network | " + " | ".join(f"same α={a:g}" for a in ALPHAS) + " | "
              + " | ".join(f"cross α={a:g}" for a in ALPHAS) + " |",
              "|---|" + "---|" * 2 * len(ALPHAS)]
@@ -133,11 +135,46 @@ def markdown(run, rows, found, seconds, fold_count):
             star = " *" if item["low"] > 0 or item["high"] < 0 else ""
             lines.append(f"- {item['first']} − {item['second']}: {item['difference']:+.1f} "
                          f"[{item['low']:+.1f}, {item['high']:+.1f}]{star}")
+    lines += scale_lines(run, rows)
     lines += ["", "Per fold (same / cross):", ""]
     for row in rows:
         folds = ", ".join(f"{f['same']:.1f} / {f['cross']:.1f}" for f in row["per_fold"])
         lines.append(f"- {row['name']}: {folds}")
     return "\n".join(lines) + "\n"
+
+
+def feature_scale(per_fold, modality_names):
+    """Per modality: the median per-feature SD and |mean| of the features the forests
+    see, on training and on test patches, averaged over folds ([] for older units)."""
+    scales = [r["feature_scale"] for r in per_fold if "feature_scale" in r]
+    if not scales:
+        return []
+    rows = []
+    for name in modality_names:
+        row = {"modality": name}
+        for side in ("train", "test"):
+            for statistic in ("median_sd", "median_abs_mean"):
+                row[f"{side}_{statistic}"] = round(float(sum(
+                    s[side][name][statistic] for s in scales) / len(scales)), 3)
+        rows.append(row)
+    return rows
+
+
+def scale_lines(run, rows):
+    scale_rows = [r for r in rows if r.get("feature_scale")]
+    if not scale_rows:
+        return []
+    names = run.modality_names
+    lines = ["", "Scale of the features the forests see (median over features of the "
+             "per-feature SD, training / test patches, mean over folds; per-feature "
+             "normalization aims at 1 for every modality):", "",
+             "| configuration | " + " | ".join(names) + " |", "|---|" + "---|" * len(names)]
+    for row in scale_rows:
+        by_modality = {s["modality"]: s for s in row["feature_scale"]}
+        lines.append(f"| {row['name']} | " + " | ".join(
+            f"{by_modality[n]['train_median_sd']:.2f} / {by_modality[n]['test_median_sd']:.2f}"
+            for n in names) + " |")
+    return lines
 
 
 CSV_COLUMNS = ["name", "kind", "dropout", "normalization", "alpha", "baseline",
@@ -149,7 +186,8 @@ CSV_COLUMNS = ["name", "kind", "dropout", "normalization", "alpha", "baseline",
 def write_outputs(run, rows, found, seconds, fold_count):
     document = {"dataset": run.dataset, "preset": run.preset, "modalities": run.modality_names,
                 "folds": fold_count, "updates": run.updates, "epochs": run.epochs,
-                "seed": run.seed, "command": run.command, "confidence": intervals.CONFIDENCE,
+                "seed": run.seed, "command": run.command, "reading": run.reading,
+                "confidence": intervals.CONFIDENCE,
                 "interval": "fold-level t interval", "versions": versions(),
                 "seconds": round(seconds, 1), "rows": rows, "comparisons": found}
     atomic_write_text(run.out / "table1.json", json.dumps(document, indent=2))
@@ -159,6 +197,13 @@ def write_outputs(run, rows, found, seconds, fold_count):
         writer = csv.DictWriter(handle, CSV_COLUMNS, extrasaction="ignore")
         writer.writeheader()
         writer.writerows(rows)
+    with open(run.out / "table1_feature_scale.csv", "w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["name", "modality", "train_median_sd", "train_median_abs_mean",
+                         "test_median_sd", "test_median_abs_mean"])
+        for row in rows:
+            for scale in row["feature_scale"]:
+                writer.writerow([row["name"], *scale.values()])
     with open(run.out / "table1_pairs.csv", "w", newline="") as handle:
         writer = csv.writer(handle)
         writer.writerow(["name", "fold", "training_modality", "test_modality", "accuracy"])

@@ -35,12 +35,14 @@ def seed_everything(seed):
 
 
 def build_network(run, configuration, seed):
+    reading = dict(vector_normalization=run.vector_normalization, last_block=run.last_block)
     if configuration.kind == "axial":
         return models.build_axial_network(
             run.modality_names, normalization=configuration.normalization, filters=run.filters,
             alpha=configuration.alpha, modality_dropout=configuration.dropout, seed=seed,
-            momentum=run.momentum)
-    return models.build_baseline(filters=run.filters, seed=seed, momentum=run.momentum)
+            momentum=run.momentum, dropout_distribution=run.dropout_distribution, **reading)
+    return models.build_baseline(filters=run.filters, seed=seed, momentum=run.momentum,
+                                 **reading)
 
 
 def network_batches(run, configuration, patch_data, fold, seed, modality=None):
@@ -64,7 +66,17 @@ def train_network(run, configuration, patch_data, fold, modality=None, callbacks
         batches = network_batches(run, configuration, patch_data, fold, seed, modality)
         models.train(network, batches, epochs=None if (updates or run.updates) else run.epochs,
                      updates=updates or run.updates, callbacks=callbacks, verbose=run.verbose)
+        if run.recalibrate_statistics:
+            recalibrate(run, configuration, patch_data, fold, network, modality)
     return network
+
+
+def recalibrate(run, configuration, patch_data, fold, network, modality=None):
+    """Recomputes the network's moving statistics from its training patches (in a seeded
+    order of their own; no weight changes): ``--recalibrate-statistics``."""
+    seed = derived_seed(run.seed, configuration.name, fold, modality)
+    return models.recalibrate_statistics(network, network_batches(
+        run, configuration, patch_data, fold, derived_seed(seed, "recalibration"), modality))
 
 
 def train_networks(run, configuration, patch_data, fold):
@@ -77,7 +89,8 @@ def train_networks(run, configuration, patch_data, fold):
 
 def extractors_of(network, modality_count):
     """A feature extractor per modality (the shared one for a baseline)."""
-    if isinstance(network, models.AxialNetwork) and network.modality_names != ["shared"]:
+    if isinstance(network, models.AxialNetwork) and \
+            network.modality_names != [models.axial.BASELINE_MODALITY]:
         return [models.training.feature_extractor(network, m) for m in range(modality_count)]
     return [models.training.feature_extractor(network, 0)] * modality_count
 
@@ -138,6 +151,21 @@ def same_and_cross(accuracy):
     return float(np.mean(np.diag(accuracy))), float(np.mean(accuracy[off_diagonal]))
 
 
+def feature_scale(features):
+    """{"train"|"test": {modality: {median_sd, median_abs_mean}}}: per feature, the SD
+    and |mean| of modality m's features (after the network's normalization) over the
+    forests' training or test patches, summarized by the median over features. With
+    per-feature normalization both sides should be near 1 and 0 for every modality."""
+    names = [str(n) for n in features["modalities"]]
+    sides = {"train": features["train"],
+             "test": [features["test"][features["network_of"][m], m] for m in range(len(names))]}
+    return {side: {name: {"median_sd": round(float(np.median(values[m].std(axis=0))), 4),
+                          "median_abs_mean": round(float(np.median(np.abs(values[m].mean(axis=0)))),
+                                                   4)}
+                   for m, name in enumerate(names)}
+            for side, values in sides.items()}
+
+
 def subject_accuracy(correct, test_subjects):
     """{subject: accuracy[a][b]} per test subject (for subject-level analyses)."""
     return {str(s): (100.0 * correct[:, :, test_subjects == s].mean(axis=2)).round(3).tolist()
@@ -171,6 +199,7 @@ def run_unit(run, configuration, patch_data, fold):
               "test_patches": int(correct.shape[2]),
               "test_subjects": sorted(set(features["test_subjects"].tolist())),
               "subject_accuracy": subject_accuracy(correct, features["test_subjects"]),
+              "feature_scale": feature_scale(features),
               "seconds": time.perf_counter() - started, "network_seconds": network_seconds}
     save_unit(directory, networks, features, result, run.modality_names)
     return result
@@ -184,3 +213,14 @@ def load_unit_features(run, configuration, fold):
 def load_unit_network(run, configuration, fold):
     return keras.saving.load_model(
         unit_dir(run.out, UNITS, configuration.name, fold) / "model.keras", safe_mode=True)
+
+
+def load_unit_networks(run, configuration, fold):
+    """[network] of a finished unit: one, or one per training modality (as saved)."""
+    directory = unit_dir(run.out, UNITS, configuration.name, fold)
+    if configuration.kind == "baseline" and configuration.baseline == "training":
+        paths = [directory / f"model_{models.layer_name(name)}.keras"
+                 for name in run.modality_names]
+    else:
+        paths = [directory / "model.keras"]
+    return [keras.saving.load_model(path, safe_mode=True) for path in paths]

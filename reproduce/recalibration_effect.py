@@ -1,0 +1,154 @@
+#!/usr/bin/env python3
+"""What recalibrated statistics change: every finished unit of a Table I run folder
+scored again after its networks' moving statistics are recomputed from the training
+patches under the final weights (``--recalibrate-statistics``).
+
+    python reproduce/recalibration_effect.py          # the default run folder of table1.py
+    python reproduce/recalibration_effect.py --dataset folder --data-dir ../shared/data/open_ms ...
+
+Give the options of the table1.py run (they find its run folder). For each finished
+unit the saved network(s) are loaded, recalibrated exactly as a run with
+--recalibrate-statistics would (same patches, same seeded order), the forests'
+features extracted again and the forests scored with the unit's own seeds: the result
+equals that run's unit without training anything again. Per configuration it reports
+same- and cross-modality accuracy with the moving averages and recalibrated, the paired
+difference with its 95 % interval over folds, and the scale of the features the forests
+see (median per-feature SD per modality, training / test patches) before and after.
+
+Writes recalibration_effect.md / .csv / .json into the run folder (or --figures-dir);
+recalibrated units are kept in OUT/recalibrated/ so a rerun resumes.
+"""
+import csv
+import json
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from reproduce.startup import import_tensorflow_quietly  # noqa: E402
+
+import_tensorflow_quietly()
+
+from reproduce import command_line, grid, intervals, unit  # noqa: E402
+from reproduce.command_line import say  # noqa: E402
+from reproduce.patch_data import derived_seed  # noqa: E402
+from reproduce.run_folder import atomic_write_text, clear_unit, unit_dir, write_unit_result  # noqa: E402,E501
+from reproduce.table_report import feature_scale  # noqa: E402
+
+NAME = "recalibration_effect"
+RECALIBRATED_UNITS = "recalibrated"
+
+
+def recalibrated_unit(run, configuration, patch_data, fold):
+    """A finished unit's networks recalibrated and scored again (saved like a unit)."""
+    directory = unit_dir(run.out, RECALIBRATED_UNITS, configuration.name, fold)
+    clear_unit(directory)
+    networks = unit.load_unit_networks(run, configuration, fold)
+    patches = 0
+    for index, network in enumerate(networks):
+        modality = index if len(networks) > 1 else None
+        patches = unit.recalibrate(run, configuration, patch_data, fold, network, modality)
+    features = unit.unit_features(networks, patch_data, fold, len(run.modality_names))
+    accuracy, correct = unit.score_forests(
+        features, run.trees, derived_seed(run.seed, configuration.name, fold))
+    same, cross = unit.same_and_cross(accuracy)
+    result = {"configuration": configuration.name, "fold": fold, "accuracy": accuracy.tolist(),
+              "same": same, "cross": cross, "test_patches": int(correct.shape[2]),
+              "recalibration_patches": patches, "feature_scale": unit.feature_scale(features),
+              "seconds": 0.0}
+    write_unit_result(directory, result)
+    return result
+
+
+def effect_rows(run, before, after):
+    rows = []
+    for configuration in run.configurations:
+        first = {r["fold"]: r for r in before[configuration.name]}
+        second = {r["fold"]: r for r in after[configuration.name]}
+        folds = sorted(set(first) & set(second))
+        if not folds:
+            continue
+        row = {"name": configuration.name, "folds": len(folds)}
+        for measure in ("same", "cross"):
+            for label, results in (("moving", first), ("recalibrated", second)):
+                mean, half = intervals.t_interval([results[f][measure] for f in folds])
+                row[f"{measure}_{label}"], row[f"{measure}_{label}_half"] = round(mean, 2), \
+                    round(half, 2)
+            mean, half = intervals.paired_difference([second[f][measure] for f in folds],
+                                                     [first[f][measure] for f in folds])
+            row.update({f"{measure}_change": round(mean, 2),
+                        f"{measure}_change_low": round(mean - half, 2),
+                        f"{measure}_change_high": round(mean + half, 2)})
+        for label, results in (("moving", first), ("recalibrated", second)):
+            for scale in feature_scale([results[f] for f in folds], run.modality_names):
+                for side in ("train", "test"):
+                    row[f"sd_{side}_{scale['modality']}_{label}"] = scale[f"{side}_median_sd"]
+        rows.append(row)
+    return rows
+
+
+def markdown(run, rows):
+    names = run.modality_names
+    lines = [f"# Recalibrated statistics — {run.out.name}", "",
+             f"Command of the run: `{run.command}`  ",
+             f"Model reading: {run.reading_text()}.", "",
+             "Accuracy (%) with the moving averages → recalibrated (mean over folds), and the "
+             "paired change with its 95 % interval over folds (* excludes 0):", "",
+             "| configuration | same | change | cross | change |", "|---|---|---|---|---|"]
+    for row in rows:
+        cells = []
+        for measure in ("same", "cross"):
+            star = " *" if row[f"{measure}_change_low"] > 0 or row[f"{measure}_change_high"] < 0 \
+                else ""
+            cells += [f"{row[f'{measure}_moving']:.1f} → {row[f'{measure}_recalibrated']:.1f}",
+                      f"{row[f'{measure}_change']:+.1f} [{row[f'{measure}_change_low']:+.1f}, "
+                      f"{row[f'{measure}_change_high']:+.1f}]{star}"]
+        lines.append(f"| {row['name']} | " + " | ".join(cells) + " |")
+    lines += ["", "Median per-feature SD of the features the forests see, by modality, training "
+              "/ test patches, moving averages → recalibrated:", "",
+              "| configuration | " + " | ".join(names) + " |", "|---|" + "---|" * len(names)]
+    for row in rows:
+        lines.append(f"| {row['name']} | " + " | ".join(
+            f"{row[f'sd_train_{n}_moving']:.2f} / {row[f'sd_test_{n}_moving']:.2f} → "
+            f"{row[f'sd_train_{n}_recalibrated']:.2f} / {row[f'sd_test_{n}_recalibrated']:.2f}"
+            for n in names) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def main(argv=None):
+    parser = command_line.script_parser(__doc__)
+    parser.add_argument("--figures-dir", type=Path, help="where the MD, CSV and JSON go "
+                        "(default: the run folder)")
+    args = parser.parse_args(argv)
+    if args.recalibrate_statistics:
+        raise SystemExit("error: give the options of a run trained without "
+                         "--recalibrate-statistics; this script recalibrates its units")
+    run = command_line.resolve_run(args, argv, script=f"{NAME}.py")
+    patch_data = grid.prepare(run, args)
+    fold_count = len(patch_data.folds)
+    before, missing = grid.collect(run, fold_count)
+    if missing:
+        raise SystemExit(f"error: {len(missing)} units of {run.out} are not finished "
+                         f"({', '.join(missing[:4])}{' …' if len(missing) > 4 else ''}); "
+                         "finish the run with table1.py first")
+    grid.run_grid(run, patch_data, command_line.parse_shard(args.shard),
+                  run_one=recalibrated_unit, kind=RECALIBRATED_UNITS)
+    after, _ = grid.collect(run, fold_count, RECALIBRATED_UNITS)
+    rows = effect_rows(run, before, after)
+    out = args.figures_dir or run.out
+    out.mkdir(parents=True, exist_ok=True)
+    text = markdown(run, rows)
+    atomic_write_text(out / f"{NAME}.md", text)
+    atomic_write_text(out / f"{NAME}.json", json.dumps(
+        {"command": run.command, "reading": run.reading, "rows": rows}, indent=2))
+    with open(out / f"{NAME}.csv", "w", newline="") as handle:
+        writer = csv.DictWriter(handle, list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    say(text)
+    say(f"wrote {out / NAME}.md, .csv and .json")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
