@@ -144,6 +144,9 @@ def main(argv=None):
     if args.updates or args.epochs:
         raise SystemExit("error: --checkpoints sets the training length of this study; "
                          "--updates and --epochs do not apply")
+    if args.repeats > 1:
+        raise SystemExit("error: --repeats is for table1.py and the readings study; this study "
+                         "trains one network per configuration and fold")
     if args.recalibrate_statistics:
         raise SystemExit("error: --recalibrate-statistics applies after training; this study "
                          "scores networks in the middle of their training")

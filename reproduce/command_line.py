@@ -170,6 +170,10 @@ def add_arguments(parser):
                        "0.99 is the Keras default)")
     group.add_argument("--seed", type=_seed, default=0, help="one seed for Python, NumPy, Keras, "
                        "sampling, folds and forests, in [0, 2^32) (default 0)")
+    group.add_argument("--repeats", type=_at_least(1, "every unit trains once"), default=1,
+                       help="trainings per configuration and fold, from derived seeds (default "
+                       "1); with 2 or more the intervals condition on the folds and narrow with "
+                       "the repeats (README, Uncertainty); raising it extends a run folder")
     group.add_argument("--configs", help="comma-separated configuration names or globs to run "
                        f"(default all): {', '.join(c.name for c in CONFIGURATIONS)}")
     group.add_argument("--out", type=Path, help="run folder (default runs/<dataset>-<preset>-"
@@ -299,5 +303,6 @@ def resolve_run(args, argv=None, script="table1.py", out_suffix=""):
         command=" ".join(["python", f"reproduce/{script}",
                           *(shlex.quote(a) for a in (sys.argv[1:] if argv is None else argv))]),
         subjects=subjects, phantom_subjects=phantom_subjects, fetch=fetch_options,
+        repeats=args.repeats,
         precision="mixed_float16" if args.mixed_precision else "float32",
         verbose=args.verbose, distribute=args.distribute)

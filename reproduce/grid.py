@@ -34,7 +34,21 @@ def prepare(run, args):
 
 
 def unfinished(run, units, kind=UNITS):
-    return [(c, f) for c, f in units if read_unit_result(unit_dir(run.out, kind, c.name, f)) is None]
+    """The (configuration, fold, repeat) units without a valid result."""
+    return [(c, f, *r) for c, f, *r in units
+            if read_unit_result(unit_dir(run.out, kind, c.name, f, *r)) is None]
+
+
+def all_units(run, fold_count, fold_major=False):
+    """(configuration, fold, repeat) for every unit of the run; repeats last, so that a
+    partial run has every configuration's first training of every fold first."""
+    units = []
+    for repeat in range(run.repeats):
+        if fold_major:
+            units += [(c, f, repeat) for f in range(fold_count) for c in run.configurations]
+        else:
+            units += [(c, f, repeat) for c in run.configurations for f in range(fold_count)]
+    return units
 
 
 def run_grid(run, patch_data, shard=(0, 1), run_one=None, kind=UNITS, describe=None,
@@ -44,19 +58,22 @@ def run_grid(run, patch_data, shard=(0, 1), run_one=None, kind=UNITS, describe=N
     ``fold_major``: all configurations of fold 1 first (a partial run then compares every
     configuration on the same folds)."""
     fold_count = len(patch_data.folds)
-    units = [(c, f) for f in range(fold_count) for c in run.configurations] if fold_major \
-        else [(c, f) for c in run.configurations for f in range(fold_count)]
+    units = all_units(run, fold_count, fold_major)
     mine = [unit for i, unit in enumerate(units) if i % shard[1] == shard[0]]
     todo = unfinished(run, mine, kind)
-    say(f"{len(units)} units ({len(run.configurations)} configurations x {fold_count} folds); "
-        f"this call: {len(mine)}, {len(mine) - len(todo)} already finished, {len(todo)} to run")
+    repeats = f" x {run.repeats} repeats" if run.repeats > 1 else ""
+    say(f"{len(units)} units ({len(run.configurations)} configurations x {fold_count} folds"
+        f"{repeats}); this call: {len(mine)}, {len(mine) - len(todo)} already finished, "
+        f"{len(todo)} to run")
     started = time.perf_counter()
-    for done, (configuration, fold) in enumerate(todo):
+    for done, (configuration, fold, repeat) in enumerate(todo):
         elapsed = time.perf_counter() - started
         eta = f", ETA {format_seconds(elapsed / done * (len(todo) - done))}" if done else ""
-        say(f"[{done + 1}/{len(todo)}] {configuration.name} fold {fold + 1}/{fold_count} "
+        which = f" repeat {repeat}" if repeat else ""
+        say(f"[{done + 1}/{len(todo)}] {configuration.name} fold {fold + 1}/{fold_count}{which} "
             f"(elapsed {format_seconds(elapsed)}{eta})")
-        result = (run_one or unit.run_unit)(run, configuration, patch_data, fold)
+        options = {"repeat": repeat} if repeat else {}
+        result = (run_one or unit.run_unit)(run, configuration, patch_data, fold, **options)
         say(describe(result) if describe else
             f"    same {result['same']:.1f} %, cross {result['cross']:.1f} % "
             f"({format_seconds(result['seconds'])})")
@@ -64,18 +81,19 @@ def run_grid(run, patch_data, shard=(0, 1), run_one=None, kind=UNITS, describe=N
 
 
 def collect(run, fold_count, kind=UNITS):
-    """Per configuration: its per-fold results; and the units still missing."""
-    results, missing = {}, []
-    for configuration in run.configurations:
-        per_fold = []
-        for fold in range(fold_count):
-            result = read_unit_result(unit_dir(run.out, kind, configuration.name, fold),
-                                      verify=False)
-            if result is None:
-                missing.append(f"{configuration.name} fold {fold + 1}")
-            else:
-                per_fold.append(result)
-        results[configuration.name] = per_fold
+    """Per configuration: the results of its finished units (each with "fold" and
+    "repeat"), in fold then repeat order; and the units still missing."""
+    results = {configuration.name: [] for configuration in run.configurations}
+    missing = []
+    for configuration, fold, repeat in sorted(all_units(run, fold_count),
+                                              key=lambda u: (u[1], u[2])):
+        result = read_unit_result(unit_dir(run.out, kind, configuration.name, fold, repeat),
+                                  verify=False)
+        if result is None:
+            missing.append(f"{configuration.name} fold {fold + 1}"
+                           + (f" repeat {repeat}" if repeat else ""))
+        else:
+            results[configuration.name].append({"repeat": repeat, **result})
     return results, missing
 
 

@@ -11,6 +11,15 @@ Folds share training subjects, so they are not fully independent; such intervals
 known to be somewhat optimistic (Bengio & Grandvalet, JMLR 2004). With few folds the t
 quantile is large (4.30 for 3 folds): wide intervals are the honest answer there.
 
+With repeated training (``--repeats R``: R networks per configuration and fold, from
+derived seeds) ``interval`` conditions on these folds instead: the estimate is the mean
+over folds of each fold's mean over repeats, and its uncertainty is the training-to-
+training (and forest) variation within folds, pooled over folds: mean ± t(0.975,
+Σ(R_k − 1)) · sqrt(s² Σ 1/R_k) / K, with s² the pooled within-fold variance. It answers
+"what would these subjects give, averaged over trainings?" — not what other subjects
+would give — and it narrows as R grows, where the fold-level interval is bounded by the
+few folds.
+
 ``patch_standard_error`` is the part of the uncertainty that comes from sampling test
 patches alone (binomial), used to check that the forests' test sets are large enough.
 """
@@ -36,6 +45,40 @@ def t_interval(values, confidence=CONFIDENCE):
 def paired_difference(first, second, confidence=CONFIDENCE):
     """(mean difference first − second, half width) over paired per-fold values."""
     return t_interval(np.asarray(first, float) - np.asarray(second, float), confidence)
+
+
+def repeat_interval(values_by_fold, confidence=CONFIDENCE):
+    """(mean, half width) conditioned on the folds: ``values_by_fold`` holds each fold's
+    values of repeated trainings. Half width NaN without any fold of two or more."""
+    groups = [np.asarray(values, float) for values in values_by_fold if len(values)]
+    mean = float(np.mean([group.mean() for group in groups]))
+    degrees = sum(len(group) - 1 for group in groups)
+    if degrees < 1:
+        return mean, math.nan
+    pooled = sum(((group - group.mean()) ** 2).sum() for group in groups) / degrees
+    standard_error = math.sqrt(pooled * sum(1 / len(group) for group in groups)) / len(groups)
+    return mean, float(stats.t.ppf(0.5 + confidence / 2, degrees) * standard_error)
+
+
+def interval(values_by_fold, confidence=CONFIDENCE):
+    """(mean, half width, method): the fold-level t interval when every fold holds one
+    training, else the repeat interval conditioned on the folds (module docstring)."""
+    if all(len(values) <= 1 for values in values_by_fold):
+        mean, half = t_interval([v for values in values_by_fold for v in values], confidence)
+        return mean, half, FOLD_METHOD
+    return (*repeat_interval(values_by_fold, confidence), REPEAT_METHOD)
+
+
+def paired_interval(first_by_fold, second_by_fold, confidence=CONFIDENCE):
+    """``interval`` of first − second, paired by fold and by repeat index (both rows see
+    the same fold's data and test patches)."""
+    differences = [[a - b for a, b in zip(first, second)]
+                   for first, second in zip(first_by_fold, second_by_fold)]
+    return interval([d for d in differences if d], confidence)
+
+
+FOLD_METHOD = "fold-level t interval"
+REPEAT_METHOD = "t interval over repeated trainings within folds (conditioned on the folds)"
 
 
 def contains(mean, half_width, value):

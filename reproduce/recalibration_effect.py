@@ -31,7 +31,6 @@ import_tensorflow_quietly()
 
 from reproduce import command_line, grid, intervals, unit  # noqa: E402
 from reproduce.command_line import say  # noqa: E402
-from reproduce.patch_data import derived_seed  # noqa: E402
 from reproduce.run_folder import atomic_write_text, clear_unit, unit_dir, write_unit_result  # noqa: E402,E501
 from reproduce.table_report import feature_scale  # noqa: E402
 
@@ -39,22 +38,25 @@ NAME = "recalibration_effect"
 RECALIBRATED_UNITS = "recalibrated"
 
 
-def recalibrated_unit(run, configuration, patch_data, fold):
+def recalibrated_unit(run, configuration, patch_data, fold, repeat=0):
     """A finished unit's networks recalibrated and scored again (saved like a unit)."""
-    directory = unit_dir(run.out, RECALIBRATED_UNITS, configuration.name, fold)
+    directory = unit_dir(run.out, RECALIBRATED_UNITS, configuration.name, fold, repeat)
     clear_unit(directory)
-    networks = unit.load_unit_networks(run, configuration, fold)
+    networks = unit.load_unit_networks(run, configuration, fold, repeat)
     patches = 0
     for index, network in enumerate(networks):
         modality = index if len(networks) > 1 else None
-        patches = unit.recalibrate(run, configuration, patch_data, fold, network, modality)
+        patches = unit.recalibrate(run, configuration, patch_data, fold, network, modality,
+                                   repeat)
     features = unit.unit_features(networks, patch_data, fold, len(run.modality_names))
     accuracy, correct = unit.score_forests(
-        features, run.trees, derived_seed(run.seed, configuration.name, fold))
+        features, run.trees, unit.forest_seed(run, configuration, fold, repeat))
     same, cross = unit.same_and_cross(accuracy)
-    result = {"configuration": configuration.name, "fold": fold, "accuracy": accuracy.tolist(),
+    result = {"configuration": configuration.name, "fold": fold, "repeat": repeat,
+              "accuracy": accuracy.tolist(),
               "same": same, "cross": cross, "test_patches": int(correct.shape[2]),
               "recalibration_patches": patches, "feature_scale": unit.feature_scale(features),
+              "modality_separation": unit.modality_separation(features),
               "seconds": 0.0}
     write_unit_result(directory, result)
     return result
@@ -63,24 +65,29 @@ def recalibrated_unit(run, configuration, patch_data, fold):
 def effect_rows(run, before, after):
     rows = []
     for configuration in run.configurations:
-        first = {r["fold"]: r for r in before[configuration.name]}
-        second = {r["fold"]: r for r in after[configuration.name]}
-        folds = sorted(set(first) & set(second))
-        if not folds:
+        first = {(r["fold"], r["repeat"]): r for r in before[configuration.name]}
+        second = {(r["fold"], r["repeat"]): r for r in after[configuration.name]}
+        units = sorted(set(first) & set(second))
+        if not units:
             continue
-        row = {"name": configuration.name, "folds": len(folds)}
+        folds = sorted({fold for fold, _ in units})
+        row = {"name": configuration.name, "folds": len(folds), "trainings": len(units)}
+
+        def by_fold(results, measure):
+            return [[results[u][measure] for u in units if u[0] == fold] for fold in folds]
+
         for measure in ("same", "cross"):
             for label, results in (("moving", first), ("recalibrated", second)):
-                mean, half = intervals.t_interval([results[f][measure] for f in folds])
+                mean, half, _ = intervals.interval(by_fold(results, measure))
                 row[f"{measure}_{label}"], row[f"{measure}_{label}_half"] = round(mean, 2), \
                     round(half, 2)
-            mean, half = intervals.paired_difference([second[f][measure] for f in folds],
-                                                     [first[f][measure] for f in folds])
+            mean, half, _ = intervals.paired_interval(by_fold(second, measure),
+                                                      by_fold(first, measure))
             row.update({f"{measure}_change": round(mean, 2),
                         f"{measure}_change_low": round(mean - half, 2),
                         f"{measure}_change_high": round(mean + half, 2)})
         for label, results in (("moving", first), ("recalibrated", second)):
-            for scale in feature_scale([results[f] for f in folds], run.modality_names):
+            for scale in feature_scale([results[u] for u in units], run.modality_names):
                 for side in ("train", "test"):
                     row[f"sd_{side}_{scale['modality']}_{label}"] = scale[f"{side}_median_sd"]
         rows.append(row)
@@ -90,7 +97,7 @@ def effect_rows(run, before, after):
 def markdown(run, rows):
     names = run.modality_names
     lines = [f"# Recalibrated statistics — {run.out.name}", "",
-             f"Command of the run: `{run.command}`  ",
+             f"Command: `{run.command}`  ",
              f"Model reading: {run.reading_text()}.", "",
              "Accuracy (%) with the moving averages → recalibrated (mean over folds), and the "
              "paired change with its 95 % interval over folds (* excludes 0):", "",

@@ -50,6 +50,7 @@ class Run:
     precision: str = "float32"
     verbose: int = 1
     distribute: str = "none"
+    repeats: int = 1  # trainings per (configuration, fold); not fingerprinted: more extend
     extra: dict = field(default_factory=dict)  # study-specific settings (fingerprinted)
     fetch: dict = None  # a named dataset: {"data_dir", "data_root", "mirror"} for data.fetch
     # The readings of what the paper leaves open (models.VECTOR_NORMALIZATION_SCOPES,
@@ -179,7 +180,7 @@ def open_run_folder(run, input_files, discard_stale=False, log=print):
             for directory in finished:
                 shutil.rmtree(directory)
             for name in ("table1.md", "table1.csv", "table1.json", "table1_pairs.csv",
-                         "table1_feature_scale.csv"):
+                         "table1_claims.csv", "table1_feature_scale.csv"):
                 (run.out / name).unlink(missing_ok=True)
     atomic_write_text(path, json.dumps({"version": RUN_FILE_VERSION, "arguments": fingerprint,
                                         "inputs": inputs}, indent=2))
@@ -219,8 +220,10 @@ def describe_changes(before, after):
 
 
 # -- units ----------------------------------------------------------------------------------
-def unit_dir(out, kind, name, fold):
-    return Path(out) / kind / name / f"fold{fold}"
+def unit_dir(out, kind, name, fold, repeat=0):
+    """OUT/<kind>/<configuration>/fold<k>, or fold<k>-repeat<r> for repeated trainings."""
+    return Path(out) / kind / name / (f"fold{fold}" if repeat == 0 else
+                                      f"fold{fold}-repeat{repeat}")
 
 
 def finished_units(out):

@@ -10,10 +10,10 @@ subject-wise cross-validation, with the published numbers beside ours.
         --modality T1POST='T1POST_*.nii.gz' --modality T2='T2_*.nii.gz' \\
         --label 'GOLD_STANDARD_*.nii.gz' --class lesion=nonzero --published brats
 
-Writes table1.md, table1.csv, table1_pairs.csv, table1_feature_scale.csv and
-table1.json into the run folder:
-every cell with its 95 % interval over folds and whether the published number lies
-inside, and paired comparisons of the rows the paper's claims rest on. Every
+Writes table1.md, table1.csv, table1_pairs.csv, table1_claims.csv,
+table1_feature_scale.csv and table1.json into the run folder: every cell with its 95 %
+interval and whether the published number lies inside, and a verdict on each of the
+paper's claims (reproduced, contradicted, undecided). Every
 (configuration, fold) unit is saved as it finishes: rerun the same command to resume;
 --shard I/N splits the grid over several processes.
 """
@@ -48,7 +48,7 @@ def main(argv=None):
     text = table_report.write_outputs(run, rows, found, seconds, fold_count)
     say()
     say(text)
-    say(f"wrote {run.out / 'table1.md'}, table1.csv, table1_pairs.csv, "
+    say(f"wrote {run.out / 'table1.md'}, table1.csv, table1_pairs.csv, table1_claims.csv, "
         "table1_feature_scale.csv and table1.json")
     return 0
 

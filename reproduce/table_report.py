@@ -1,39 +1,45 @@
 """Table I from finished units: rows with 95 % intervals, the published-number check,
-paired comparisons of the rows the paper's claims rest on, and the four output files."""
+the paper's claims with verdicts (``claims``), and the output files."""
 import csv
 import json
+import math
 
-from reproduce import intervals
+from reproduce import claims, intervals
 from reproduce.grid import format_seconds, versions
 from reproduce.published import ALPHAS, published
 from reproduce.run_folder import atomic_write_text
-from reproduce.settings import CONFIGURATIONS, axial_name
+from reproduce.settings import CONFIGURATIONS
 
-# (first, second): the paper's claims, each tested as first − second at every alpha.
-CLAIMS = [("dropout+norm", "dropout"), ("dropout+norm", "plain"), ("dropout", "plain"),
-          ("dropout+norm", "baseline-all"), ("dropout+norm", "baseline-training")]
+
+def grouped_by_fold(per_unit, measure):
+    """[[value per repeated training] per fold] of a row's unit results."""
+    folds = sorted({r["fold"] for r in per_unit})
+    return [[r[measure] for r in per_unit if r["fold"] == fold] for fold in folds]
 
 
 def table_rows(run, results):
     rows = []
     for configuration in run.configurations:
-        per_fold = results[configuration.name]
+        per_fold = results[configuration.name]  # every unit: folds and repeats
         published_same, published_cross = published(run.table, configuration)
         row = {"name": configuration.name, "kind": configuration.kind,
                "dropout": configuration.dropout, "normalization": configuration.normalization,
-               "alpha": configuration.alpha, "baseline": configuration.baseline}
+               "alpha": configuration.alpha, "baseline": configuration.baseline,
+               "trainings": len(per_fold)}
         for measure, paper in (("same", published_same), ("cross", published_cross)):
-            values = [r[measure] for r in per_fold]
-            mean, half = intervals.t_interval(values)
-            pair_accuracies = [_pairs(r["accuracy"], measure) for r in per_fold]
+            mean, half, row["interval"] = intervals.interval(grouped_by_fold(per_fold, measure))
+            # Repeated trainings share their fold's test patches: one per fold.
+            first_trainings = [r for r in per_fold if r.get("repeat", 0) == 0] or per_fold
+            pair_accuracies = [_pairs(r["accuracy"], measure) for r in first_trainings]
             row.update({
                 measure: round(mean, 2), f"{measure}_low": round(mean - half, 2),
                 f"{measure}_high": round(mean + half, 2),
                 f"{measure}_patch_se": round(intervals.patch_standard_error(
-                    pair_accuracies, [r["test_patches"] for r in per_fold]), 2),
+                    pair_accuracies, [r["test_patches"] for r in first_trainings]), 2),
                 f"published_{measure}": paper,
                 f"published_{measure}_inside": intervals.contains(mean, half, paper)})
-        row["per_fold"] = [{"fold": r["fold"], "same": round(r["same"], 2),
+        row["per_fold"] = [{"fold": r["fold"], "repeat": r.get("repeat", 0),
+                            "same": round(r["same"], 2),
                             "cross": round(r["cross"], 2), "accuracy": r["accuracy"],
                             "test_patches": r["test_patches"],
                             "test_subjects": r["test_subjects"]} for r in per_fold]
@@ -49,32 +55,8 @@ def _pairs(accuracy, measure):
 
 
 def comparisons(run, results):
-    """[{first, second, alpha, measure, difference, low, high, folds}] for the claims."""
-    found = []
-    for first, second in CLAIMS:
-        for alpha in ALPHAS:
-            names = [_name(first, alpha), _name(second, alpha)]
-            if not all(results.get(n) for n in names):
-                continue
-            by_fold = [{r["fold"]: r for r in results[n]} for n in names]
-            folds = sorted(set(by_fold[0]) & set(by_fold[1]))
-            for measure in ("cross", "same"):
-                mean, half = intervals.paired_difference(
-                    [by_fold[0][f][measure] for f in folds], [by_fold[1][f][measure] for f in folds])
-                found.append({"first": names[0], "second": names[1], "alpha": alpha,
-                              "measure": measure, "difference": round(mean, 2),
-                              "low": round(mean - half, 2), "high": round(mean + half, 2),
-                              "folds": len(folds)})
-            if second.startswith("baseline"):
-                break  # a baseline has no alpha: compare it once, at alpha = 0
-    return found
-
-
-def _name(setting, alpha):
-    if setting.startswith("baseline"):
-        return setting
-    return axial_name(*{"plain": (False, False), "norm": (False, True), "dropout": (True, False),
-                        "dropout+norm": (True, True)}[setting], alpha)
+    """The claims' comparisons that these results allow, with verdicts (``claims``)."""
+    return claims.evaluate(run.table, results)
 
 
 def cell(row, measure):
@@ -82,7 +64,7 @@ def cell(row, measure):
     if row is None:
         return "–"
     half = row[f"{measure}_high"] - row[measure]
-    text = f"{row[measure]:.1f}" + ("" if half != half else f" ± {half:.1f}")
+    text = f"{row[measure]:.1f}" + ("" if math.isnan(half) else f" ± {half:.1f}")
     paper, inside = row[f"published_{measure}"], row[f"published_{measure}_inside"]
     if paper is None:
         return text
@@ -94,10 +76,13 @@ def markdown(run, rows, found, seconds, fold_count):
     length = f"{run.updates} updates per network" if run.updates else f"{run.epochs} epochs"
     published_note = (f" In brackets the published {run.table.upper()} number: ✓ inside our "
                       "interval, ✗ outside." if run.table != "none" else "")
+    method = rows[0]["interval"] if rows else intervals.FOLD_METHOD
+    repeats = (f", {run.repeats} trainings per configuration and fold (--repeats)"
+               if run.repeats > 1 else "")
     lines = [f"# Table I — {run.dataset} ({', '.join(run.modality_names)}), preset {run.preset}, "
              f"{length}", "",
-             f"Mean random-forest accuracy (%) over {fold_count} subject-wise folds and all "
-             f"ordered modality pairs, ± the half width of its 95 % t interval over folds."
+             f"Mean random-forest accuracy (%) over {fold_count} subject-wise folds{repeats} "
+             f"and all ordered modality pairs, ± the half width of its 95 % interval ({method})."
              + published_note, "",
              f"Command: `{run.command}`  ",
              f"Seed {run.seed}; {length}; {run.patches_per_class} training and "
@@ -127,19 +112,16 @@ def markdown(run, rows, found, seconds, fold_count):
     patch_errors = [row[f"{m}_patch_se"] for row in rows for m in ("same", "cross")]
     lines += ["", f"Standard error from test-patch sampling alone: at most "
               f"{max(patch_errors):.2f} points per cell (the rest of each interval is "
-              "fold-to-fold variation)."]
-    if found:
-        lines += ["", "Paired comparisons (cross-modality, percentage points, first − second, "
-                  "95 % interval over folds; * excludes 0):", ""]
-        for item in (f for f in found if f["measure"] == "cross"):
-            star = " *" if item["low"] > 0 or item["high"] < 0 else ""
-            lines.append(f"- {item['first']} − {item['second']}: {item['difference']:+.1f} "
-                         f"[{item['low']:+.1f}, {item['high']:+.1f}]{star}")
+              "variation between folds and trainings)."]
+    lines += claims.claim_lines(found)
     lines += scale_lines(run, rows)
-    lines += ["", "Per fold (same / cross):", ""]
+    lines += ["", "Per fold (same / cross" + ("; one pair per training" if run.repeats > 1
+                                              else "") + "):", ""]
     for row in rows:
-        folds = ", ".join(f"{f['same']:.1f} / {f['cross']:.1f}" for f in row["per_fold"])
-        lines.append(f"- {row['name']}: {folds}")
+        folds = sorted({f["fold"] for f in row["per_fold"]})
+        lines.append(f"- {row['name']}: " + "; ".join(
+            ", ".join(f"{f['same']:.1f} / {f['cross']:.1f}" for f in row["per_fold"]
+                      if f["fold"] == fold) for fold in folds))
     return "\n".join(lines) + "\n"
 
 
@@ -188,8 +170,15 @@ def write_outputs(run, rows, found, seconds, fold_count):
                 "folds": fold_count, "updates": run.updates, "epochs": run.epochs,
                 "seed": run.seed, "command": run.command, "reading": run.reading,
                 "confidence": intervals.CONFIDENCE,
-                "interval": "fold-level t interval", "versions": versions(),
-                "seconds": round(seconds, 1), "rows": rows, "comparisons": found}
+                "interval": rows[0]["interval"] if rows else intervals.FOLD_METHOD,
+                "repeats": run.repeats, "versions": versions(),
+                "seconds": round(seconds, 1), "rows": rows, "comparisons": found,
+                "claims_summary": claims.summary(found),
+                "claims": [{"key": c.key, "statement": c.statement,
+                            "comparisons": [f["label"] + ("" if f["measure"] == "cross" else
+                                                          f" ({f['measure']})")
+                                            for f in found if c.key in f["claims"]]}
+                           for c in claims.CLAIMS]}
     atomic_write_text(run.out / "table1.json", json.dumps(document, indent=2))
     text = markdown(run, rows, found, seconds, fold_count)
     atomic_write_text(run.out / "table1.md", text)
@@ -204,13 +193,24 @@ def write_outputs(run, rows, found, seconds, fold_count):
         for row in rows:
             for scale in row["feature_scale"]:
                 writer.writerow([row["name"], *scale.values()])
+    with open(run.out / "table1_claims.csv", "w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["claims", "comparison", "measure", "alpha", "difference", "low", "high",
+                         "paper", "paper_inside", "verdict", "folds", "trainings"])
+        for item in found:
+            writer.writerow([" ".join(item["claims"]), item["label"], item["measure"],
+                             item["alpha"], item["difference"], item["low"], item["high"],
+                             item["paper"], item["paper_inside"], item["verdict"],
+                             item["folds"], item["trainings"]])
     with open(run.out / "table1_pairs.csv", "w", newline="") as handle:
         writer = csv.writer(handle)
-        writer.writerow(["name", "fold", "training_modality", "test_modality", "accuracy"])
+        writer.writerow(["name", "fold", "training_modality", "test_modality", "accuracy"]
+                        + (["repeat"] if run.repeats > 1 else []))
         for row in rows:
             for fold in row["per_fold"]:
                 for a, training_modality in enumerate(run.modality_names):
                     for b, test_modality in enumerate(run.modality_names):
                         writer.writerow([row["name"], fold["fold"], training_modality,
-                                         test_modality, round(fold["accuracy"][a][b], 2)])
+                                         test_modality, round(fold["accuracy"][a][b], 2)]
+                                        + ([fold["repeat"]] if run.repeats > 1 else []))
     return text

@@ -22,6 +22,7 @@ import numpy as np
 from sklearn.ensemble import RandomForestClassifier
 
 import models
+from reproduce import analysis
 from reproduce.patch_data import derived_seed
 from reproduce.run_folder import clear_unit, unit_dir, write_unit_result
 
@@ -56,10 +57,22 @@ def network_batches(run, configuration, patch_data, fold, seed, modality=None):
                                mixed=True)
 
 
+def network_seed(run, configuration, fold, modality=None, repeat=0):
+    """The seed of one network: repeat 0 is the unit's first (and usually only) training;
+    repeats 1, 2, … (``--repeats``) train the same configuration and fold again."""
+    extra = () if repeat == 0 else ("repeat", repeat)
+    return derived_seed(run.seed, configuration.name, fold, modality, *extra)
+
+
+def forest_seed(run, configuration, fold, repeat=0):
+    extra = () if repeat == 0 else ("repeat", repeat)
+    return derived_seed(run.seed, configuration.name, fold, *extra)
+
+
 def train_network(run, configuration, patch_data, fold, modality=None, callbacks=None,
-                  updates=None):
+                  updates=None, repeat=0):
     """Builds and trains one network of a configuration; returns it."""
-    seed = derived_seed(run.seed, configuration.name, fold, modality)
+    seed = network_seed(run, configuration, fold, modality, repeat)
     seed_everything(seed)
     with models.training.distribution_scope(run.distribute):
         network = build_network(run, configuration, seed)
@@ -67,24 +80,24 @@ def train_network(run, configuration, patch_data, fold, modality=None, callbacks
         models.train(network, batches, epochs=None if (updates or run.updates) else run.epochs,
                      updates=updates or run.updates, callbacks=callbacks, verbose=run.verbose)
         if run.recalibrate_statistics:
-            recalibrate(run, configuration, patch_data, fold, network, modality)
+            recalibrate(run, configuration, patch_data, fold, network, modality, repeat)
     return network
 
 
-def recalibrate(run, configuration, patch_data, fold, network, modality=None):
+def recalibrate(run, configuration, patch_data, fold, network, modality=None, repeat=0):
     """Recomputes the network's moving statistics from its training patches (in a seeded
     order of their own; no weight changes): ``--recalibrate-statistics``."""
-    seed = derived_seed(run.seed, configuration.name, fold, modality)
+    seed = network_seed(run, configuration, fold, modality, repeat)
     return models.recalibrate_statistics(network, network_batches(
         run, configuration, patch_data, fold, derived_seed(seed, "recalibration"), modality))
 
 
-def train_networks(run, configuration, patch_data, fold):
+def train_networks(run, configuration, patch_data, fold, repeat=0):
     """[network]: one, or one per training modality for that baseline."""
     if configuration.kind == "baseline" and configuration.baseline == "training":
-        return [train_network(run, configuration, patch_data, fold, modality=a)
+        return [train_network(run, configuration, patch_data, fold, modality=a, repeat=repeat)
                 for a in range(len(run.modality_names))]
-    return [train_network(run, configuration, patch_data, fold)]
+    return [train_network(run, configuration, patch_data, fold, repeat=repeat)]
 
 
 def extractors_of(network, modality_count):
@@ -166,6 +179,14 @@ def feature_scale(features):
             for side, values in sides.items()}
 
 
+def modality_separation(features):
+    """(offset, AUC) of the modalities' test features, each from the network that serves
+    it (``analysis.modality_separation``): how much the representation still tells the
+    modalities apart."""
+    own = [features["test"][features["network_of"][m], m] for m in range(len(features["test"][0]))]
+    return analysis.modality_separation(own)
+
+
 def subject_accuracy(correct, test_subjects):
     """{subject: accuracy[a][b]} per test subject (for subject-level analyses)."""
     return {str(s): (100.0 * correct[:, :, test_subjects == s].mean(axis=2)).round(3).tolist()
@@ -183,30 +204,33 @@ def save_unit(directory, networks, features, result, modality_names):
     write_unit_result(directory, result)
 
 
-def run_unit(run, configuration, patch_data, fold):
+def run_unit(run, configuration, patch_data, fold, repeat=0):
     """Trains, extracts features, fits the forests; saves everything, result.json last."""
-    directory = unit_dir(run.out, UNITS, configuration.name, fold)
+    directory = unit_dir(run.out, UNITS, configuration.name, fold, repeat)
     clear_unit(directory)
     started = time.perf_counter()
-    networks = train_networks(run, configuration, patch_data, fold)
+    networks = train_networks(run, configuration, patch_data, fold, repeat)
     features = unit_features(networks, patch_data, fold, len(run.modality_names))
     network_seconds = time.perf_counter() - started  # training and feature extraction
-    accuracy, correct = score_forests(
-        features, run.trees, derived_seed(run.seed, configuration.name, fold))
+    accuracy, correct = score_forests(features, run.trees,
+                                      forest_seed(run, configuration, fold, repeat))
     same, cross = same_and_cross(accuracy)
-    result = {"configuration": configuration.name, "fold": fold, "accuracy": accuracy.tolist(),
+    result = {"configuration": configuration.name, "fold": fold, "repeat": repeat,
+              "accuracy": accuracy.tolist(),
               "modalities": run.modality_names, "same": same, "cross": cross,
               "test_patches": int(correct.shape[2]),
               "test_subjects": sorted(set(features["test_subjects"].tolist())),
               "subject_accuracy": subject_accuracy(correct, features["test_subjects"]),
               "feature_scale": feature_scale(features),
+              "modality_separation": modality_separation(features),
               "seconds": time.perf_counter() - started, "network_seconds": network_seconds}
     save_unit(directory, networks, features, result, run.modality_names)
     return result
 
 
-def load_unit_features(run, configuration, fold):
-    with np.load(unit_dir(run.out, UNITS, configuration.name, fold) / "features.npz") as stored:
+def load_unit_features(run, configuration, fold, repeat=0):
+    with np.load(unit_dir(run.out, UNITS, configuration.name, fold, repeat)
+                 / "features.npz") as stored:
         return {key: stored[key] for key in stored.files}
 
 
@@ -215,9 +239,9 @@ def load_unit_network(run, configuration, fold):
         unit_dir(run.out, UNITS, configuration.name, fold) / "model.keras", safe_mode=True)
 
 
-def load_unit_networks(run, configuration, fold):
+def load_unit_networks(run, configuration, fold, repeat=0):
     """[network] of a finished unit: one, or one per training modality (as saved)."""
-    directory = unit_dir(run.out, UNITS, configuration.name, fold)
+    directory = unit_dir(run.out, UNITS, configuration.name, fold, repeat)
     if configuration.kind == "baseline" and configuration.baseline == "training":
         paths = [directory / f"model_{models.layer_name(name)}.keras"
                  for name in run.modality_names]

@@ -71,3 +71,51 @@ def test_contains():
     assert intervals.contains(65.0, 2.0, 67.5) is False
     assert intervals.contains(65.0, math.nan, 65.0) is None
     assert intervals.contains(65.0, 2.0, None) is None
+
+
+def test_repeat_interval_matches_the_pooled_formula():
+    by_fold = [[60.0, 62.0, 64.0], [50.0, 51.0], [70.0, 73.0, 70.0]]
+    mean, half = intervals.repeat_interval(by_fold)
+    fold_means = [np.mean(v) for v in by_fold]
+    assert mean == pytest.approx(np.mean(fold_means))
+    degrees = 2 + 1 + 2
+    pooled = sum(((np.array(v) - np.mean(v)) ** 2).sum() for v in by_fold) / degrees
+    error = math.sqrt(pooled * (1 / 3 + 1 / 2 + 1 / 3)) / 3
+    assert half == pytest.approx(stats_t(degrees) * error, rel=1e-6)
+    assert math.isnan(intervals.repeat_interval([[60.0], [50.0]])[1])
+    # One training per fold: the fold-level interval; several: the repeat interval.
+    assert intervals.interval([[60.0], [50.0], [55.0]])[2] == intervals.FOLD_METHOD
+    assert intervals.interval(by_fold)[2] == intervals.REPEAT_METHOD
+
+
+def stats_t(degrees):
+    from scipy import stats
+    return stats.t.ppf(0.975, degrees)
+
+
+@pytest.mark.parametrize("repeats", [2, 5])
+def test_the_repeat_interval_covers_the_mean_over_trainings_of_these_folds(repeats):
+    # Three fixed folds (these subjects) with their own expected accuracies; each
+    # training adds its own variation. The target is the mean of the folds' expectations.
+    fold_expectations = np.array([58.0, 71.0, 64.0])
+    truth = fold_expectations.mean()
+    rng = np.random.default_rng(3)
+    hits, widths = 0, []
+    for _ in range(3000):
+        by_fold = [expectation + 6.0 * rng.normal(size=repeats)
+                   for expectation in fold_expectations]
+        mean, half = intervals.repeat_interval(by_fold)
+        hits += mean - half <= truth <= mean + half
+        widths.append(half)
+    assert 0.935 <= hits / 3000 <= 0.965
+    # It narrows like 1/sqrt(3 R): with 5 repeats about 2.1 * 6 / sqrt(15) = 3.3.
+    if repeats == 5:
+        assert np.median(widths) == pytest.approx(2.13 * 6 / math.sqrt(15), rel=0.1)
+
+
+def test_paired_interval_pairs_by_fold_and_repeat():
+    first = [[60.0, 62.0], [70.0, 71.0]]
+    second = [[55.0, 58.0], [66.0, 65.0]]
+    mean, half, method = intervals.paired_interval(first, second)
+    expected = intervals.repeat_interval([[5.0, 4.0], [4.0, 6.0]])
+    assert (mean, half) == pytest.approx(expected) and method == intervals.REPEAT_METHOD

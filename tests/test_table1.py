@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import models
-from reproduce import table1, unit
+from reproduce import intervals, table1, unit
 from reproduce.published import TABLE_1
 from tests.conftest import TINY_RUN
 
@@ -176,3 +176,36 @@ def test_patch_batches_cover_every_sample_once_per_epoch(tmp_path):
     expected = np.concatenate([volumes[m][7 + centers[:, 0], 7 + centers[:, 1], 7 + centers[:, 2]]
                                for m in (0, 1)])
     assert sorted(values.tolist()) == sorted(expected.tolist())  # every (row, modality) once
+
+
+def test_repeats_extend_a_run_folder_and_the_table_gives_claims_with_verdicts(
+        tmp_path, trained_units):
+    out = tmp_path / "run"
+    arguments = [*TINY, "--out", str(out), "--configs", "dropout+norm-a0,dropout-a0"]
+    assert table1.main(arguments) == 0
+    assert len(trained_units) == 4
+    trained_units.clear()
+    assert table1.main([*arguments, "--repeats", "3"]) == 0
+    # Only the new trainings: 2 configurations x 2 folds x repeats 1 and 2.
+    assert len(trained_units) == 8
+    assert (out / "units" / "dropout-a0" / "fold1-repeat2" / "result.json").exists()
+    document = json.loads((out / "table1.json").read_text())
+    assert document["repeats"] == 3
+    row = document["rows"][0]
+    assert row["trainings"] == 6 and row["interval"].startswith("t interval over repeated")
+    by_fold = [[f["cross"] for f in row["per_fold"] if f["fold"] == fold] for fold in (0, 1)]
+    assert len(set(by_fold[0])) > 1  # the repeats are other trainings
+    mean, half = intervals.repeat_interval(by_fold)
+    assert row["cross"] == pytest.approx(mean, abs=0.01)
+    assert row["cross_high"] - row["cross"] == pytest.approx(half, abs=0.02)
+    (comparison,) = [c for c in document["comparisons"] if c["measure"] == "cross"]
+    assert comparison["label"] == "dropout+norm-a0 − dropout-a0"
+    assert comparison["claims"] == ["best", "normalization-adds-to-dropout"]
+    assert comparison["verdict"] in ("reproduced", "contradicted", "undecided")
+    assert comparison["paper"] == pytest.approx(77.0 - 43.4)
+    assert document["claims_summary"].endswith("undecided")
+    markdown = (out / "table1.md").read_text()
+    assert "## Claims" in markdown and "3 trainings per configuration and fold" in markdown
+    claims_csv = (out / "table1_claims.csv").read_text().splitlines()
+    assert claims_csv[0].startswith("claims,comparison,measure,alpha,difference")
+    assert len(claims_csv) == 1 + 1  # one cross-modality comparison (no same-modality claim)

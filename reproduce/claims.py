@@ -1,0 +1,181 @@
+"""The paper's claims about Table I, as paired comparisons of its rows, and a verdict on
+each: defined once, for Table I and every study.
+
+A comparison is a signed sum of rows at one α (``terms``: configuration name →
+coefficient), e.g. dropout+norm-a0 − dropout-a0, or the difference of two similarity-
+term gains. Its value is computed per fold (and per repeated training) from the units,
+its interval by ``intervals.paired_interval``, and the paper's value from the published
+table. Verdict: *reproduced* when the interval lies on the paper's side of 0 (the
+claimed direction where no published table applies), *contradicted* when it lies on the
+other side, *undecided* when it contains 0.
+"""
+import math
+from dataclasses import dataclass
+
+from reproduce import intervals
+from reproduce.published import ALPHAS, published
+from reproduce.settings import CONFIGURATIONS_BY_NAME, axial_name
+
+SETTINGS = {"plain": (False, False), "norm": (False, True), "dropout": (True, False),
+            "dropout+norm": (True, True)}
+BASELINES = ("baseline-all", "baseline-training")
+REPRODUCED, CONTRADICTED, UNDECIDED = "reproduced", "contradicted", "undecided"
+
+
+def row_name(setting, alpha):
+    """'dropout+norm', 0.1 → 'dropout+norm-a0.1'; a baseline keeps its name."""
+    return setting if setting in BASELINES else axial_name(*SETTINGS[setting], alpha)
+
+
+@dataclass(frozen=True)
+class Comparison:
+    terms: tuple  # ((configuration name, coefficient), ...)
+    measure: str  # "same" | "cross"
+    alpha: float
+
+    @property
+    def label(self):
+        positive = [n for n, c in self.terms if c > 0]
+        negative = [n for n, c in self.terms if c < 0]
+        if len(self.terms) == 2:
+            return f"{positive[0]} − {negative[0]}"
+        # (a − b) − (c − d), written as the two gains it compares
+        first, second = self.terms[:2], self.terms[2:]
+        return (f"({first[0][0]} − {first[1][0]}) − ({second[0][0]} − {second[1][0]})")
+
+    @property
+    def key(self):
+        return (self.terms, self.measure)
+
+
+def difference(first, second, measure, alpha):
+    return Comparison(((row_name(first, alpha), 1), (row_name(second, alpha), -1)), measure,
+                      alpha)
+
+
+def gain_difference(setting, alpha, reference="dropout+norm"):
+    """(setting at α − setting at 0) − (reference at α − reference at 0)."""
+    return Comparison(((row_name(setting, alpha), 1), (row_name(setting, 0.0), -1),
+                       (row_name(reference, alpha), -1), (row_name(reference, 0.0), 1)),
+                      "cross", alpha)
+
+
+@dataclass(frozen=True)
+class Claim:
+    key: str
+    statement: str
+    comparisons: tuple
+
+
+CLAIMS = (
+    Claim("best", "dropout + normalization gives the best cross-modality accuracy",
+          tuple(difference("dropout+norm", other, "cross", alpha) for alpha in ALPHAS
+                for other in ("plain", "norm", "dropout", *BASELINES))),
+    Claim("normalization-adds-to-dropout", "per-feature normalization adds to modality dropout",
+          tuple(difference("dropout+norm", "dropout", "cross", alpha) for alpha in ALPHAS)),
+    Claim("dropout-adds-to-plain", "modality dropout adds to the plain network",
+          tuple(difference("dropout", "plain", "cross", alpha) for alpha in ALPHAS)),
+    Claim("normalization-adds-to-plain", "per-feature normalization adds to the plain network",
+          tuple(difference("norm", "plain", "cross", alpha) for alpha in ALPHAS)),
+    Claim("similarity-helps-most-when-missing",
+          "the similarity term helps most when dropout or normalization is missing (its gain "
+          "over α = 0 minus that of dropout + normalization)",
+          tuple(gain_difference(setting, alpha) for alpha in ALPHAS[1:]
+                for setting in ("plain", "norm", "dropout"))),
+    Claim("keeps-same-modality",
+          "dropout + normalization keeps the same-modality accuracy (against the plain network)",
+          tuple(difference("dropout+norm", "plain", "same", alpha) for alpha in ALPHAS)),
+)
+
+
+def published_value(table, comparison):
+    """The paper's value of a comparison, or None without a published table."""
+    total = 0.0
+    for name, coefficient in comparison.terms:
+        same, cross = published(table, CONFIGURATIONS_BY_NAME[name])
+        value = same if comparison.measure == "same" else cross
+        if value is None:
+            return None
+        total += coefficient * value
+    return round(total, 2)
+
+
+def values_by_fold(comparison, results):
+    """[[value per repeat] per fold] from {name: [unit results]}, paired by fold and
+    repeat; None when a row has no finished unit."""
+    if not all(results.get(name) for name, _ in comparison.terms):
+        return None
+    by_unit = [{(r["fold"], r.get("repeat", 0)): r[comparison.measure] for r in results[name]}
+               for name, _ in comparison.terms]
+    common = sorted(set.intersection(*(set(units) for units in by_unit)))
+    folds = sorted({fold for fold, _ in common})
+    return [[sum(c * units[(fold, repeat)] for (_, c), units in zip(comparison.terms, by_unit))
+             for f, repeat in common if f == fold] for fold in folds]
+
+
+def verdict(low, high, paper):
+    direction = -1 if paper is not None and paper < 0 else 1
+    if math.isnan(low) or low <= 0 <= high:
+        return UNDECIDED
+    return REPRODUCED if (low > 0) == (direction > 0) else CONTRADICTED
+
+
+def evaluate(table, results):
+    """Every claim's comparisons that the results allow, each once: [{label, terms,
+    measure, alpha, difference, low, high, folds, trainings, method, paper, paper_inside,
+    verdict, claims}] (percentage points)."""
+    found = {}
+    for claim in CLAIMS:
+        for comparison in claim.comparisons:
+            if comparison.key in found:
+                found[comparison.key]["claims"].append(claim.key)
+                continue
+            grouped = values_by_fold(comparison, results)
+            if not grouped:
+                continue
+            mean, half, method = intervals.interval(grouped)
+            paper = published_value(table, comparison)
+            low, high = mean - half, mean + half
+            item = {"label": comparison.label, "terms": dict(comparison.terms),
+                    "measure": comparison.measure, "alpha": comparison.alpha,
+                    "difference": round(mean, 2), "low": round(low, 2), "high": round(high, 2),
+                    "folds": len(grouped), "trainings": sum(len(g) for g in grouped),
+                    "method": method, "paper": paper,
+                    "paper_inside": intervals.contains(mean, half, paper),
+                    "verdict": verdict(low, high, paper), "claims": [claim.key]}
+            if len(comparison.terms) == 2:
+                item["first"], item["second"] = comparison.terms[0][0], comparison.terms[1][0]
+            found[comparison.key] = item
+    return list(found.values())
+
+
+def summary(found):
+    """'N reproduced, N contradicted, N undecided' over distinct comparisons."""
+    counts = {v: sum(item["verdict"] == v for item in found)
+              for v in (REPRODUCED, CONTRADICTED, UNDECIDED)}
+    return ", ".join(f"{count} {name}" for name, count in counts.items())
+
+
+def claim_lines(found):
+    """The Claims section of table1.md."""
+    if not found:
+        return []
+    lines = ["", "## Claims", "",
+             f"Summary over {len(found)} distinct comparisons: {summary(found)}. Each "
+             "comparison is ours − with its 95 % interval (percentage points), then the "
+             "paper's value (✓ inside our interval, ✗ outside) and the verdict.", ""]
+    for claim in CLAIMS:
+        mine = [item for item in found if claim.key in item["claims"]]
+        if not mine:
+            continue
+        counts = summary(mine)
+        lines += [f"**{claim.statement}** ({counts})", ""]
+        for item in mine:
+            paper = "" if item["paper"] is None else (
+                f"; paper {item['paper']:+.1f} "
+                f"{'✓' if item['paper_inside'] else '✗' if item['paper_inside'] is False else '?'}")
+            measure = "" if item["measure"] == "cross" else f" ({item['measure']}-modality)"
+            lines.append(f"- {item['label']}{measure}: {item['difference']:+.1f} "
+                         f"[{item['low']:+.1f}, {item['high']:+.1f}]{paper} — {item['verdict']}")
+        lines.append("")
+    return lines[:-1]

@@ -1,0 +1,65 @@
+"""The readings study (reproduce/claims_by_reading.py) on a tiny phantom, and the
+mechanism measures (analysis.modality_separation) against scikit-learn."""
+import csv
+import json
+
+import numpy as np
+import pytest
+from sklearn.metrics import roc_auc_score
+
+from reproduce import analysis, claims_by_reading
+from tests.conftest import TINY_RUN
+
+
+def test_modality_separation_against_scikit_learn_and_known_offsets():
+    rng = np.random.default_rng(0)
+    first = rng.normal(size=(400, 3))
+    second = rng.normal(size=(300, 3)) + np.array([0.0, 2.0, -1.0])  # offsets in SDs
+    offset, area = analysis.modality_separation([first, second])
+    pooled = np.sqrt((first.var(0) + second.var(0)) / 2)
+    assert offset == pytest.approx(np.mean(np.abs(first.mean(0) - second.mean(0)) / pooled))
+    assert offset == pytest.approx(1.0, abs=0.15)  # (0 + 2 + 1) / 3 and sampling noise
+    labels = np.r_[np.ones(400), np.zeros(300)]
+    expected = [max(a, 1 - a) for a in (roc_auc_score(labels, np.r_[first[:, j], second[:, j]])
+                                        for j in range(3))]
+    assert area == pytest.approx(np.mean(expected))
+    same = analysis.modality_separation([first, first.copy()])
+    assert same == pytest.approx((0.0, 0.5))
+
+
+def test_the_study_trains_each_reading_once_and_writes_the_grid(tmp_path, trained_units):
+    out = tmp_path / "study"
+    arguments = [*TINY_RUN, "--out", str(out), "--configs", "dropout+norm-a0,dropout-a0",
+                 "--readings", "default-recalibrated,last-block-linear", "--repeats", "2"]
+    assert claims_by_reading.main(arguments) == 0
+    # default (needed by its recalibration) and last-block-linear: 2 x 2 rows x 2 folds x 2.
+    assert len(trained_units) == 16
+    reading_folders = sorted(p.name for p in (out / "readings").iterdir())
+    assert reading_folders == ["default", "last-block-linear"]
+    stored = json.loads((out / "readings" / "last-block-linear" / "run.json").read_text())
+    assert stored["arguments"]["reading"]["last_block"] == "linear"
+    assert (out / "readings" / "default" / "recalibrated" / "dropout-a0" /
+            "fold1-repeat1" / "result.json").exists()
+    with open(out / "claims_by_reading.csv") as handle:
+        rows = list(csv.DictReader(handle))
+    assert {r["reading"] for r in rows} == {"default", "default-recalibrated",
+                                            "last-block-linear"}
+    assert {r["comparison"] for r in rows} == {"dropout+norm-a0 − dropout-a0"}
+    assert all(r["trainings"] == "4" and r["verdict"] in ("reproduced", "contradicted",
+                                                          "undecided") for r in rows)
+    with open(out / "claims_by_reading_mechanism.csv") as handle:
+        mechanism = list(csv.DictReader(handle))
+    assert len(mechanism) == 3 * 2 and all(0.5 <= float(m["single_feature_auc"]) <= 1
+                                           for m in mechanism)
+    assert "| dropout+norm-a0 − dropout-a0 | +33.6 |" in (out / "claims_by_reading.md").read_text()
+    assert (out / "claims_by_reading.png").stat().st_size > 10000
+    trained_units.clear()
+    assert claims_by_reading.main(arguments) == 0  # resumes: nothing left to train
+    assert trained_units == []
+
+
+def test_the_study_refuses_reading_options_and_unknown_readings(capsys):
+    with pytest.raises(SystemExit, match="sets the model readings itself"):
+        claims_by_reading.main([*TINY_RUN, "--last-block", "linear"])
+    with pytest.raises(SystemExit, match="--readings"):
+        claims_by_reading.main([*TINY_RUN, "--readings", "sometimes"])
