@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
-"""Speed figures: training, feature extraction and patch gathering, beside the PyTorch
-reference (../shared/bench/torch_reference.py) run in the same invocation.
+"""Speed figures: training, feature extraction and patch gathering, beside a plain
+PyTorch implementation of the same network (the project's speed peer, read from
+shared/bench/torch_reference.py beside the checkout when present) in the same invocation.
 
     python benchmarks/speed.py                 # M = 2 and 4, paper-size network
     python benchmarks/speed.py --only gather   # patch gathering alone (no TensorFlow)
@@ -29,7 +30,8 @@ sys.path.insert(0, str(REPOSITORY))
 TORCH_REFERENCE = REPOSITORY.parent / "shared" / "bench" / "torch_reference.py"
 
 from data import PatchTable, PreparedSubject, gather_patches  # noqa: E402
-from reproduce.startup import import_tensorflow_quietly  # noqa: E402
+from runtime.seeds import seed_everything  # noqa: E402
+from runtime.startup import import_tensorflow_quietly  # noqa: E402
 
 
 def synthetic_table(modality_count, shape, count, seed=0):
@@ -86,7 +88,6 @@ def training_flops_per_sample(network):
 
 def bench_keras(modality_count, steps, repeats, batch_size=64):
     import models
-    from reproduce.unit import seed_everything
     seed_everything(0)
     names = [f"m{i}" for i in range(modality_count)]
     network = models.build_axial_network(names, normalization=True, alpha=0.1,

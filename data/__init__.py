@@ -1,15 +1,25 @@
-"""Multi-modal volumes from disk to balanced 15³ patches (paper §III, SPEC §3).
+"""Multi-modal volumes from disk to balanced 15³ patches (paper §III).
 
 The data layer knows no network: it returns NumPy arrays.
+
+    subjects.py   finding subjects: file patterns, {subject} placeholders, dataset.json
+    volumes.py    reading and checking NIfTI files, classes, normalization, padding
+    cache.py      prepared subjects cached in h5py (memory-mapped)
+    patches.py    balanced patch centres, and patches cut from every modality at once
+    folds.py      subject-wise cross-validation folds
+    presets.py    dataset presets (file patterns, classes, normalization)
+    fetch.py      the public datasets by name (download.py: one file)
+    synthetic.py  knee and brain phantoms
 """
 from .cache import prepare_subjects
+from .errors import DataError
 from .folds import subject_folds
-from .patches import PATCH_SIZE, PatchTable, gather_patches
-from .presets import NONZERO, PRESETS, DatasetSpec, dataset_spec
-from .volumes import (PATCH_RADIUS, DataError, PreparedSubject, SubjectFiles, find_subjects,
-                      normalize, prepare_subject, read_volume, sample_centers)
+from .patches import PATCH_SIZE, PatchTable, gather_patches, sample_centers
+from .presets import DATASET_PRESETS, NONZERO, DatasetSpec, dataset_spec
+from .subjects import SubjectFiles, find_subjects
+from .volumes import PATCH_RADIUS, PreparedSubject, normalize, prepare_subject, read_volume
 
 __all__ = ["prepare_subjects", "subject_folds", "PATCH_SIZE", "PatchTable", "gather_patches",
-           "NONZERO", "PRESETS", "DatasetSpec", "dataset_spec", "PATCH_RADIUS", "DataError",
-           "PreparedSubject", "SubjectFiles", "find_subjects", "normalize", "prepare_subject",
-           "read_volume", "sample_centers"]
+           "NONZERO", "DATASET_PRESETS", "DatasetSpec", "dataset_spec", "PATCH_RADIUS",
+           "DataError", "PreparedSubject", "SubjectFiles", "find_subjects", "normalize",
+           "prepare_subject", "read_volume", "sample_centers"]

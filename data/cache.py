@@ -13,6 +13,8 @@ from pathlib import Path
 import h5py
 import numpy as np
 
+from runtime.files import atomic_path
+
 from .volumes import PreparedSubject, prepare_subject
 
 CACHE_VERSION = 1
@@ -44,13 +46,12 @@ def load_prepared(path, name, group):
 
 
 def save_prepared(path, subject):
-    temporary = Path(f"{path}.tmp{os.getpid()}")
-    with h5py.File(temporary, "w") as store:
-        store.create_dataset("volumes", data=np.asarray(subject.volumes))  # contiguous
-        store.create_dataset("class_map", data=subject.class_map, compression="gzip")
-        store.attrs["modality_names"] = json.dumps(subject.modality_names)
-        store.attrs["class_names"] = json.dumps(subject.class_names)
-    os.replace(temporary, path)  # atomic: a killed run never leaves half a cache file
+    with atomic_path(path) as temporary:  # a killed run never leaves half a cache file
+        with h5py.File(temporary, "w") as store:
+            store.create_dataset("volumes", data=np.asarray(subject.volumes))  # contiguous
+            store.create_dataset("class_map", data=subject.class_map, compression="gzip")
+            store.attrs["modality_names"] = json.dumps(subject.modality_names)
+            store.attrs["class_names"] = json.dumps(subject.class_names)
 
 
 def prepare_subjects(subjects, spec, cache_dir=None, progress=None):

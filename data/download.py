@@ -3,7 +3,6 @@ where the server honours it (and started over where it does not), retried a boun
 number of times with a progress line (bytes, rate, ETA), and checked against a checksum
 computed while streaming — the algorithm named explicitly — before the file is renamed
 into place."""
-import hashlib
 import http.client
 import os
 import shutil
@@ -13,40 +12,12 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+from runtime.console import format_bytes, format_seconds
+from runtime.files import Checksum, checksum_of_file
+
 
 class FetchError(RuntimeError):
     """A download or extraction that failed; the message says what to do instead."""
-
-
-# -- checksums ----------------------------------------------------------------------------
-class Checksum:
-    """md5, sha256 or git-blob-sha1 (SHA-1 of ``b"blob <size>\\0" + content``), fed while
-    streaming. git-blob-sha1 needs the size first; ``start(size)`` gives it."""
-
-    def __init__(self, algorithm):
-        if algorithm not in ("md5", "sha256", "git-blob-sha1"):
-            raise ValueError(f"unknown checksum algorithm {algorithm!r}")
-        self.algorithm = algorithm
-        self.digest = hashlib.sha1() if algorithm == "git-blob-sha1" else hashlib.new(algorithm)
-
-    def start(self, size):
-        if self.algorithm == "git-blob-sha1":
-            self.digest.update(b"blob %d\0" % size)
-
-    def update(self, block):
-        self.digest.update(block)
-
-    def hexdigest(self):
-        return self.digest.hexdigest()
-
-
-def checksum_of_file(path, algorithm):
-    checksum = Checksum(algorithm)
-    checksum.start(os.path.getsize(path))
-    with open(path, "rb") as handle:
-        while block := handle.read(1 << 20):
-            checksum.update(block)
-    return checksum.hexdigest()
 
 
 # -- downloading ----------------------------------------------------------------------------
@@ -67,27 +38,14 @@ class Progress:
     def show(self, now=None, end="\r"):
         elapsed = max((now or time.monotonic()) - self.started, 1e-6)
         rate = (self.done - self.start_bytes) / elapsed
-        total = f" / {_size(self.total)}" if self.total else ""
-        eta = (f", ETA {_duration((self.total - self.done) / rate)}"
+        total = f" / {format_bytes(self.total)}" if self.total else ""
+        eta = (f", ETA {format_seconds((self.total - self.done) / rate)}"
                if self.total and rate > 0 else "")
-        print(f"  {self.label}: {_size(self.done)}{total} at {_size(rate)}/s{eta}   ", end=end,
+        print(f"  {self.label}: {format_bytes(self.done)}{total} at {format_bytes(rate)}/s{eta}   ", end=end,
               file=self.stream, flush=True)
 
     def close(self):
         self.show(end="\n")
-
-
-def _size(count):
-    for unit in ("B", "kB", "MB", "GB"):
-        if count < 1000 or unit == "GB":
-            return f"{count:.0f} {unit}" if unit == "B" else f"{count:.1f} {unit}"
-        count /= 1000
-
-
-def _duration(seconds):
-    seconds = int(seconds)
-    return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m" if seconds >= 3600 else \
-        f"{seconds // 60}m{seconds % 60:02d}s"
 
 
 def download(url, destination, algorithm, expected, size=None, retries=3, timeout=60,
@@ -106,8 +64,8 @@ def download(url, destination, algorithm, expected, size=None, retries=3, timeou
         needed = size - (partial.stat().st_size if partial.exists() else 0)
         free = shutil.disk_usage(destination.parent).free
         if needed > free:
-            raise FetchError(f"{destination.name} needs {_size(needed)} more, but "
-                             f"{destination.parent} has {_size(free)} free")
+            raise FetchError(f"{destination.name} needs {format_bytes(needed)} more, but "
+                             f"{destination.parent} has {format_bytes(free)} free")
     last_error = None
     for attempt in range(1, retries + 1):
         try:

@@ -20,13 +20,15 @@ else ``~/.cache/cross_modality``.
 import argparse
 import json
 import os
-import shutil
 import sys
+import copy
 import tarfile
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
-from .download import Checksum, FetchError, checksum_of_file, download
+from runtime.files import Checksum, atomic_path, checksum_of_file
+
+from .download import FetchError, download
 
 __all__ = ["SOURCES", "Source", "RemoteFile", "FetchError", "Checksum", "checksum_of_file",
            "download", "fetch", "folder_of", "locate", "extract", "default_data_root"]
@@ -113,33 +115,28 @@ def safe_members(archive, keep):
 
 
 def extract(archive_path, root, keep, folder):
-    """Extracts the kept members into ROOT/FOLDER through a temporary folder."""
+    """Extracts the kept members into ROOT/FOLDER through a temporary folder, with
+    tarfile's "data" filter (no links out of the folder, no devices, safe permissions)
+    on top of our own choice of members."""
     root = Path(root)
-    final = root / folder
-    temporary = root / f"{folder}.extracting-{os.getpid()}"
-    if temporary.exists():
-        shutil.rmtree(temporary)
     count = 0
-    try:
-        with tarfile.open(archive_path) as archive:
-            for member, name in safe_members(archive, keep):
-                target = temporary / PurePosixPath(name).relative_to(folder) \
-                    if PurePosixPath(name).parts[0] == folder else temporary / name
-                target.parent.mkdir(parents=True, exist_ok=True)
-                with archive.extractfile(member) as source, open(target, "wb") as handle:
-                    shutil.copyfileobj(source, handle, 1 << 20)
-                count += 1
-    except (tarfile.TarError, OSError) as error:
-        shutil.rmtree(temporary, ignore_errors=True)
-        raise FetchError(f"{archive_path}: cannot be extracted ({error})") from None
-    if count == 0:
-        shutil.rmtree(temporary, ignore_errors=True)
-        raise FetchError(f"{archive_path}: no member under {', '.join(keep)}")
-    (temporary / COMPLETE).write_text(json.dumps({"archive": str(archive_path), "files": count}))
-    if final.exists():
-        shutil.rmtree(final)  # an earlier, incomplete extraction
-    os.replace(temporary, final)
-    return final
+    with atomic_path(root / folder) as temporary:
+        try:
+            with tarfile.open(archive_path) as archive:
+                for member, name in safe_members(archive, keep):
+                    relative = PurePosixPath(name).relative_to(folder) \
+                        if PurePosixPath(name).parts[0] == folder else PurePosixPath(name)
+                    member = copy.copy(member)
+                    member.name = str(relative)
+                    archive.extract(member, temporary, filter="data")
+                    count += 1
+        except (tarfile.TarError, OSError) as error:
+            raise FetchError(f"{archive_path}: cannot be extracted ({error})") from None
+        if count == 0:
+            raise FetchError(f"{archive_path}: no member under {', '.join(keep)}")
+        (temporary / COMPLETE).write_text(json.dumps({"archive": str(archive_path),
+                                                      "files": count}))
+    return root / folder
 
 
 # -- datasets -------------------------------------------------------------------------------

@@ -1,4 +1,5 @@
-"""Cutting 15³ patches at the same position from every modality (paper §III).
+"""Balanced patch centres, and 15³ patches cut at the same position from every
+modality (paper §III).
 
 Volumes are stored zero-padded by the patch radius, so the patch centred on voxel
 (x, y, z) of the original volume is the slice [x : x + 15, y : y + 15, z : z + 15] of the
@@ -6,8 +7,11 @@ padded one: the border is zero-padded for free. At paper scale patches are never
 materialized: a ``PatchTable`` keeps (subject, centre, label) rows and cuts patches in
 batches from the (memory-mapped) volumes.
 """
+import warnings
+
 import numpy as np
 
+from .errors import DataError
 from .volumes import PATCH_RADIUS
 
 PATCH_SIZE = 2 * PATCH_RADIUS + 1
@@ -88,3 +92,29 @@ class PatchTable:
 
     def nbytes(self):
         return len(self) * len(self.modality_names) * PATCH_SIZE ** 3 * 4
+
+
+def sample_centers(class_map, patches_per_class, rng, class_names=None, subject="subject"):
+    """Balanced patch centres: ``patches_per_class`` voxels of every class.
+
+    Returns (centers (N, 3) int32 in volume coordinates, labels (N,) int32), class-major.
+    A class with fewer voxels is sampled with replacement (with a warning); a class with
+    none is an error.
+    """
+    class_count = int(class_map.max()) if class_names is None else len(class_names)
+    class_names = class_names or [str(c) for c in range(class_count)]
+    flat = class_map.ravel()
+    centers, labels = [], []
+    for index in range(class_count):
+        candidates = np.flatnonzero(flat == index + 1)
+        if len(candidates) == 0:
+            raise DataError(f"{subject}: class {class_names[index]!r} has no voxels to sample")
+        replace = len(candidates) < patches_per_class
+        if replace:
+            warnings.warn(f"{subject}: class {class_names[index]!r} has only {len(candidates)} "
+                          f"voxels for {patches_per_class} patches; sampling with replacement",
+                          stacklevel=2)
+        chosen = np.sort(rng.choice(candidates, patches_per_class, replace=replace))
+        centers.append(np.stack(np.unravel_index(chosen, class_map.shape), axis=1))
+        labels.append(np.full(patches_per_class, index))
+    return np.concatenate(centers).astype(np.int32), np.concatenate(labels).astype(np.int32)

@@ -1,4 +1,4 @@
-"""Dataset presets (paper §III, SPEC §3), defined once: what a subject's files are called,
+"""Dataset presets (paper §III; README, Decisions), defined once: what a subject's files are called,
 which label values form which class, where background voxels come from, and over which
 voxels each scan is normalized.
 
@@ -105,7 +105,7 @@ def _nifti(*stems):
     return tuple(f"{stem}{extension}" for stem in stems for extension in (".nii.gz", ".nii"))
 
 
-PRESETS = {
+DATASET_PRESETS = {
     # OAI iMorphics: label values 1–4 cartilage plates, 5–6 menisci (configurable).
     "oai": DatasetSpec(
         name="oai",
@@ -153,9 +153,9 @@ def dataset_spec(preset, modalities=None, label=None, mask=None, classes=None,
                  group_pattern=None, select=None, channels=None):
     """A preset with overrides; ``select`` keeps a subset of the preset's modalities;
     ``channels`` maps modality names to channels of 4-D files."""
-    if preset not in PRESETS:
-        raise ValueError(f"unknown dataset preset {preset!r}; choose from {sorted(PRESETS)}")
-    spec = PRESETS[preset].with_overrides(modalities, label, mask, classes, group_pattern,
+    if preset not in DATASET_PRESETS:
+        raise ValueError(f"unknown dataset preset {preset!r}; choose from {sorted(DATASET_PRESETS)}")
+    spec = DATASET_PRESETS[preset].with_overrides(modalities, label, mask, classes, group_pattern,
                                           channels)
     if select:
         spec = spec.with_modalities(list(select))

@@ -1,42 +1,22 @@
-"""Finding subjects on disk and preparing their volumes (paper §III, SPEC §3).
+"""Reading and preparing a subject's volumes (paper §III): every file read with nibabel
+and checked (3-D, finite, one grid for all), labels merged into classes, each modality
+normalized and zero-padded.
 
 A prepared subject holds every modality normalized and zero-padded by the patch radius
 (so any 15³ patch centred inside the volume is a plain slice), plus a class map: 0 for
 voxels that are never sampled, c + 1 for voxels of class c (``spec.class_names``).
 """
-import json
-import os
-import re
-import warnings
-from collections import Counter
 from dataclasses import dataclass
-from pathlib import Path
 
 import nibabel as nib
 import numpy as np
 from scipy import ndimage
 
+from .errors import DataError
 from .presets import NONZERO
 
 PATCH_RADIUS = 7  # 15³ patches
 MASK_THRESHOLD = 0.5  # masks and labels in the wild are floats such as 0.99999997
-
-
-class DataError(ValueError):
-    """Bad input data; the message names the file(s) and the problem."""
-
-
-@dataclass
-class SubjectFiles:
-    name: str
-    group: str
-    modality_files: dict
-    label_file: Path
-    mask_file: Path = None
-    channels: dict = None  # modality → channel of a 4-D file (None: 3-D files)
-
-    def channel(self, modality):
-        return (self.channels or {}).get(modality)
 
 
 @dataclass
@@ -55,129 +35,6 @@ class PreparedSubject:
     def class_voxel_counts(self):
         counts = np.bincount(self.class_map.ravel(), minlength=len(self.class_names) + 1)
         return dict(zip(self.class_names, counts[1:].tolist()))
-
-
-# -- discovery ----------------------------------------------------------------------------
-def _pattern_regex(pattern):
-    """A glob (with an optional {subject} placeholder) as a regex on relative paths."""
-    if "{subject}" in pattern:
-        before, after = pattern.split("{subject}", 1)
-        return re.compile(_glob_regex(before) + r"(?P<subject>[^/]+?)" + _glob_regex(after) + r"\Z")
-    # A plain file pattern: the folder that holds the file is the subject.
-    return re.compile(r"(?:(?P<subject>.+)/)?" + _glob_regex(pattern) + r"\Z")
-
-
-def _glob_regex(glob):
-    parts = []
-    for piece in re.split(r"(\*\*/|\*|\?)", glob):
-        parts.append({"**/": r"(?:.*/)?", "*": r"[^/]*", "?": r"[^/]"}.get(piece, re.escape(piece)))
-    return "".join(parts)
-
-
-def _match_files(relative_paths, alternatives):
-    """subject name → list of matching paths, over every glob alternative."""
-    matches = {}
-    for pattern in alternatives:
-        regex = _pattern_regex(pattern)
-        for path in relative_paths:
-            found = regex.match(path)
-            if found:
-                matches.setdefault(found.group("subject") or ".", set()).add(path)
-    return matches
-
-
-def find_subjects(data_dir, spec):
-    """Every subject under ``data_dir`` (searched recursively) that the spec describes.
-
-    Raises DataError naming the folder when a subject lacks a modality, label or a
-    required mask, or when a pattern matches several files of one subject.
-    """
-    data_dir = Path(data_dir)
-    if not data_dir.is_dir():
-        raise DataError(f"data directory {data_dir} does not exist or is not a folder")
-    if spec.layout == "msd":
-        return find_msd_subjects(data_dir, spec)
-    relative_paths = sorted(
-        os.path.relpath(os.path.join(root, name), data_dir).replace(os.sep, "/")
-        for root, _, names in os.walk(data_dir, followlinks=True) for name in names)
-    by_modality = {name: _match_files(relative_paths, alternatives)
-                   for name, alternatives in spec.modalities.items()}
-    labels = _match_files(relative_paths, spec.label)
-    masks = _match_files(relative_paths, spec.mask) if spec.mask else {}
-    names = sorted(set().union(*by_modality.values()))
-    if not names:
-        described = "; ".join(f"{n}: {' | '.join(p)}" for n, p in spec.modalities.items())
-        raise DataError(f"no subject found under {data_dir}: no file matches the modality "
-                        f"patterns ({described})")
-    group_regex = re.compile(spec.group_pattern)
-    subjects = []
-    for name in names:
-        where = data_dir / name if name != "." else data_dir
-        files = {}
-        for modality, matches in by_modality.items():
-            files[modality] = _single(matches.get(name), f"modality {modality} "
-                                      f"({' | '.join(spec.modalities[modality])})", where, data_dir)
-        label = _single(labels.get(name), f"label map ({' | '.join(spec.label)})", where, data_dir)
-        mask = None
-        if masks.get(name) or spec.mask_required:
-            mask = _single(masks.get(name), f"mask ({' | '.join(spec.mask)})", where, data_dir)
-        found = group_regex.search(name)
-        group = (found.group(1) if found and found.groups() else found.group(0)) if found else name
-        subjects.append(SubjectFiles(name, group, files, label, mask,
-                                     {m: spec.channels[m] for m in files if m in spec.channels}))
-    uses = Counter((path, subject.channel(modality)) for subject in subjects
-                   for modality, path in subject.modality_files.items())
-    duplicated = sorted(str(path) + ("" if channel is None else f"#{channel}")
-                        for (path, channel), count in uses.items() if count > 1)
-    if duplicated:
-        raise DataError(f"files match more than one modality pattern: {duplicated}")
-    return subjects
-
-
-def find_msd_subjects(data_dir, spec):
-    """The labelled subjects of a Medical Segmentation Decathlon task, as ``dataset.json``
-    lists them (never by scanning: the archives carry macOS ``._*`` files). Each subject
-    is one 4-D image whose channels ``dataset.json`` names ("modality"); ``spec.msd_names``
-    maps those names to the spec's modality names."""
-    index = data_dir / "dataset.json"
-    if not index.exists():
-        raise DataError(f"{data_dir} has no dataset.json: not a Decathlon task folder (give the "
-                        "folder that holds dataset.json, imagesTr/ and labelsTr/)")
-    try:
-        description = json.loads(index.read_text())
-        names = {int(channel): name for channel, name in description["modality"].items()}
-        cases = description["training"]
-    except (ValueError, KeyError, TypeError, AttributeError) as error:
-        raise DataError(f"{index}: not a Decathlon dataset.json ({error!r})") from None
-    channel_of = {spec.msd_names.get(name, name): channel for channel, name in names.items()}
-    missing = [m for m in spec.modalities if m not in channel_of]
-    if missing:
-        raise DataError(f"{index} has no channel for {missing}; its channels are "
-                        f"{', '.join(f'{c}: {n}' for c, n in sorted(names.items()))}")
-    subjects = []
-    for case in cases:
-        try:
-            image, label = data_dir / case["image"], data_dir / case["label"]
-        except (KeyError, TypeError):
-            raise DataError(f"{index}: a training entry lacks image or label: {case!r}") from None
-        for path in (image, label):
-            if not path.exists():
-                raise DataError(f"missing file: {path} (listed in {index})")
-        name = image.name.split(".")[0]
-        subjects.append(SubjectFiles(name, name, {m: image for m in spec.modalities}, label,
-                                     None, {m: channel_of[m] for m in spec.modalities}))
-    if not subjects:
-        raise DataError(f"{index} lists no training subject")
-    return subjects
-
-
-def _single(matches, what, where, data_dir):
-    if not matches:
-        raise DataError(f"missing file: subject {where} has no {what}")
-    if len(matches) > 1:
-        raise DataError(f"ambiguous: subject {where} has several files for {what}: "
-                        f"{sorted(matches)}")
-    return data_dir / next(iter(matches))
 
 
 # -- loading and validation -----------------------------------------------------------------
@@ -312,30 +169,3 @@ def normalize(volume, region, path="volume"):
         raise DataError(f"{path}: constant intensity inside the normalization region; "
                         "cannot normalize to unit standard deviation")
     return ((volume - values.mean(dtype=np.float64)) / standard_deviation).astype(np.float32)
-
-
-def sample_centers(class_map, patches_per_class, rng, class_names=None, subject="subject"):
-    """Balanced patch centres: ``patches_per_class`` voxels of every class.
-
-    Returns (centers (N, 3) int32 in volume coordinates, labels (N,) int32), class-major.
-    A class with fewer voxels is sampled with replacement (with a warning); a class with
-    none is an error.
-    """
-    class_count = int(class_map.max()) if class_names is None else len(class_names)
-    class_names = class_names or [str(c) for c in range(class_count)]
-    flat = class_map.ravel()
-    centers, labels = [], []
-    for index in range(class_count):
-        candidates = np.flatnonzero(flat == index + 1)
-        if len(candidates) == 0:
-            raise DataError(f"{subject}: class {class_names[index]!r} has no voxels to sample")
-        replace = len(candidates) < patches_per_class
-        if replace:
-            warnings.warn(f"{subject}: class {class_names[index]!r} has only {len(candidates)} "
-                          f"voxels for {patches_per_class} patches; sampling with replacement",
-                          stacklevel=2)
-        chosen = np.sort(rng.choice(candidates, patches_per_class, replace=replace))
-        centers.append(np.stack(np.unravel_index(chosen, class_map.shape), axis=1))
-        labels.append(np.full(patches_per_class, index))
-    return np.concatenate(centers).astype(np.int32), np.concatenate(labels).astype(np.int32)
-

@@ -42,7 +42,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent if "__file__" in globals() else Path.cwd()
 sys.path.insert(0, str(HERE.parent))  # the repository root: models/, data/, reproduce/
 
-from reproduce.startup import import_tensorflow_quietly
+from runtime.startup import import_tensorflow_quietly
 
 import_tensorflow_quietly()
 
@@ -60,7 +60,7 @@ import data
 import models
 from data.synthetic import write_knee_phantoms
 from reproduce.analysis import cross_modality_ncc
-from reproduce.unit import same_and_cross, score_forests
+from reproduce.forests import same_and_cross, score_forests
 
 QUICK = os.environ.get("WALKTHROUGH_QUICK") == "1"
 FIGURES = Path(os.environ.get("WALKTHROUGH_FIGURES", HERE / "walkthrough_figures"))
@@ -217,7 +217,7 @@ save(figure, "4_loss_curves")
 
 For each network we extract the features of the forest patches per contrast, train a
 forest on one contrast's features of the training knees and test it on both contrasts'
-features of the test knees (`reproduce.unit.score_forests`, the code of Table I).
+features of the test knees (`reproduce.forests.score_forests`, the code of Table I).
 Same-modality accuracy is the diagonal of the 2×2 table, cross-modality the rest.
 """
 

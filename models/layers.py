@@ -16,11 +16,18 @@
   It is a registered module-level function so that a ``Lambda`` around it loads with
   ``safe_mode=True``.
 """
+import re
+
 import keras
 import tensorflow as tf
 from keras import ops
 
 PACKAGE = "cross_modality"
+
+
+def layer_name(modality_name):
+    """A layer-name-safe spelling of a modality name ('T1+c' → 'T1_c')."""
+    return re.sub(r"[^0-9A-Za-z_]", "_", str(modality_name))
 
 
 @keras.saving.register_keras_serializable(package=PACKAGE)

@@ -16,26 +16,25 @@ once; a callback scores it at every checkpoint. Units are saved as they finish
 first, so a partial run already compares them. Writes accuracy_vs_updates.png / .csv /
 .md into paper_figures/<run folder name>/ (also from a partial run, marked as such).
 """
-import math
+import dataclasses
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from reproduce.startup import import_tensorflow_quietly  # noqa: E402
+from runtime.startup import import_tensorflow_quietly  # noqa: E402
 
 import_tensorflow_quietly()
 
 import numpy as np  # noqa: E402
 
-from reproduce import command_line, figures, grid, intervals  # noqa: E402
+from reproduce import claims, command_line, figures, grid, intervals  # noqa: E402
+from reproduce.table_report import grouped_by_fold  # noqa: E402
 from reproduce.checkpoints import CHECKPOINT_UNITS, run_checkpoint_unit  # noqa: E402
-from reproduce.command_line import say  # noqa: E402
+from runtime.console import say  # noqa: E402
 
 DEFAULT_CONFIGURATIONS = ("plain-a0,norm-a0,dropout-a0,dropout+norm-a0,plain-a0.1,norm-a0.1,"
                           "dropout-a0.1,dropout+norm-a0.1,baseline-all")
-COMPARISONS = [("dropout+norm", "dropout"), ("dropout+norm", "plain"), ("dropout", "plain"),
-               ("dropout+norm", "baseline-all")]
 NAME = "accuracy_vs_updates"
 
 
@@ -50,46 +49,42 @@ def parse_checkpoints(text):
     return values
 
 
+def at_checkpoint(results, updates):
+    """{configuration: [unit results]} as Table I units at one checkpoint."""
+    return {name: [{"fold": r["fold"], "repeat": r.get("repeat", 0), **c}
+                   for r in per_unit for c in r["checkpoints"] if c["updates"] == updates]
+            for name, per_unit in results.items()}
+
+
 def curves(results, checkpoints):
     """rows: one per (configuration, checkpoint) with per-fold values and intervals."""
     rows = []
-    for name, per_fold in results.items():
-        for updates in checkpoints:
-            found = [c for r in per_fold for c in r["checkpoints"] if c["updates"] == updates]
+    for updates in checkpoints:
+        for name, found in at_checkpoint(results, updates).items():
             if not found:
                 continue
             row = {"configuration": name, "updates": updates, "folds": len(found)}
             for measure in ("same", "cross"):
-                mean, half = intervals.t_interval([c[measure] for c in found])
+                mean, half, _ = intervals.interval(grouped_by_fold(found, measure))
                 row.update({measure: round(mean, 2), f"{measure}_low": round(mean - half, 2),
                             f"{measure}_high": round(mean + half, 2)})
             row["cross_by_fold"] = " ".join(f"{c['cross']:.1f}" for c in found)
             rows.append(row)
-    return rows
+    return sorted(rows, key=lambda row: (list(results).index(row["configuration"]),
+                                         row["updates"]))
 
 
-def paired_gaps(results, checkpoints, alphas):
-    """Lines of the paired differences (cross-modality) at every checkpoint."""
-    lines = []
-    for alpha in alphas:
-        for first, second in COMPARISONS:
-            names = [f"{first}-a{alpha:g}",
-                     second if second.startswith("baseline") else f"{second}-a{alpha:g}"]
-            if not all(n in results for n in names):
-                continue
-            by_fold = [{r["fold"]: r for r in results[n]} for n in names]
-            folds = sorted(set(by_fold[0]) & set(by_fold[1]))
-            cells = []
-            for updates in checkpoints:
-                pairs = [[next(c["cross"] for c in by_fold[i][f]["checkpoints"]
-                               if c["updates"] == updates) for i in (0, 1)] for f in folds]
-                if len(pairs) < 2:
-                    continue
-                mean, half = intervals.paired_difference(*zip(*pairs))
-                cells.append(f"{updates}: {mean:+.1f} ± {half:.1f}")
-            if cells:
-                lines.append(f"- {names[0]} − {names[1]} ({len(folds)} folds): " + "; ".join(cells))
-    return lines
+def paired_gaps(results, checkpoints, table):
+    """Lines of the claims' simple cross-modality differences at every checkpoint."""
+    by_label = {}
+    for updates in checkpoints:
+        for item in claims.evaluate(table, at_checkpoint(results, updates)):
+            if item["measure"] == "cross" and "first" in item and item["folds"] >= 2:
+                by_label.setdefault((item["label"], item["folds"]), []).append(
+                    f"{updates}: " + intervals.format_interval(
+                        item["difference"], item["high"] - item["difference"], signed=True))
+    return [f"- {label} ({folds} folds): " + "; ".join(cells)
+            for (label, folds), cells in by_label.items()]
 
 
 def plot(rows, checkpoints, alphas, run, complete, figures_dir):
@@ -100,7 +95,7 @@ def plot(rows, checkpoints, alphas, run, complete, figures_dir):
               "dropout+norm": ("tab:red", "D"), "baseline-all": ("black", "x")}
     for column, alpha in enumerate(alphas):
         for setting, (colour, marker) in styles.items():
-            name = setting if setting.startswith("baseline") else f"{setting}-a{alpha:g}"
+            name = claims.row_name(setting, alpha)
             chosen = [r for r in rows if r["configuration"] == name]
             if not chosen:
                 continue
@@ -156,11 +151,12 @@ def main(argv=None):
     if any(c.baseline == "training" for c in run.configurations):
         raise SystemExit("error: baseline-training trains one network per modality; this study "
                          "takes the axial configurations and baseline-all")
-    run.epochs, run.updates, run.extra = None, checkpoints[-1], {"checkpoints": checkpoints}
+    run = dataclasses.replace(run, epochs=None, updates=checkpoints[-1],
+                              extra={"checkpoints": checkpoints})
     patch_data = grid.prepare(run, args)
     if not args.report_only:
         grid.run_grid(run, patch_data, command_line.parse_shard(args.shard),
-                      run_one=run_checkpoint_unit, kind=CHECKPOINT_UNITS, fold_major=True,
+                      run_one=run_checkpoint_unit, units_folder=CHECKPOINT_UNITS, fold_major=True,
                       describe=lambda r: "    " + ", ".join(
                           f"{c['updates']}: {c['cross']:.1f}" for c in r["checkpoints"])
                       + " % cross")
@@ -173,7 +169,7 @@ def main(argv=None):
     rows = curves(results, checkpoints)
     figures_dir = figures.figures_dir_of(args, run)
     plot(rows, checkpoints, alphas, run, not missing, figures_dir)
-    gaps = paired_gaps(results, checkpoints, alphas)
+    gaps = paired_gaps(results, checkpoints, run.published_table)
     text = [f"# Accuracy against training length — {run.out.name}", "",
             f"Command: `{run.command}`  ",
             f"Modalities {', '.join(run.modality_names)}; {len(patch_data.folds)} folds; "
@@ -186,17 +182,13 @@ def main(argv=None):
             "|---|---|---|---|---|"]
     for row in rows:
         text.append(f"| {row['configuration']} | {row['updates']} | {row['folds']} | "
-                    + " | ".join(_cell(row, m) for m in ("same", "cross")) + " |")
+                    + " | ".join(intervals.format_interval(row[m], row[f"{m}_high"] - row[m])
+                                 for m in ("same", "cross")) + " |")
     text += ["", "Paired cross-modality differences (percentage points, 95 % interval over "
              "folds):", "", *(gaps or ["- (need two finished folds of both rows)"])]
     (figures_dir / f"{NAME}.md").write_text("\n".join(text) + "\n")
     print("\n".join(text))
     return 0
-
-
-def _cell(row, measure):
-    half = row[f"{measure}_high"] - row[measure]
-    return f"{row[measure]:.1f}" + ("" if math.isnan(half) else f" ± {half:.1f}")
 
 
 if __name__ == "__main__":

@@ -10,9 +10,10 @@ import itertools
 
 import numpy as np
 from scipy import stats
-from sklearn.ensemble import RandomForestClassifier
 from sklearn.feature_selection import mutual_info_classif
 from sklearn.model_selection import GroupKFold, StratifiedKFold
+
+from reproduce.forests import forest_correct
 
 
 def normalized_cross_correlation(features_a, features_b):
@@ -49,7 +50,7 @@ def feature_statistics(features_by_modality, labels, seed=0):
     }
 
 
-def test_halves(test_subjects, test_labels=None, within_subjects=False, seed=0):
+def split_test_halves(test_subjects, test_labels=None, within_subjects=False, seed=0):
     """Two halves of the test rows, as [(ranking rows, evaluation rows)] both ways.
 
     By default (the paper) every subject's rows lie in one half. ``within_subjects``
@@ -80,18 +81,17 @@ def top_k_accuracy(training_features, training_labels, test_features, test_label
     """
     modality_count = len(training_features)
     accuracy = np.zeros((modality_count, modality_count, len(k_values)))
-    for ranking_rows, evaluation_rows in test_halves(test_subjects, test_labels,
+    for ranking_rows, evaluation_rows in split_test_halves(test_subjects, test_labels,
                                                      within_subjects, seed):
         ranking = np.argsort(-cross_modality_ncc([f[ranking_rows] for f in test_features]),
                              kind="stable")
         for i, k in enumerate(k_values):
             chosen = ranking[:k]
-            for a in range(modality_count):
-                forest = RandomForestClassifier(n_estimators=trees, n_jobs=-1, random_state=seed)
-                forest.fit(training_features[a][:, chosen], training_labels)
-                for b in range(modality_count):
-                    predicted = forest.predict(test_features[b][evaluation_rows][:, chosen])
-                    accuracy[a, b, i] += 50.0 * np.mean(predicted == test_labels[evaluation_rows])
+            test = [feature[evaluation_rows][:, chosen] for feature in test_features]
+            correct = forest_correct([feature[:, chosen] for feature in training_features],
+                                     training_labels, [test] * modality_count,
+                                     test_labels[evaluation_rows], trees, seed)
+            accuracy[:, :, i] += 50.0 * correct.mean(axis=2)  # half of the two halves' mean
     return accuracy
 
 

@@ -8,9 +8,9 @@ OUT/checkpoints/<configuration>/fold<k>/ (model.keras and result.json, no featur
 import time
 
 import models
-from reproduce import unit
-from reproduce.patch_data import derived_seed
+from reproduce import features, forests, unit
 from reproduce.run_folder import clear_unit, unit_dir, write_unit_result
+from runtime.seeds import derived_seed
 
 CHECKPOINT_UNITS = "checkpoints"
 
@@ -28,10 +28,10 @@ def run_checkpoint_unit(run, configuration, patch_data, fold):
 
     def evaluate(network, updates):
         begun = time.perf_counter()
-        features = unit.unit_features([network], patch_data, fold, modality_count)
-        accuracy, correct = unit.score_forests(
-            features, run.trees, derived_seed(run.seed, configuration.name, fold, updates))
-        same, cross = unit.same_and_cross(accuracy)
+        found = features.unit_features([network], patch_data, fold, modality_count)
+        accuracy, correct = forests.score_forests(
+            found, run.trees, derived_seed(run.seed, configuration.name, fold, updates))
+        same, cross = forests.same_and_cross(accuracy)
         checkpoints.append({"updates": updates, "accuracy": accuracy.tolist(), "same": same,
                             "cross": cross, "test_patches": int(correct.shape[2]),
                             "training_seconds": round(begun - started - sum(

@@ -124,11 +124,11 @@ def evaluate(table, results):
     """Every claim's comparisons that the results allow, each once: [{label, terms,
     measure, alpha, difference, low, high, folds, trainings, method, paper, paper_inside,
     verdict, claims}] (percentage points)."""
-    found = {}
+    evaluated = {}
     for claim in CLAIMS:
         for comparison in claim.comparisons:
-            if comparison.key in found:
-                found[comparison.key]["claims"].append(claim.key)
+            if comparison.key in evaluated:
+                evaluated[comparison.key]["claims"].append(claim.key)
                 continue
             grouped = values_by_fold(comparison, results)
             if not grouped:
@@ -145,27 +145,27 @@ def evaluate(table, results):
                     "verdict": verdict(low, high, paper), "claims": [claim.key]}
             if len(comparison.terms) == 2:
                 item["first"], item["second"] = comparison.terms[0][0], comparison.terms[1][0]
-            found[comparison.key] = item
-    return list(found.values())
+            evaluated[comparison.key] = item
+    return list(evaluated.values())
 
 
-def summary(found):
+def summary(evaluated):
     """'N reproduced, N contradicted, N undecided' over distinct comparisons."""
-    counts = {v: sum(item["verdict"] == v for item in found)
+    counts = {v: sum(item["verdict"] == v for item in evaluated)
               for v in (REPRODUCED, CONTRADICTED, UNDECIDED)}
     return ", ".join(f"{count} {name}" for name, count in counts.items())
 
 
-def claim_lines(found):
+def claim_lines(evaluated):
     """The Claims section of table1.md."""
-    if not found:
+    if not evaluated:
         return []
     lines = ["", "## Claims", "",
-             f"Summary over {len(found)} distinct comparisons: {summary(found)}. Each "
+             f"Summary over {len(evaluated)} distinct comparisons: {summary(evaluated)}. Each "
              "comparison is ours − with its 95 % interval (percentage points), then the "
              "paper's value (✓ inside our interval, ✗ outside) and the verdict.", ""]
     for claim in CLAIMS:
-        mine = [item for item in found if claim.key in item["claims"]]
+        mine = [item for item in evaluated if claim.key in item["claims"]]
         if not mine:
             continue
         counts = summary(mine)

@@ -22,7 +22,6 @@ claims_by_reading_mechanism.csv (per reading and row: the mean per-feature offse
 between modalities in pooled SDs and the mean single-feature AUC for telling the
 modalities apart, on test patches) into OUT, or --figures-dir.
 """
-import csv
 import dataclasses
 import sys
 import time
@@ -30,18 +29,19 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from reproduce.startup import import_tensorflow_quietly  # noqa: E402
+from runtime.startup import import_tensorflow_quietly  # noqa: E402
 
 import_tensorflow_quietly()
 
 import numpy as np  # noqa: E402
 
-from reproduce import analysis, claims, command_line, figures, grid, unit  # noqa: E402
-from reproduce.command_line import say  # noqa: E402
+from reproduce import claims, command_line, grid, reading_report, unit  # noqa: E402
+from reproduce.features import modality_separation  # noqa: E402
 from reproduce.recalibration_effect import RECALIBRATED_UNITS, recalibrated_unit  # noqa: E402
-from reproduce.run_folder import atomic_write_text, open_run_folder, read_unit_result, unit_dir  # noqa: E402,E501
+from reproduce.run_folder import open_run_folder, read_unit_result, unit_dir  # noqa: E402
+from runtime.console import format_seconds, say  # noqa: E402
 
-NAME = "claims_by_reading"
+NAME = reading_report.NAME
 DEFAULT_CONFIGURATIONS = ("plain-a0,norm-a0,dropout-a0,dropout+norm-a0,plain-a0.1,norm-a0.1,"
                           "dropout-a0.1,dropout+norm-a0.1,baseline-all")
 # name: (Run fields of a trained reading, or the trained reading it recalibrates)
@@ -88,7 +88,7 @@ def study_units(runs, names, configurations, fold_count, repeats):
 
 
 def where(runs, name):
-    """(run, kind of unit folder) of a reading's units."""
+    """(run, units folder) of a reading's units."""
     source = READINGS[name]
     return (runs[source], RECALIBRATED_UNITS) if isinstance(source, str) else \
         (runs[name], unit.UNITS)
@@ -104,31 +104,31 @@ def run_study(runs, patch_data, units, shard):
     started = time.perf_counter()
     for done, (name, configuration, fold, repeat) in enumerate(todo):
         elapsed = time.perf_counter() - started
-        eta = f", ETA {grid.format_seconds(elapsed / done * (len(todo) - done))}" if done else ""
+        eta = f", ETA {format_seconds(elapsed / done * (len(todo) - done))}" if done else ""
         say(f"[{done + 1}/{len(todo)}] {name}: {configuration.name} fold {fold + 1} repeat "
-            f"{repeat} (elapsed {grid.format_seconds(elapsed)}{eta})")
-        run, kind = where(runs, name)
-        step = recalibrated_unit if kind == RECALIBRATED_UNITS else unit.run_unit
+            f"{repeat} (elapsed {format_seconds(elapsed)}{eta})")
+        run, units_folder = where(runs, name)
+        step = recalibrated_unit if units_folder == RECALIBRATED_UNITS else unit.run_unit
         result = step(run, configuration, patch_data, fold, repeat)
         say(f"    same {result['same']:.1f} %, cross {result['cross']:.1f} %")
 
 
 def collected(runs, name, configurations, fold_count, repeats):
     """{configuration: [unit results]} of one reading (finished units only)."""
-    run, kind = where(runs, name)
+    run, units_folder = where(runs, name)
     results = {}
     for configuration in configurations:
         results[configuration.name] = [
             {"repeat": repeat, **result} for fold in range(fold_count)
             for repeat in range(repeats)
-            if (result := read_unit_result(unit_dir(run.out, kind, configuration.name, fold,
+            if (result := read_unit_result(unit_dir(run.out, units_folder, configuration.name, fold,
                                                     repeat), verify=False)) is not None]
     return results
 
 
 def mechanism(runs, name, results):
     """Per row: mean over units of (offset, AUC) of the modalities' test features."""
-    run, kind = where(runs, name)
+    run, units_folder = where(runs, name)
     rows = []
     for configuration_name, per_unit in results.items():
         values = []
@@ -138,102 +138,16 @@ def mechanism(runs, name, results):
                 continue
             directory = unit_dir(run.out, unit.UNITS, configuration_name, result["fold"],
                                  result["repeat"])
-            if kind == unit.UNITS and (directory / "features.npz").exists():
+            if units_folder == unit.UNITS and (directory / "features.npz").exists():
                 with np.load(directory / "features.npz") as stored:
                     features = {key: stored[key] for key in ("test", "network_of")}
-                values.append(unit.modality_separation(features))
+                values.append(modality_separation(features))
         if values:
             rows.append({"reading": name, "configuration": configuration_name,
                          "trainings": len(values),
                          "offset_in_pooled_sd": round(float(np.mean([v[0] for v in values])), 3),
                          "single_feature_auc": round(float(np.mean([v[1] for v in values])), 3)})
     return rows
-
-
-def write_outputs(base, names, grid_rows, mechanism_rows, out):
-    columns = ["reading", "claims", "comparison", "measure", "alpha", "difference", "low",
-               "high", "paper", "paper_inside", "verdict", "folds", "trainings"]
-    with open(out / f"{NAME}.csv", "w", newline="") as handle:
-        writer = csv.DictWriter(handle, columns, extrasaction="ignore")
-        writer.writeheader()
-        writer.writerows(grid_rows)
-    with open(out / f"{NAME}_mechanism.csv", "w", newline="") as handle:
-        writer = csv.DictWriter(handle, ["reading", "configuration", "trainings",
-                                         "offset_in_pooled_sd", "single_feature_auc"])
-        writer.writeheader()
-        writer.writerows(mechanism_rows)
-    comparisons = list(dict.fromkeys((r["comparison"], r["measure"]) for r in grid_rows))
-    lines = [f"# Claims by reading — {base.out.name}", "", f"Command: `{base.command}`  ",
-             f"Modalities {', '.join(base.modality_names)}; {base.length_text()} per network; "
-             f"up to {base.repeats} trainings per configuration and fold.", "",
-             "Per reading, every claim's comparison (percentage points, ours − with its 95 % "
-             "interval; R reproduced, C contradicted, U undecided; the paper's value in the "
-             "header):", "",
-             "| comparison | paper | " + " | ".join(names) + " |",
-             "|---|---|" + "---|" * len(names)]
-    for label, measure in comparisons:
-        found = {r["reading"]: r for r in grid_rows
-                 if r["comparison"] == label and r["measure"] == measure}
-        paper = next(iter(found.values()))["paper"]
-        cells = [(f"{found[n]['difference']:+.1f} [{found[n]['low']:+.1f}, {found[n]['high']:+.1f}]"
-                  f" {found[n]['verdict'][0].upper()}") if n in found else "–" for n in names]
-        suffix = "" if measure == "cross" else f" ({measure})"
-        lines.append(f"| {label}{suffix} | {'' if paper is None else f'{paper:+.1f}'} | "
-                     + " | ".join(cells) + " |")
-    lines += ["", "| summary | | " + " | ".join(claims.summary(
-        [r for r in grid_rows if r["reading"] == n]) for n in names) + " |"]
-    lines += ["", "Mechanism (test patches, mean over trainings): mean per-feature offset "
-              "between modalities in pooled SDs / mean single-feature AUC for telling the "
-              "modalities apart (0.5 = not at all):", "",
-              "| row | " + " | ".join(names) + " |", "|---|" + "---|" * len(names)]
-    for configuration in dict.fromkeys(r["configuration"] for r in mechanism_rows):
-        found = {r["reading"]: r for r in mechanism_rows if r["configuration"] == configuration}
-        lines.append(f"| {configuration} | " + " | ".join(
-            f"{found[n]['offset_in_pooled_sd']:.2f} / {found[n]['single_feature_auc']:.2f}"
-            if n in found else "–" for n in names) + " |")
-    text = "\n".join(lines) + "\n"
-    atomic_write_text(out / f"{NAME}.md", text)
-    plot(names, grid_rows, comparisons, out)
-    return text
-
-
-def plot(names, grid_rows, comparisons, out):
-    plt = figures.pyplot()
-    cross = [c for c in comparisons if c[1] == "cross" and " − baseline-training" not in c[0]
-             and not c[0].startswith("(")]
-    columns = 4
-    rows = max(1, -(-len(cross) // columns))
-    figure, axes = plt.subplots(rows, columns, figsize=(4.2 * columns, 2.8 * rows),
-                                squeeze=False, sharex=True)
-    for axis, (label, measure) in zip(axes.ravel(), cross):
-        found = [next((r for r in grid_rows if r["reading"] == n and r["comparison"] == label
-                       and r["measure"] == measure), None) for n in names]
-        for position, row in enumerate(found):
-            if row is None:
-                continue
-            colour = {"reproduced": "tab:green", "contradicted": "tab:red"}.get(
-                row["verdict"], "0.4")
-            error = [[row["difference"] - row["low"]], [row["high"] - row["difference"]]]
-            axis.errorbar([position], [row["difference"]],
-                          yerr=None if np.isnan(error[0][0]) else error, fmt="o", color=colour,
-                          capsize=3)
-        paper = next((r["paper"] for r in found if r is not None), None)
-        if paper is not None:
-            axis.axhline(paper, color="tab:blue", lw=1, ls="--", label="paper")
-        axis.axhline(0, color="0.7", lw=0.6)
-        axis.set_title(label, fontsize=8)
-    for axis in axes.ravel()[len(cross):]:
-        axis.axis("off")
-    for axis in axes[-1]:
-        axis.set_xticks(range(len(names)))
-        axis.set_xticklabels(names, rotation=60, ha="right", fontsize=7)
-    axes[0, 0].set_ylabel("difference (points), 95 % interval")
-    axes[0, 0].legend(fontsize=7)
-    figure.suptitle("Claims by reading (green reproduced, red contradicted, grey undecided)",
-                    fontsize=10)
-    top = 1 - 0.5 / figure.get_figheight()
-    figure.tight_layout(rect=(0, 0, 1, top))
-    figure.savefig(out / f"{NAME}.png", dpi=100)
 
 
 def main(argv=None):
@@ -265,7 +179,7 @@ def main(argv=None):
     grid_rows, mechanism_rows = [], []
     for name in names:
         results = collected(runs, name, base.configurations, fold_count, base.repeats)
-        for item in claims.evaluate(base.table, results):
+        for item in claims.evaluate(base.published_table, results):
             grid_rows.append({"reading": name, **item, "claims": " ".join(item["claims"]),
                               "comparison": item["label"]})
         mechanism_rows += mechanism(runs, name, results)
@@ -274,7 +188,7 @@ def main(argv=None):
         return 0
     out = args.figures_dir or base.out
     out.mkdir(parents=True, exist_ok=True)
-    say(write_outputs(base, names, grid_rows, mechanism_rows, out))
+    say(reading_report.write_outputs(base, names, grid_rows, mechanism_rows, out))
     say(f"wrote {out / NAME}.md, .csv, .png and {NAME}_mechanism.csv")
     return 0
 

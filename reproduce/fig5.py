@@ -15,7 +15,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from reproduce.startup import import_tensorflow_quietly  # noqa: E402
+from runtime.startup import import_tensorflow_quietly  # noqa: E402
 
 import_tensorflow_quietly()
 
@@ -25,6 +25,15 @@ from reproduce import figures, unit  # noqa: E402
 from reproduce.settings import CONFIGURATIONS_BY_NAME, axial_name  # noqa: E402
 
 PATCHES = 15
+
+
+def shown_rows(table, test_rows, seed):
+    """The PATCHES test rows shown: an equal share of every class, so each tissue shows."""
+    rng = np.random.default_rng(seed)
+    per_class = [rng.permutation(test_rows[table.labels[test_rows] == c])
+                 for c in range(len(table.class_names))]
+    chosen = np.concatenate([rows[:int(np.ceil(PATCHES / len(per_class)))] for rows in per_class])
+    return chosen[:PATCHES]
 
 
 def main(argv=None):
@@ -42,13 +51,7 @@ def main(argv=None):
 
     network = unit.load_unit_network(run, configuration, fold)
     table = patch_data.evaluation
-    test_rows = patch_data.rows(table, fold, "test")
-    rng = np.random.default_rng(run.seed)
-    # An equal share of every class, so that each tissue shows up.
-    per_class = [rng.permutation(test_rows[table.labels[test_rows] == c])
-                 for c in range(len(table.class_names))]
-    chosen = np.concatenate([rows[:int(np.ceil(PATCHES / len(per_class)))] for rows in per_class])
-    chosen = chosen[:PATCHES]
+    chosen = shown_rows(table, patch_data.rows(table, fold, "test"), run.seed)
     patches = table.gather(chosen)
     names = run.modality_names
     given = {name: patches[:, m] for m, name in enumerate(names)}

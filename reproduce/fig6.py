@@ -14,7 +14,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from reproduce.startup import import_tensorflow_quietly  # noqa: E402
+from runtime.startup import import_tensorflow_quietly  # noqa: E402
 
 import_tensorflow_quietly()
 
@@ -58,7 +58,7 @@ def main(argv=None):
             axes[0, column].plot(positions, stats["mi"][m, order], label=name, lw=1)
             axes[1, column].plot(positions, stats["sd"][m, order], label=name, lw=1)
         axes[2, column].bar(positions, stats["ncc"][order], width=1.0, color="0.3")
-        axes[0, column].set_title(configuration.setting, fontsize=8)
+        axes[0, column].set_title(configuration.row_label, fontsize=8)
         axes[2, column].set_xlabel(f"feature (sorted by MI in {names[0]})")
     axes[0, 0].set_ylabel("mutual information")
     axes[1, 0].set_ylabel("standard deviation")

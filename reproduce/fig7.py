@@ -13,7 +13,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from reproduce.startup import import_tensorflow_quietly  # noqa: E402
+from runtime.startup import import_tensorflow_quietly  # noqa: E402
 
 import_tensorflow_quietly()
 
@@ -47,7 +47,7 @@ def main(argv=None):
                 curves.append(np.sort(ncc)[::-1])
             mean_curve = np.mean(curves, axis=0)
             axes[0, panel].plot(np.arange(1, len(mean_curve) + 1), mean_curve,
-                                label=configuration.setting, lw=1.3)
+                                label=configuration.row_label, lw=1.3)
             rows += [{"configuration": configuration.name, "rank": rank + 1,
                       "ncc": round(float(value), 5)} for rank, value in enumerate(mean_curve)]
         axes[0, panel].set_title(f"alpha = {alpha:g}", fontsize=9)

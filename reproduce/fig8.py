@@ -14,14 +14,14 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from reproduce.startup import import_tensorflow_quietly  # noqa: E402
+from runtime.startup import import_tensorflow_quietly  # noqa: E402
 
 import_tensorflow_quietly()
 
 import numpy as np  # noqa: E402
 
-from reproduce import analysis, figures, unit  # noqa: E402
-from reproduce.patch_data import derived_seed  # noqa: E402
+from reproduce import analysis, figures, forests, unit  # noqa: E402
+from runtime.seeds import derived_seed  # noqa: E402
 
 
 def main(argv=None):
@@ -60,7 +60,7 @@ def main(argv=None):
                     within_subjects=args.halves == "within-subjects")
             except ValueError as error:
                 raise SystemExit(f"error: fold {fold + 1}: {error}") from None
-            per_fold.append([unit.same_and_cross(accuracy[:, :, i])
+            per_fold.append([forests.same_and_cross(accuracy[:, :, i])
                              for i in range(len(k_values))])
         mean = np.mean(per_fold, axis=0)  # (k, 2)
         curves[configuration.name] = (k_values, mean)
@@ -72,7 +72,7 @@ def main(argv=None):
         k_values, mean = curves[configuration.name]
         axis.plot(k_values, mean[:, 0], "o-", ms=3, label="same modality")
         axis.plot(k_values, mean[:, 1], "s-", ms=3, label="cross modality")
-        axis.set_title(configuration.setting, fontsize=8)
+        axis.set_title(configuration.row_label, fontsize=8)
         axis.set_xlabel("top-k features by NCC")
         axis.grid(alpha=0.3)
     axes[0].set_ylabel(f"accuracy (%), {len(patch_data.folds)} folds x 2 halves")

@@ -1,10 +1,11 @@
 """What the figure scripts share: their options, the run folder of table1.py with the
 units they need, and writing a figure together with the numbers behind it."""
 import csv
+import dataclasses
 from pathlib import Path
 
 from reproduce import command_line, grid, unit
-from reproduce.command_line import say
+from runtime.console import say
 from reproduce.settings import CONFIGURATIONS
 
 REPOSITORY = Path(__file__).resolve().parents[1]
@@ -34,7 +35,7 @@ def prepare_figure_run(args, argv, script, configurations):
     """The run folder of table1.py with the same arguments; trains only missing (or
     damaged) units. Returns (run, patch_data, figures_dir)."""
     run = command_line.resolve_run(args, argv, script=script)
-    run.configurations = list(configurations)
+    run = dataclasses.replace(run, configurations=list(configurations))
     patch_data = grid.prepare(run, args)
     missing = grid.unfinished(run, [(c, f) for c in run.configurations
                                     for f in range(len(patch_data.folds))])

@@ -1,15 +1,14 @@
 """The grid of units: preparing a run, running its unfinished units (sharded, with
 progress and an ETA), and collecting the finished results."""
-import platform
 import time
 
 import data
 import models
-from reproduce.command_line import console, say
 from reproduce.patch_data import load_patch_data, locate_data, write_phantoms
 from reproduce.run_folder import open_run_folder, read_unit_result, unit_dir
 from reproduce import unit
 from reproduce.unit import UNITS
+from runtime.console import console, format_seconds, say
 
 
 def prepare(run, args):
@@ -19,7 +18,7 @@ def prepare(run, args):
     Returns the ``PatchData``."""
     if run.dataset == "synthetic":
         write_phantoms(run, args.phantom)
-    models.training.use_mixed_precision(run.precision == "mixed_float16")
+    models.use_mixed_precision(run.precision == "mixed_float16")
     say(f"run folder: {run.out}")
     try:
         locate_data(run, log=say)
@@ -33,10 +32,10 @@ def prepare(run, args):
     return patch_data
 
 
-def unfinished(run, units, kind=UNITS):
+def unfinished(run, units, units_folder=UNITS):
     """The (configuration, fold, repeat) units without a valid result."""
     return [(c, f, *r) for c, f, *r in units
-            if read_unit_result(unit_dir(run.out, kind, c.name, f, *r)) is None]
+            if read_unit_result(unit_dir(run.out, units_folder, c.name, f, *r)) is None]
 
 
 def all_units(run, fold_count, fold_major=False):
@@ -51,7 +50,7 @@ def all_units(run, fold_count, fold_major=False):
     return units
 
 
-def run_grid(run, patch_data, shard=(0, 1), run_one=None, kind=UNITS, describe=None,
+def run_grid(run, patch_data, shard=(0, 1), run_one=None, units_folder=UNITS, describe=None,
              fold_major=False):
     """Runs every unfinished unit of this shard, with progress and an ETA.
 
@@ -60,7 +59,7 @@ def run_grid(run, patch_data, shard=(0, 1), run_one=None, kind=UNITS, describe=N
     fold_count = len(patch_data.folds)
     units = all_units(run, fold_count, fold_major)
     mine = [unit for i, unit in enumerate(units) if i % shard[1] == shard[0]]
-    todo = unfinished(run, mine, kind)
+    todo = unfinished(run, mine, units_folder)
     repeats = f" x {run.repeats} repeats" if run.repeats > 1 else ""
     say(f"{len(units)} units ({len(run.configurations)} configurations x {fold_count} folds"
         f"{repeats}); this call: {len(mine)}, {len(mine) - len(todo)} already finished, "
@@ -80,14 +79,14 @@ def run_grid(run, patch_data, shard=(0, 1), run_one=None, kind=UNITS, describe=N
     return len(todo)
 
 
-def collect(run, fold_count, kind=UNITS):
+def collect(run, fold_count, units_folder=UNITS):
     """Per configuration: the results of its finished units (each with "fold" and
     "repeat"), in fold then repeat order; and the units still missing."""
     results = {configuration.name: [] for configuration in run.configurations}
     missing = []
     for configuration, fold, repeat in sorted(all_units(run, fold_count),
                                               key=lambda u: (u[1], u[2])):
-        result = read_unit_result(unit_dir(run.out, kind, configuration.name, fold, repeat),
+        result = read_unit_result(unit_dir(run.out, units_folder, configuration.name, fold, repeat),
                                   verify=False)
         if result is None:
             missing.append(f"{configuration.name} fold {fold + 1}"
@@ -95,22 +94,3 @@ def collect(run, fold_count, kind=UNITS):
         else:
             results[configuration.name].append({"repeat": repeat, **result})
     return results, missing
-
-
-def format_seconds(seconds):
-    seconds = int(round(seconds))
-    return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m" if seconds >= 3600 else \
-        f"{seconds // 60}m{seconds % 60:02d}s"
-
-
-def versions():
-    import h5py
-    import keras
-    import nibabel
-    import numpy
-    import sklearn
-    import tensorflow
-    return {"python": platform.python_version(), "keras": keras.__version__,
-            "tensorflow": tensorflow.__version__, "numpy": numpy.__version__,
-            "scikit-learn": sklearn.__version__, "nibabel": nibabel.__version__,
-            "h5py": h5py.__version__}

@@ -81,6 +81,12 @@ FOLD_METHOD = "fold-level t interval"
 REPEAT_METHOD = "t interval over repeated trainings within folds (conditioned on the folds)"
 
 
+def format_interval(mean, half_width, signed=False):
+    """'65.3 ± 2.1' ('+3.1 ± 2.0' when ``signed``); the mean alone without a width."""
+    text = f"{mean:+.1f}" if signed else f"{mean:.1f}"
+    return text if math.isnan(half_width) else f"{text} ± {half_width:.1f}"
+
+
 def contains(mean, half_width, value):
     """Whether ``value`` lies in mean ± half width (None when undecidable)."""
     if value is None or math.isnan(half_width):

@@ -6,23 +6,14 @@ more generously, the random forests' patches (``run.evaluation_patches_per_class
 whose test part sets how precisely a fold's accuracy is measured. The paper used one
 set for both (README, Decisions).
 """
-import hashlib
-import json
-import os
-import shutil
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 
 import data
 from data.synthetic import write_brain_phantoms, write_knee_phantoms
-
-
-def derived_seed(seed, *parts):
-    """A seed for one purpose (sampling, a unit's network, a forest) from the run's seed."""
-    digest = hashlib.sha256(json.dumps([seed, *parts], default=str).encode()).hexdigest()
-    return int(digest[:8], 16)
+from runtime.files import atomic_path
+from runtime.seeds import derived_seed
 
 
 def write_phantoms(run, phantom):
@@ -30,14 +21,9 @@ def write_phantoms(run, phantom):
     if run.data_dir.exists():
         return
     writer = write_knee_phantoms if phantom == "knee" else write_brain_phantoms
-    partial = run.data_dir.with_name(f"{run.data_dir.name}.partial{os.getpid()}")
-    writer(partial, subjects=run.phantom_subjects, seed=run.seed)
-    try:
-        os.replace(partial, run.data_dir)
-    except OSError:  # another shard wrote the same (deterministic) phantoms first
-        if not run.data_dir.exists():
-            raise
-        shutil.rmtree(partial)
+    # Another shard may write the same (deterministic) phantoms first: keep theirs.
+    with atomic_path(run.data_dir, replace_existing=False) as partial:
+        writer(partial, subjects=run.phantom_subjects, seed=run.seed)
 
 
 @dataclass
@@ -127,8 +113,3 @@ def load_patch_data(run, log=print, progress=None):
                                 if distinct >= 2 else "cross-validation needs more subjects"))
     folds = data.subject_folds(groups, fold_count, seed=run.seed)
     return PatchData(subjects, tables["training"], tables["evaluation"], folds)
-
-
-def default_out(repository, dataset, phantom, preset, seed, suffix=""):
-    name = f"{dataset}{'-' + phantom if dataset == 'synthetic' else ''}-{preset}-seed{seed}"
-    return Path(repository) / "runs" / f"{name}{suffix}"

@@ -25,13 +25,14 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from reproduce.startup import import_tensorflow_quietly  # noqa: E402
+from runtime.startup import import_tensorflow_quietly  # noqa: E402
 
 import_tensorflow_quietly()
 
-from reproduce import command_line, grid, intervals, unit  # noqa: E402
-from reproduce.command_line import say  # noqa: E402
-from reproduce.run_folder import atomic_write_text, clear_unit, unit_dir, write_unit_result  # noqa: E402,E501
+from reproduce import command_line, features, forests, grid, intervals, unit  # noqa: E402
+from runtime.console import say  # noqa: E402
+from reproduce.run_folder import clear_unit, unit_dir, write_unit_result  # noqa: E402
+from runtime.files import atomic_write_text  # noqa: E402
 from reproduce.table_report import feature_scale  # noqa: E402
 
 NAME = "recalibration_effect"
@@ -48,15 +49,15 @@ def recalibrated_unit(run, configuration, patch_data, fold, repeat=0):
         modality = index if len(networks) > 1 else None
         patches = unit.recalibrate(run, configuration, patch_data, fold, network, modality,
                                    repeat)
-    features = unit.unit_features(networks, patch_data, fold, len(run.modality_names))
-    accuracy, correct = unit.score_forests(
-        features, run.trees, unit.forest_seed(run, configuration, fold, repeat))
-    same, cross = unit.same_and_cross(accuracy)
+    found = features.unit_features(networks, patch_data, fold, len(run.modality_names))
+    accuracy, correct = forests.score_forests(
+        found, run.trees, unit.forest_seed(run, configuration, fold, repeat))
+    same, cross = forests.same_and_cross(accuracy)
     result = {"configuration": configuration.name, "fold": fold, "repeat": repeat,
               "accuracy": accuracy.tolist(),
               "same": same, "cross": cross, "test_patches": int(correct.shape[2]),
-              "recalibration_patches": patches, "feature_scale": unit.feature_scale(features),
-              "modality_separation": unit.modality_separation(features),
+              "recalibration_patches": patches, "feature_scale": features.feature_scale(found),
+              "modality_separation": features.modality_separation(found),
               "seconds": 0.0}
     write_unit_result(directory, result)
     return result
@@ -139,7 +140,7 @@ def main(argv=None):
                          f"({', '.join(missing[:4])}{' …' if len(missing) > 4 else ''}); "
                          "finish the run with table1.py first")
     grid.run_grid(run, patch_data, command_line.parse_shard(args.shard),
-                  run_one=recalibrated_unit, kind=RECALIBRATED_UNITS)
+                  run_one=recalibrated_unit, units_folder=RECALIBRATED_UNITS)
     after, _ = grid.collect(run, fold_count, RECALIBRATED_UNITS)
     rows = effect_rows(run, before, after)
     out = args.figures_dir or run.out

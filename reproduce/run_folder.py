@@ -1,4 +1,4 @@
-"""A run folder: what was run, on which input files, and which units are finished.
+"""A run folder (the ``Run`` itself is in ``run.py``): what was run, on which input files, and which units are finished.
 
     OUT/run.json                         the arguments that fix the results, and the
                                          identity of every input file (path, size,
@@ -11,113 +11,26 @@ is there with the recorded size and SHA-256. A rerun whose input files changed i
 refused (nothing is deleted) unless ``discard_stale`` is given: every unit depends on
 every subject's data (each subject is in the training or the test part of each fold).
 """
-import hashlib
 import json
 import os
 import shutil
 import warnings
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
+
+from runtime.files import atomic_write_text, checksum_of_file
 
 RUN_FILE = "run.json"
 RUN_FILE_VERSION = 2
 
 
-@dataclass
-class Run:
-    """Everything that fixes a run's numbers, plus where it goes."""
-    out: Path
-    dataset: str
-    spec: object  # data.DatasetSpec
-    data_dir: Path
-    preset: str
-    table: str  # published table: "oai" | "brats" | "none"
-    filters: tuple
-    patches_per_class: int  # autoencoder training patches per class per subject
-    evaluation_patches_per_class: int  # random-forest patches per class per subject
-    epochs: int  # None when the length is given in updates
-    updates: int  # optimizer updates per network; None when given in epochs
-    folds: int  # as given; None: the preset's, at most the number of subject ids
-    preset_folds: int
-    seed: int
-    batch_size: int
-    trees: int
-    momentum: float
-    configurations: list
-    command: str
-    subjects: object = None  # None (all), a count, or a list of names
-    phantom_subjects: int = None
-    precision: str = "float32"
-    verbose: int = 1
-    distribute: str = "none"
-    repeats: int = 1  # trainings per (configuration, fold); not fingerprinted: more extend
-    extra: dict = field(default_factory=dict)  # study-specific settings (fingerprinted)
-    fetch: dict = None  # a named dataset: {"data_dir", "data_root", "mirror"} for data.fetch
-    # The readings of what the paper leaves open (models.VECTOR_NORMALIZATION_SCOPES,
-    # LAST_BLOCKS, DROPOUT_DISTRIBUTIONS) and whether statistics are recalibrated.
-    vector_normalization: str = "unless-per-feature"
-    last_block: str = "bn-lrelu"
-    dropout_distribution: str = "uniform-subsets"
-    recalibrate_statistics: bool = False
-
-    @property
-    def modality_names(self):
-        return self.spec.modality_names
-
-    @property
-    def reading(self):
-        """The model's readings of what the paper leaves open, as recorded in run.json."""
-        return {"vector_normalization": self.vector_normalization,
-                "last_block": self.last_block, "dropout_distribution": self.dropout_distribution,
-                "recalibrate_statistics": self.recalibrate_statistics}
-
-    def reading_text(self):
-        return (f"feature-vector normalization (§II-C): {self.vector_normalization}; encoder's "
-                f"last block: {self.last_block}; modality dropout: {self.dropout_distribution}; "
-                "inference statistics: " + ("recalibrated after training"
-                                            if self.recalibrate_statistics else "moving averages"))
-
-    def length_text(self):
-        return f"{self.updates} updates" if self.updates else f"{self.epochs} epochs"
-
-    def fingerprint(self):
-        """What fixes the numbers: a rerun must agree on it to reuse finished units."""
-        fingerprint = {
-            "dataset": self.dataset, "data_dir": str(self.data_dir), "spec": asdict(self.spec),
-            "filters": list(self.filters), "patches_per_class": self.patches_per_class,
-            "evaluation_patches_per_class": self.evaluation_patches_per_class,
-            "epochs": self.epochs, "updates": self.updates, "folds": self.folds,
-            "preset_folds": self.preset_folds,
-            "seed": self.seed, "batch_size": self.batch_size, "trees": self.trees,
-            "momentum": self.momentum, "subjects": self.subjects, "reading": self.reading,
-            **self.extra}
-        if self.precision != "float32":
-            fingerprint["precision"] = self.precision
-        return json.loads(json.dumps(fingerprint, default=str))
-
-
 # -- files ----------------------------------------------------------------------------------
-def atomic_write_text(path, text):
-    temporary = Path(f"{path}.tmp{os.getpid()}")
-    temporary.write_text(text)
-    os.replace(temporary, path)
-
-
-def sha256_of(path, chunk=1 << 20):
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        while block := handle.read(chunk):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def file_identity(path, known=None):
     """{size, mtime_ns, sha256}; reuses ``known``'s hash when size and mtime agree."""
     status = os.stat(path)
     identity = {"size": status.st_size, "mtime_ns": status.st_mtime_ns}
     if known and {k: known.get(k) for k in identity} == identity:
         return {**identity, "sha256": known["sha256"]}
-    return {**identity, "sha256": sha256_of(path)}
+    return {**identity, "sha256": checksum_of_file(path, "sha256")}
 
 
 def input_identities(paths, known=None):
@@ -220,9 +133,9 @@ def describe_changes(before, after):
 
 
 # -- units ----------------------------------------------------------------------------------
-def unit_dir(out, kind, name, fold, repeat=0):
-    """OUT/<kind>/<configuration>/fold<k>, or fold<k>-repeat<r> for repeated trainings."""
-    return Path(out) / kind / name / (f"fold{fold}" if repeat == 0 else
+def unit_dir(out, units_folder, name, fold, repeat=0):
+    """OUT/<units folder>/<configuration>/fold<k>, or fold<k>-repeat<r> for repeated trainings."""
+    return Path(out) / units_folder / name / (f"fold{fold}" if repeat == 0 else
                                       f"fold{fold}-repeat{repeat}")
 
 
@@ -232,7 +145,7 @@ def finished_units(out):
 
 def write_unit_result(directory, result):
     """result.json, last and atomically, with the size and SHA-256 of the unit's files."""
-    files = {p.name: {"size": p.stat().st_size, "sha256": sha256_of(p)}
+    files = {p.name: {"size": p.stat().st_size, "sha256": checksum_of_file(p, "sha256")}
              for p in sorted(Path(directory).iterdir())
              if p.is_file() and p.name != "result.json" and ".tmp" not in p.name}
     atomic_write_text(Path(directory) / "result.json", json.dumps({**result, "files": files},
@@ -257,7 +170,7 @@ def read_unit_result(directory, verify=True):
         if file.stat().st_size != recorded["size"]:
             return _damaged(directory, f"{name} has {file.stat().st_size} bytes, not "
                             f"{recorded['size']}")
-        if verify and sha256_of(file) != recorded["sha256"]:
+        if verify and checksum_of_file(file, "sha256") != recorded["sha256"]:
             return _damaged(directory, f"{name} does not have its recorded SHA-256")
     return result
 

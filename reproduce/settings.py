@@ -15,8 +15,8 @@ class Configuration:
     baseline: str = None  # "all" | "training"
 
     @property
-    def setting(self):
-        """The paper's row label."""
+    def row_label(self):
+        """The row label of the paper's Table I."""
         if self.kind == "baseline":
             return {"all": "Features from all modalities",
                     "training": "Features from the training modality only"}[self.baseline]
@@ -66,7 +66,7 @@ class RunPreset:
         return self.epochs.get(table, self.default_epochs)
 
 
-PRESETS = {
+RUN_PRESETS = {
     "quick": RunPreset(
         name="quick",
         description="scaled to finish the whole grid in about 10 minutes on 2 CPU cores: "

@@ -22,12 +22,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from reproduce.startup import import_tensorflow_quietly  # noqa: E402
+from runtime.startup import import_tensorflow_quietly  # noqa: E402
 
 import_tensorflow_quietly()
 
 from reproduce import command_line, grid, table_report  # noqa: E402
-from reproduce.command_line import say  # noqa: E402
+from runtime.console import say  # noqa: E402
 
 
 def main(argv=None):
@@ -43,9 +43,9 @@ def main(argv=None):
             f"{' …' if len(missing) > 6 else ''}. Run without --shard to finish and aggregate.")
         return 0
     rows = table_report.table_rows(run, results)
-    found = table_report.comparisons(run, results)
+    compared = table_report.comparisons(run, results)
     seconds = sum(r["seconds"] for per_fold in results.values() for r in per_fold)
-    text = table_report.write_outputs(run, rows, found, seconds, fold_count)
+    text = table_report.write_outputs(run, rows, compared, seconds, fold_count)
     say()
     say(text)
     say(f"wrote {run.out / 'table1.md'}, table1.csv, table1_pairs.csv, table1_claims.csv, "

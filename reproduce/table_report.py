@@ -2,13 +2,13 @@
 the paper's claims with verdicts (``claims``), and the output files."""
 import csv
 import json
-import math
 
 from reproduce import claims, intervals
-from reproduce.grid import format_seconds, versions
 from reproduce.published import ALPHAS, published
-from reproduce.run_folder import atomic_write_text
 from reproduce.settings import CONFIGURATIONS
+from runtime.console import format_seconds
+from runtime.files import atomic_write_text
+from runtime.metadata import versions
 
 
 def grouped_by_fold(per_unit, measure):
@@ -21,7 +21,7 @@ def table_rows(run, results):
     rows = []
     for configuration in run.configurations:
         per_fold = results[configuration.name]  # every unit: folds and repeats
-        published_same, published_cross = published(run.table, configuration)
+        published_same, published_cross = published(run.published_table, configuration)
         row = {"name": configuration.name, "kind": configuration.kind,
                "dropout": configuration.dropout, "normalization": configuration.normalization,
                "alpha": configuration.alpha, "baseline": configuration.baseline,
@@ -56,26 +56,25 @@ def _pairs(accuracy, measure):
 
 def comparisons(run, results):
     """The claims' comparisons that these results allow, with verdicts (``claims``)."""
-    return claims.evaluate(run.table, results)
+    return claims.evaluate(run.published_table, results)
 
 
 def cell(row, measure):
     """'69.3 ± 2.1' and, where published, '(65.8 ✓)' if the paper's number is inside."""
     if row is None:
         return "–"
-    half = row[f"{measure}_high"] - row[measure]
-    text = f"{row[measure]:.1f}" + ("" if math.isnan(half) else f" ± {half:.1f}")
+    text = intervals.format_interval(row[measure], row[f"{measure}_high"] - row[measure])
     paper, inside = row[f"published_{measure}"], row[f"published_{measure}_inside"]
     if paper is None:
         return text
     return f"{text} ({paper:.1f} {'✓' if inside else '✗' if inside is False else '?'})"
 
 
-def markdown(run, rows, found, seconds, fold_count):
+def markdown(run, rows, compared, seconds, fold_count):
     by_name = {row["name"]: row for row in rows}
     length = f"{run.updates} updates per network" if run.updates else f"{run.epochs} epochs"
-    published_note = (f" In brackets the published {run.table.upper()} number: ✓ inside our "
-                      "interval, ✗ outside." if run.table != "none" else "")
+    published_note = (f" In brackets the published {run.published_table.upper()} number: ✓ inside our "
+                      "interval, ✗ outside." if run.published_table != "none" else "")
     method = rows[0]["interval"] if rows else intervals.FOLD_METHOD
     repeats = (f", {run.repeats} trainings per configuration and fold (--repeats)"
                if run.repeats > 1 else "")
@@ -92,28 +91,28 @@ def markdown(run, rows, found, seconds, fold_count):
              "| Axial neural network | " + " | ".join(f"same α={a:g}" for a in ALPHAS) + " | "
              + " | ".join(f"cross α={a:g}" for a in ALPHAS) + " |",
              "|---|" + "---|" * 2 * len(ALPHAS)]
-    settings = list(dict.fromkeys(c.setting for c in CONFIGURATIONS if c.kind == "axial"))
-    for setting in settings:
+    labels = list(dict.fromkeys(c.row_label for c in CONFIGURATIONS if c.kind == "axial"))
+    for label in labels:
         cells = {measure: [] for measure in ("same", "cross")}
         for alpha in ALPHAS:
-            match = next(c for c in CONFIGURATIONS if c.kind == "axial" and c.setting == setting
+            match = next(c for c in CONFIGURATIONS if c.kind == "axial" and c.row_label == label
                          and c.alpha == alpha)
             for measure in cells:
                 cells[measure].append(cell(by_name.get(match.name), measure))
         if any(c != "–" for c in cells["same"]):
-            lines.append(f"| {setting} | " + " | ".join(cells["same"] + cells["cross"]) + " |")
+            lines.append(f"| {label} | " + " | ".join(cells["same"] + cells["cross"]) + " |")
     baselines = [c for c in CONFIGURATIONS if c.kind == "baseline" and c.name in by_name]
     if baselines:
         lines += ["", "| Baseline network | same | cross |", "|---|---|---|"]
         for configuration in baselines:
             row = by_name[configuration.name]
-            lines.append(f"| {configuration.setting} | {cell(row, 'same')} | "
+            lines.append(f"| {configuration.row_label} | {cell(row, 'same')} | "
                          f"{cell(row, 'cross')} |")
     patch_errors = [row[f"{m}_patch_se"] for row in rows for m in ("same", "cross")]
     lines += ["", f"Standard error from test-patch sampling alone: at most "
               f"{max(patch_errors):.2f} points per cell (the rest of each interval is "
               "variation between folds and trainings)."]
-    lines += claims.claim_lines(found)
+    lines += claims.claim_lines(compared)
     lines += scale_lines(run, rows)
     lines += ["", "Per fold (same / cross" + ("; one pair per training" if run.repeats > 1
                                               else "") + "):", ""]
@@ -165,22 +164,22 @@ CSV_COLUMNS = ["name", "kind", "dropout", "normalization", "alpha", "baseline",
                "published_cross", "published_cross_inside"]
 
 
-def write_outputs(run, rows, found, seconds, fold_count):
+def write_outputs(run, rows, compared, seconds, fold_count):
     document = {"dataset": run.dataset, "preset": run.preset, "modalities": run.modality_names,
                 "folds": fold_count, "updates": run.updates, "epochs": run.epochs,
                 "seed": run.seed, "command": run.command, "reading": run.reading,
                 "confidence": intervals.CONFIDENCE,
                 "interval": rows[0]["interval"] if rows else intervals.FOLD_METHOD,
                 "repeats": run.repeats, "versions": versions(),
-                "seconds": round(seconds, 1), "rows": rows, "comparisons": found,
-                "claims_summary": claims.summary(found),
+                "seconds": round(seconds, 1), "rows": rows, "comparisons": compared,
+                "claims_summary": claims.summary(compared),
                 "claims": [{"key": c.key, "statement": c.statement,
                             "comparisons": [f["label"] + ("" if f["measure"] == "cross" else
                                                           f" ({f['measure']})")
-                                            for f in found if c.key in f["claims"]]}
+                                            for f in compared if c.key in f["claims"]]}
                            for c in claims.CLAIMS]}
     atomic_write_text(run.out / "table1.json", json.dumps(document, indent=2))
-    text = markdown(run, rows, found, seconds, fold_count)
+    text = markdown(run, rows, compared, seconds, fold_count)
     atomic_write_text(run.out / "table1.md", text)
     with open(run.out / "table1.csv", "w", newline="") as handle:
         writer = csv.DictWriter(handle, CSV_COLUMNS, extrasaction="ignore")
@@ -197,7 +196,7 @@ def write_outputs(run, rows, found, seconds, fold_count):
         writer = csv.writer(handle)
         writer.writerow(["claims", "comparison", "measure", "alpha", "difference", "low", "high",
                          "paper", "paper_inside", "verdict", "folds", "trainings"])
-        for item in found:
+        for item in compared:
             writer.writerow([" ".join(item["claims"]), item["label"], item["measure"],
                              item["alpha"], item["difference"], item["low"], item["high"],
                              item["paper"], item["paper_inside"], item["verdict"],

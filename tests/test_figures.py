@@ -1,11 +1,19 @@
 """Feature analysis (Figs. 6–8) against NumPy, and the figure scripts end to end."""
 import csv
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
 
-from reproduce import analysis, fig5, fig6, fig7, fig8
+import models
+from reproduce import analysis, command_line, fig5, fig6, fig7, fig8, forests, unit
+from reproduce.patch_data import load_patch_data
+from reproduce.settings import CONFIGURATIONS_BY_NAME
+from runtime.seeds import derived_seed
 
+REPOSITORY = Path(__file__).resolve().parents[1]
 TINY = ["--subjects", "4", "--folds", "2", "--filters", "4,8,16", "--patches-per-class", "12",
         "--evaluation-patches-per-class", "16", "--updates", "2", "--verbose", "0"]
 
@@ -36,7 +44,7 @@ def test_mutual_information_ranks_an_informative_feature_above_noise():
 def test_halves_never_evaluate_on_the_ranking_half(within_subjects):
     subjects = np.repeat(["s1", "s2", "s3", "s4", "s5"], [10, 14, 6, 8, 12])
     labels = np.tile([0, 1], 25)
-    halves = analysis.test_halves(subjects, labels, within_subjects=within_subjects, seed=3)
+    halves = analysis.split_test_halves(subjects, labels, within_subjects=within_subjects, seed=3)
     assert len(halves) == 2
     (rank_a, eval_a), (rank_b, eval_b) = halves
     assert not set(rank_a) & set(eval_a)
@@ -46,7 +54,7 @@ def test_halves_never_evaluate_on_the_ranking_half(within_subjects):
     if not within_subjects:
         assert not set(subjects[rank_a]) & set(subjects[eval_a])
     with pytest.raises(ValueError, match="at least two test subjects"):
-        analysis.test_halves(np.array(["s1"] * 6))
+        analysis.split_test_halves(np.array(["s1"] * 6))
 
 
 def test_top_k_with_all_features_uses_every_feature_and_ranks_by_ncc(monkeypatch):
@@ -84,10 +92,56 @@ def test_figure_scripts_write_a_png_and_its_numbers(run_folder, script, extra, n
         rows = list(csv.DictReader(handle))
     assert rows
     check_figure_numbers(name, rows)
+    check_against_the_units(name, rows, out)
     if name == "fig8":
         assert {row["k"] for row in rows} == {"1", "8", "16"}
         assert {row["configuration"] for row in rows} == {"plain-a0.1", "norm-a0.1",
                                                           "dropout-a0.1", "dropout+norm-a0.1"}
+
+
+def check_against_the_units(name, rows, out):
+    """Fig. 5's errors and Fig. 8's accuracy with all features, recomputed here from the
+    run folder's saved networks and features."""
+    if name not in ("fig5", "fig8"):
+        return
+    run = command_line.resolve_run(command_line.script_parser("x").parse_args(
+        [*TINY, "--out", str(out)]), [])
+    patch_data = load_patch_data(run, log=lambda *a: None)
+    table = patch_data.evaluation
+    if name == "fig5":
+        configuration = CONFIGURATIONS_BY_NAME["dropout+norm-a0.1"]
+        network = unit.load_unit_network(run, configuration, 0)
+        patches = table.gather(fig5.shown_rows(table, patch_data.rows(table, 0, "test"), run.seed))
+        given = {"N": patches[:, 0], "FS": patches[:, 1]}
+        for row in rows:
+            available = ["N", "FS"] if row["from"] == "all" else [row["from"]]
+            reconstructed = models.reconstruct(network, given, available)[row["reconstruction"]]
+            expected = np.mean(np.abs(reconstructed - given[row["reconstruction"]]))
+            assert float(row["mean_absolute_error"]) == pytest.approx(expected, rel=1e-4)
+        return
+    for configuration_name in {r["configuration"] for r in rows}:
+        configuration = CONFIGURATIONS_BY_NAME[configuration_name]
+        per_fold = []
+        for fold in range(2):
+            features = unit.load_unit_features(run, configuration, fold)
+            train, test = list(features["train"]), list(features["test"][0])
+            accuracy = np.zeros((2, 2))
+            for ranking, evaluation in analysis.split_test_halves(
+                    features["test_subjects"], features["test_labels"],
+                    seed=derived_seed(run.seed, "fig8", configuration_name, fold)):
+                # All 16 features, in the order of their NCC on the ranking half.
+                order = np.argsort(-analysis.cross_modality_ncc([t[ranking] for t in test]),
+                                   kind="stable")
+                correct = forests.forest_correct(
+                    [t[:, order] for t in train], features["training_labels"],
+                    [[t[evaluation][:, order] for t in test]] * 2,
+                    features["test_labels"][evaluation],
+                    run.trees, derived_seed(run.seed, "fig8", configuration_name, fold))
+                accuracy += 50.0 * correct.mean(axis=2)
+            per_fold.append(forests.same_and_cross(accuracy))
+        (row,) = [r for r in rows if r["configuration"] == configuration_name and r["k"] == "16"]
+        same, cross = np.mean(per_fold, axis=0)
+        assert (float(row["same"]), float(row["cross"])) == pytest.approx((same, cross), abs=0.006)
 
 
 def check_figure_numbers(name, rows):
@@ -117,3 +171,22 @@ def check_figure_numbers(name, rows):
     else:
         assert columns == {"configuration", "k", "same", "cross"}
         assert all(0 <= float(r["same"]) <= 100 and 0 <= float(r["cross"]) <= 100 for r in rows)
+
+
+def test_fig8_halves_within_subjects_as_a_script(tmp_path):
+    out, figures = tmp_path / "run", tmp_path / "figures"
+    one_test_subject = ["--subjects", "3", "--folds", "3", *TINY[4:]]
+    finished = subprocess.run(
+        [sys.executable, "reproduce/fig8.py", *one_test_subject, "--out", str(out),
+         "--figures-dir", str(figures), "--halves", "within-subjects", "--k-step", "16"],
+        cwd=REPOSITORY, capture_output=True, text=True, timeout=600)
+    assert finished.returncode == 0, finished.stdout[-2000:] + finished.stderr[-2000:]
+    with open(figures / "fig8.csv") as handle:
+        rows = list(csv.DictReader(handle))
+    assert {row["k"] for row in rows} == {"1", "16"} and len(rows) == 4 * 2
+    # By subject it cannot work with one test subject per fold: a clear error.
+    by_subject = subprocess.run(
+        [sys.executable, "reproduce/fig8.py", *one_test_subject, "--out", str(out),
+         "--figures-dir", str(figures)], cwd=REPOSITORY, capture_output=True, text=True,
+        timeout=600)
+    assert by_subject.returncode != 0 and "within-subjects" in by_subject.stderr

@@ -60,10 +60,13 @@ def test_patch_standard_error_equals_the_spread_of_simulated_fold_means():
                  for _ in range(20000)]
     assert intervals.patch_standard_error(accuracy, patches) == pytest.approx(
         np.std(simulated), rel=0.03)
-    # Several pairs on the same patches: bounded by the mean of their errors.
-    single = intervals.patch_standard_error([[60.0]] * folds, [500] * folds)
-    both = intervals.patch_standard_error([[60.0, 60.0]] * folds, [500] * folds)
-    assert both == pytest.approx(single)
+    # Several pairs on the same patches: bounded by the mean of their errors (not the
+    # error of their mean accuracy, nor an error that shrinks with the number of pairs).
+    both = intervals.patch_standard_error([[60.0, 90.0]] * folds, [500] * folds)
+    mean_error = (math.sqrt(0.6 * 0.4 / 500) + math.sqrt(0.9 * 0.1 / 500)) / 2
+    assert both == pytest.approx(100 * math.sqrt(folds * mean_error ** 2) / folds)
+    of_the_mean = intervals.patch_standard_error([[75.0]] * folds, [500] * folds)
+    assert both < of_the_mean  # the 75 % of the mean has the larger binomial error
 
 
 def test_contains():

@@ -3,7 +3,7 @@ import numpy as np
 import tensorflow as tf
 
 import models
-from models.training import feature_extractor
+from models import feature_extractor
 
 TINY_FILTERS = (4, 4, 8)
 

@@ -1,6 +1,8 @@
 """Run folders that never mix data or trust damaged units; clear command-line errors."""
+import hashlib
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -9,7 +11,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from reproduce import fig7, run_folder, startup, table1
+from reproduce import fig7, run_folder, table1
+from runtime import startup
 from tests.conftest import TINY_RUN
 
 REPOSITORY = Path(__file__).resolve().parents[1]
@@ -24,7 +27,7 @@ def test_changed_input_files_are_refused_by_name_and_discarded_only_on_request(
     stored = json.loads((out / "run.json").read_text())["inputs"]
     assert len(stored) == 2 * 3  # two subjects: N, FS, labels
     first_fs = sorted((out / "data" / "knee").glob("*/FS.nii.gz"))[0]
-    assert stored[str(first_fs.resolve())]["sha256"] == run_folder.sha256_of(first_fs)
+    assert stored[str(first_fs.resolve())]["sha256"] == hashlib.sha256(first_fs.read_bytes()).hexdigest()
     table_before = (out / "table1.md").read_text()
 
     # Another image under the same name (the second subject's FS scan).
@@ -119,7 +122,7 @@ def test_tensorflow_start_up_noise_is_dropped_and_other_lines_kept():
             "E0000 something else went wrong\n")
     assert startup.unexpected_lines(text) == ["E0000 something else went wrong"]
     finished = subprocess.run(
-        [sys.executable, "-c", "from reproduce.startup import import_tensorflow_quietly as q; "
+        [sys.executable, "-c", "from runtime.startup import import_tensorflow_quietly as q; "
          "tf = q(); print(float(tf.reduce_sum(tf.ones(3))))"],
         cwd=REPOSITORY, capture_output=True, text=True, timeout=120)
     assert finished.returncode == 0 and finished.stdout.strip() == "3.0"
@@ -135,8 +138,27 @@ def test_two_shards_started_together_both_finish_and_a_final_call_aggregates(tmp
               for i in range(2)]
     outputs = [shard.communicate(timeout=300)[0] for shard in shards]
     assert [shard.returncode for shard in shards] == [0, 0], outputs
-    assert all("still missing" in output or "wrote" in output for output in outputs)
+    # Each shard trained its own half of the four units: disjoint, together all of them.
+    trained = [set(re.findall(r"\] (\S+) fold (\d)/2", output)) for output in outputs]
+    assert [len(units) for units in trained] == [2, 2] and not trained[0] & trained[1]
+    assert trained[0] | trained[1] == {(name, fold) for name in ("plain-a0", "dropout-a0")
+                                       for fold in ("1", "2")}
     final = subprocess.run(command, cwd=REPOSITORY, capture_output=True, text=True, timeout=300)
     assert final.returncode == 0, final.stdout + final.stderr
     assert "0 to run" in final.stdout and (out / "table1.json").exists()
     assert len(json.loads((out / "table1.json").read_text())["rows"]) == 2
+
+
+def test_a_run_folder_of_an_older_version_is_still_read(tmp_path, trained_units):
+    out = tmp_path / "run"
+    arguments = [*TINY, "--out", str(out), "--configs", "plain-a0"]
+    assert table1.main([*arguments, "--vector-normalization", "never"]) == 0
+    # run.json as the versions before the readings were recorded wrote it.
+    stored = json.loads((out / "run.json").read_text())
+    del stored["arguments"]["reading"]
+    (out / "run.json").write_text(json.dumps(stored))
+    trained_units.clear()
+    assert table1.main([*arguments, "--vector-normalization", "never"]) == 0
+    assert trained_units == []  # its units are reused: that was the model of its time
+    with pytest.raises(run_folder.RunFolderError, match="differ in: reading"):
+        table1.main(arguments)  # today's default model is another run

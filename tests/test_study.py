@@ -5,7 +5,8 @@ import json
 import numpy as np
 import pytest
 
-from reproduce import accuracy_vs_updates, command_line, unit
+from reproduce import accuracy_vs_updates, command_line, forests, unit
+from reproduce.features import unit_features
 from reproduce.patch_data import load_patch_data
 
 STUDY = ["--subjects", "3", "--filters", "4,8,16", "--patches-per-class", "12",
@@ -17,13 +18,13 @@ def test_each_network_trains_once_and_a_checkpoint_equals_training_that_long(
         tmp_path, trained_units, monkeypatch):
     out, figures = tmp_path / "run", tmp_path / "figures"
     seen = {}
-    original = unit.score_forests
+    original = forests.score_forests
 
     def recording(features, trees, seed):
         seen.setdefault(len(seen), features["train"].copy())
         return original(features, trees, seed)
 
-    monkeypatch.setattr(unit, "score_forests", recording)
+    monkeypatch.setattr(forests, "score_forests", recording)
     assert accuracy_vs_updates.main([*STUDY, "--out", str(out), "--figures-dir", str(figures)]) == 0
     assert sorted(trained_units) == [(name, fold, None) for name in ("baseline-all", "dropout+norm-a0")
                                      for fold in range(3)]  # once per unit, not per checkpoint
@@ -48,7 +49,7 @@ def test_each_network_trains_once_and_a_checkpoint_equals_training_that_long(
     patch_data = load_patch_data(run, log=lambda *a: None)
     configuration = next(c for c in run.configurations if c.name == "dropout+norm-a0")
     network = unit.train_network(run, configuration, patch_data, 0, updates=2)
-    features = unit.unit_features([network], patch_data, 0, 2)
+    features = unit_features([network], patch_data, 0, 2)
     np.testing.assert_allclose(features["train"], seen[0], rtol=1e-4, atol=1e-4)
 
     trained_units.clear()

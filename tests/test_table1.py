@@ -30,8 +30,10 @@ def test_tiny_run_writes_a_valid_table_and_a_rerun_trains_nothing(tmp_path, trai
     assert (baseline["kind"], baseline["baseline"], baseline["dropout"]) == ("baseline", "training", None)
     assert baseline["published_cross"] == 69.0
     for row in document["rows"]:
-        assert 0 <= row["same"] <= 100 and 0 <= row["cross"] <= 100
         per_fold = row["per_fold"]
+        # Each accuracy counts correct patches out of 60: a multiple of 100/60.
+        counts = np.asarray([f["accuracy"] for f in per_fold]) * 60 / 100
+        np.testing.assert_allclose(counts, np.round(counts), atol=1e-6)
         assert len(per_fold) == 2
         # Same = mean of the diagonal, cross = mean of the off-diagonal, then over folds.
         diagonal = [np.mean(np.diag(f["accuracy"])) for f in per_fold]
@@ -46,7 +48,11 @@ def test_tiny_run_writes_a_valid_table_and_a_rerun_trains_nothing(tmp_path, trai
             row["cross_low"] <= row["published_cross"] <= row["cross_high"])
         # Forest test patches: 20 per class, 3 classes, one test subject per fold.
         assert [f["test_patches"] for f in per_fold] == [60, 60]
-        assert 0 < row["cross_patch_se"] < 10
+        # The binomial error of the cross-modality pairs, per fold, then over folds.
+        errors = [np.mean([np.sqrt(p * (1 - p) / 60) for p in np.asarray(f["accuracy"])[
+            ~np.eye(2, dtype=bool)] / 100]) for f in per_fold]
+        assert row["cross_patch_se"] == pytest.approx(
+            100 * np.sqrt(np.sum(np.square(errors))) / 2, abs=0.006)
     # The baseline trained on the training modality trains one network per modality.
     assert sorted(trained_units) == sorted([("dropout+norm-a0.1", 0, None), ("dropout+norm-a0.1", 1, None),
                                             ("baseline-training", 0, 0), ("baseline-training", 0, 1),
@@ -156,27 +162,6 @@ def test_command_line_errors_are_clear(tmp_path, capsys):
         table1.main(["--dataset", "brats", "--data-dir", str(tmp_path), "--out", str(tmp_path / "o")])
 
 
-def test_patch_batches_cover_every_sample_once_per_epoch(tmp_path):
-    from data import PatchTable, PreparedSubject
-    volumes = np.arange(2 * 20 * 20 * 20, dtype=np.float32).reshape(2, 20, 20, 20)
-    subject = PreparedSubject("s", "s", ["A", "B"], ["bg"], volumes, np.ones((6, 6, 6), np.uint8))
-    centers = np.array([[x, y, z] for x in range(2) for y in range(3) for z in range(2)])
-    table = PatchTable([subject], [centers], [np.zeros(len(centers), np.int32)])
-    rows = np.arange(len(table))
-    paired = models.PatchBatches(table, rows, [0, 1], batch_size=5, seed=0)
-    seen = []
-    for index in range(len(paired)):
-        (a, b), = paired[index]
-        assert a.shape[1:] == (15, 15, 15, 1)
-        np.testing.assert_array_equal(b - a, volumes[1, 0, 0, 0] - volumes[0, 0, 0, 0])  # same position
-        seen += a[:, 7, 7, 7, 0].tolist()
-    assert sorted(seen) == sorted(volumes[0][7 + centers[:, 0], 7 + centers[:, 1], 7 + centers[:, 2]].tolist())
-    mixed = models.PatchBatches(table, rows, [0, 1], batch_size=7, seed=0, mixed=True)
-    values = np.concatenate([mixed[i][0][:, 7, 7, 7, 0] for i in range(len(mixed))])
-    expected = np.concatenate([volumes[m][7 + centers[:, 0], 7 + centers[:, 1], 7 + centers[:, 2]]
-                               for m in (0, 1)])
-    assert sorted(values.tolist()) == sorted(expected.tolist())  # every (row, modality) once
-
 
 def test_repeats_extend_a_run_folder_and_the_table_gives_claims_with_verdicts(
         tmp_path, trained_units):
@@ -209,3 +194,20 @@ def test_repeats_extend_a_run_folder_and_the_table_gives_claims_with_verdicts(
     claims_csv = (out / "table1_claims.csv").read_text().splitlines()
     assert claims_csv[0].startswith("claims,comparison,measure,alpha,difference")
     assert len(claims_csv) == 1 + 1  # one cross-modality comparison (no same-modality claim)
+
+
+def test_four_modalities_end_to_end_on_the_brain_phantom(tmp_path):
+    out = tmp_path / "brain"
+    assert table1.main([*TINY, "--phantom", "brain", "--out", str(out), "--configs",
+                        "dropout+norm-a0", "--dropout-distribution", "uniform-count"]) == 0
+    document = json.loads((out / "table1.json").read_text())
+    assert document["modalities"] == ["T1", "T1c", "T2", "FLAIR"]
+    (row,) = document["rows"]
+    for fold in row["per_fold"]:
+        accuracy = np.asarray(fold["accuracy"])
+        assert accuracy.shape == (4, 4)
+        assert fold["cross"] == pytest.approx(accuracy[~np.eye(4, dtype=bool)].mean(), abs=0.01)
+        assert fold["same"] == pytest.approx(np.diag(accuracy).mean(), abs=0.01)
+    assert (row["published_same"], row["published_cross"]) == (77.5, 65.8)  # BRATS
+    with np.load(out / "units" / "dropout+norm-a0" / "fold0" / "features.npz") as stored:
+        assert stored["train"].shape[0] == 4 and stored["test"].shape[:2] == (1, 4)

@@ -1,0 +1,154 @@
+"""The options every reproduce/ script takes, with types that check them at parse time
+(0 is a value, never "unset"; out-of-range numbers are refused with the reason)."""
+import argparse
+from pathlib import Path
+
+import models
+from reproduce.settings import CONFIGURATIONS, RUN_PRESETS
+
+DATASETS = ["synthetic", "oai", "brats", "folder", "msd-brats", "open-ms"]
+
+
+def _key_value(text):
+    if "=" not in text:
+        raise argparse.ArgumentTypeError(f"expected NAME=VALUE, got {text!r}")
+    key, value = text.split("=", 1)
+    return key.strip(), value.strip()
+
+
+def _at_least(minimum, why):
+    def parse(text):
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"must be at least {minimum} ({why}), got {value}")
+        return value
+    return parse
+
+
+def _fraction_below_one(text):
+    """A momentum: a number in [0, 1) (0 is a value, not "unset")."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not 0.0 <= value < 1.0:
+        raise argparse.ArgumentTypeError(f"must lie in [0, 1), got {value:g}")
+    return value
+
+
+def _seed(text):
+    value = _at_least(0, "seeds are non-negative")(text)
+    if value >= 2 ** 32:
+        raise argparse.ArgumentTypeError(f"must be below 2^32, got {value}")
+    return value
+
+
+def _subjects(text):
+    """A count (a seeded choice of N subjects) or comma-separated subject names."""
+    if text.isdigit():
+        return _at_least(2, "cross-validation needs two subjects")(text)
+    names = [name.strip() for name in text.split(",") if name.strip()]
+    if len(names) < 2:
+        raise argparse.ArgumentTypeError("name at least two subjects, or give a count")
+    return names
+
+
+def add_arguments(parser):
+    """The dataset, preset and run options common to every reproduce/ script."""
+    group = parser.add_argument_group("data")
+    group.add_argument("--dataset", choices=DATASETS, default="synthetic",
+                       help="synthetic (default): phantoms written into the run folder; "
+                       "oai / brats / folder: NIfTI subjects under --data-dir; msd-brats "
+                       "(Decathlon brain tumours, 7.6 GB) / open-ms (30 MS patients, 0.5 GB): "
+                       "downloaded once into the data root unless --data-dir names a copy")
+    group.add_argument("--phantom", choices=["knee", "brain"], default="knee",
+                       help="which phantom --dataset synthetic writes (default knee: 2 "
+                       "modalities, 3 classes, like OAI; brain: 4 modalities, 2 classes)")
+    group.add_argument("--data-dir", type=Path, help="folder searched recursively for subjects "
+                       "(msd-brats: also the Task01_BrainTumour .tar or its folder)")
+    group.add_argument("--data-root", type=Path, help="where msd-brats / open-ms are "
+                       "downloaded (default $CROSS_MODALITY_DATA, else ~/.cache/cross_modality)")
+    group.add_argument("--mirror", metavar="URL", help="download msd-brats / open-ms from "
+                       "another copy with the same paths and checksums")
+    group.add_argument("--modality", action="append", type=_key_value, default=[],
+                       metavar="NAME=GLOB[#CHANNEL]", help="a modality and its file pattern; "
+                       "repeat for each (a {subject} placeholder matches flat layouts; #N "
+                       "picks channel N of a 4-D file)")
+    group.add_argument("--modalities", help="comma-separated subset of the preset's "
+                       "modalities, e.g. FLAIR,T1c")
+    group.add_argument("--label", metavar="GLOB", help="label map file pattern")
+    group.add_argument("--mask", metavar="GLOB", help="mask file pattern (default: the preset's, "
+                       "else nonzero voxels)")
+    group.add_argument("--class", dest="classes", action="append", type=_key_value, default=[],
+                       metavar="NAME=VALUES", help="label merge map: a foreground class and "
+                       "its label values, e.g. tumor=1,2,4 or lesion=nonzero; repeat per class")
+    group.add_argument("--group-pattern", help="regex whose first group of the subject name "
+                       "is the subject id (keeps visits in one fold)")
+    group.add_argument("--subjects", type=_subjects, metavar="N|NAME,NAME,...",
+                       help="use part of the data: a seeded choice of N subjects, or the named "
+                       "ones (synthetic: how many phantoms to write)")
+    group.add_argument("--published", choices=["oai", "brats", "none"],
+                       help="which published table to compare with (default: oai for oai and "
+                       "the knee phantom, brats for brats and the brain phantom, none for folder)")
+    group = parser.add_argument_group(
+        "model reading", "what the paper leaves open (recorded in run.json and the table header)")
+    group.add_argument("--vector-normalization", choices=list(models.VECTOR_NORMALIZATION_SCOPES),
+                       default="unless-per-feature", help="which networks normalize each "
+                       "feature vector to zero mean and unit SD before the mean (§II-C): " +
+                       "; ".join(f"{k}: {v}" for k, v in models.VECTOR_NORMALIZATION_SCOPES.items()))
+    group.add_argument("--last-block", choices=list(models.LAST_BLOCKS), default="bn-lrelu",
+                       help="the encoder's last block (the representation): " +
+                       "; ".join(f"{k}: {v}" for k, v in models.LAST_BLOCKS.items()))
+    group.add_argument("--dropout-distribution", choices=list(models.DROPOUT_DISTRIBUTIONS),
+                       default="uniform-subsets", help="modality dropout's subsets: " +
+                       "; ".join(f"{k}: {v}" for k, v in models.DROPOUT_DISTRIBUTIONS.items()))
+    group.add_argument("--recalibrate-statistics", action=argparse.BooleanOptionalAction,
+                       help="after training, recompute every normalization layer's moving "
+                       "statistics from the training patches under the final weights "
+                       "(default: the preset's)")
+    group = parser.add_argument_group("run")
+    group.add_argument("--preset", choices=sorted(RUN_PRESETS), default="quick",
+                       help="; ".join(f"{p.name}: {p.description}" for p in RUN_PRESETS.values()))
+    group.add_argument("--folds", type=_at_least(2, "cross-validation needs a training and a "
+                                                  "test part"),
+                       help="cross-validation folds (default: the preset's, at most the "
+                       "number of subjects)")
+    group.add_argument("--updates", type=_at_least(1, "a network must train"),
+                       help="optimizer updates per network (the quick preset's budget)")
+    group.add_argument("--epochs", type=_at_least(1, "a network must train"),
+                       help="training epochs per network (instead of --updates)")
+    group.add_argument("--patches-per-class", type=_at_least(1, "every class is sampled"),
+                       help="autoencoder training patches per class per subject")
+    group.add_argument("--evaluation-patches-per-class", type=_at_least(1, "every class is "
+                                                                          "sampled"),
+                       help="random-forest patches per class per subject (sampled apart from "
+                       "the training patches)")
+    group.add_argument("--filters", help="encoder filters, e.g. 32,64,128")
+    group.add_argument("--momentum", type=_fraction_below_one, help="momentum of the "
+                       "batch-normalization moving averages, in [0, 1) (default: the preset's; "
+                       "0.99 is the Keras default)")
+    group.add_argument("--seed", type=_seed, default=0, help="one seed for Python, NumPy, Keras, "
+                       "sampling, folds and forests, in [0, 2^32) (default 0)")
+    group.add_argument("--repeats", type=_at_least(1, "every unit trains once"), default=1,
+                       help="trainings per configuration and fold, from derived seeds (default "
+                       "1); with 2 or more the intervals condition on the folds and narrow with "
+                       "the repeats (README, Uncertainty); raising it extends a run folder")
+    group.add_argument("--configs", help="comma-separated configuration names or globs to run "
+                       f"(default all): {', '.join(c.name for c in CONFIGURATIONS)}")
+    group.add_argument("--out", type=Path, help="run folder (default runs/<dataset>-<preset>-"
+                       "seed<seed>)")
+    group.add_argument("--discard-stale-units", action="store_true",
+                       help="when the input files changed since the run folder's units were "
+                       "made, delete those units and start again (otherwise the run refuses)")
+    group.add_argument("--shard", help="I/N: run only every N-th unit starting at I (0-based), "
+                       "for cluster job arrays; a final call without --shard aggregates")
+    group.add_argument("--mixed-precision", action="store_true",
+                       help="float16 computation with float32 weights (for GPUs)")
+    group.add_argument("--distribute", choices=["none", "mirrored"], default="none",
+                       help="mirrored: tf.distribute.MirroredStrategy over all local GPUs")
+    group.add_argument("--verbose", type=int, default=1, choices=[0, 1, 2],
+                       help="Keras progress: 0 silent, 1 progress bar, 2 one line per epoch")
+    return parser

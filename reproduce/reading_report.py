@@ -1,0 +1,97 @@
+"""The files of the readings study (``claims_by_reading.py``): the grid reading × claim →
+difference, interval and verdict as CSV, Markdown and a figure, and the mechanism
+numbers as CSV."""
+import csv
+
+import numpy as np
+
+from reproduce import claims, figures
+from runtime.files import atomic_write_text
+
+NAME = "claims_by_reading"
+
+
+def write_outputs(base, names, grid_rows, mechanism_rows, out):
+    columns = ["reading", "claims", "comparison", "measure", "alpha", "difference", "low",
+               "high", "paper", "paper_inside", "verdict", "folds", "trainings"]
+    with open(out / f"{NAME}.csv", "w", newline="") as handle:
+        writer = csv.DictWriter(handle, columns, extrasaction="ignore")
+        writer.writeheader()
+        writer.writerows(grid_rows)
+    with open(out / f"{NAME}_mechanism.csv", "w", newline="") as handle:
+        writer = csv.DictWriter(handle, ["reading", "configuration", "trainings",
+                                         "offset_in_pooled_sd", "single_feature_auc"])
+        writer.writeheader()
+        writer.writerows(mechanism_rows)
+    comparisons = list(dict.fromkeys((r["comparison"], r["measure"]) for r in grid_rows))
+    lines = [f"# Claims by reading — {base.out.name}", "", f"Command: `{base.command}`  ",
+             f"Modalities {', '.join(base.modality_names)}; {base.length_text()} per network; "
+             f"up to {base.repeats} trainings per configuration and fold.", "",
+             "Per reading, every claim's comparison (percentage points, ours − with its 95 % "
+             "interval; R reproduced, C contradicted, U undecided; the paper's value in the "
+             "header):", "",
+             "| comparison | paper | " + " | ".join(names) + " |",
+             "|---|---|" + "---|" * len(names)]
+    for label, measure in comparisons:
+        found = {r["reading"]: r for r in grid_rows
+                 if r["comparison"] == label and r["measure"] == measure}
+        paper = next(iter(found.values()))["paper"]
+        cells = [(f"{found[n]['difference']:+.1f} [{found[n]['low']:+.1f}, {found[n]['high']:+.1f}]"
+                  f" {found[n]['verdict'][0].upper()}") if n in found else "–" for n in names]
+        suffix = "" if measure == "cross" else f" ({measure})"
+        lines.append(f"| {label}{suffix} | {'' if paper is None else f'{paper:+.1f}'} | "
+                     + " | ".join(cells) + " |")
+    lines += ["", "| summary | | " + " | ".join(claims.summary(
+        [r for r in grid_rows if r["reading"] == n]) for n in names) + " |"]
+    lines += ["", "Mechanism (test patches, mean over trainings): mean per-feature offset "
+              "between modalities in pooled SDs / mean single-feature AUC for telling the "
+              "modalities apart (0.5 = not at all):", "",
+              "| row | " + " | ".join(names) + " |", "|---|" + "---|" * len(names)]
+    for configuration in dict.fromkeys(r["configuration"] for r in mechanism_rows):
+        found = {r["reading"]: r for r in mechanism_rows if r["configuration"] == configuration}
+        lines.append(f"| {configuration} | " + " | ".join(
+            f"{found[n]['offset_in_pooled_sd']:.2f} / {found[n]['single_feature_auc']:.2f}"
+            if n in found else "–" for n in names) + " |")
+    text = "\n".join(lines) + "\n"
+    atomic_write_text(out / f"{NAME}.md", text)
+    plot(names, grid_rows, comparisons, out)
+    return text
+
+
+def plot(names, grid_rows, comparisons, out):
+    plt = figures.pyplot()
+    cross = [c for c in comparisons if c[1] == "cross" and " − baseline-training" not in c[0]
+             and not c[0].startswith("(")]
+    columns = 4
+    rows = max(1, -(-len(cross) // columns))
+    figure, axes = plt.subplots(rows, columns, figsize=(4.2 * columns, 2.8 * rows),
+                                squeeze=False, sharex=True)
+    for axis, (label, measure) in zip(axes.ravel(), cross):
+        found = [next((r for r in grid_rows if r["reading"] == n and r["comparison"] == label
+                       and r["measure"] == measure), None) for n in names]
+        for position, row in enumerate(found):
+            if row is None:
+                continue
+            colour = {"reproduced": "tab:green", "contradicted": "tab:red"}.get(
+                row["verdict"], "0.4")
+            error = [[row["difference"] - row["low"]], [row["high"] - row["difference"]]]
+            axis.errorbar([position], [row["difference"]],
+                          yerr=None if np.isnan(error[0][0]) else error, fmt="o", color=colour,
+                          capsize=3)
+        paper = next((r["paper"] for r in found if r is not None), None)
+        if paper is not None:
+            axis.axhline(paper, color="tab:blue", lw=1, ls="--", label="paper")
+        axis.axhline(0, color="0.7", lw=0.6)
+        axis.set_title(label, fontsize=8)
+    for axis in axes.ravel()[len(cross):]:
+        axis.axis("off")
+    for axis in axes[-1]:
+        axis.set_xticks(range(len(names)))
+        axis.set_xticklabels(names, rotation=60, ha="right", fontsize=7)
+    axes[0, 0].set_ylabel("difference (points), 95 % interval")
+    axes[0, 0].legend(fontsize=7)
+    figure.suptitle("Claims by reading (green reproduced, red contradicted, grey undecided)",
+                    fontsize=10)
+    top = 1 - 0.5 / figure.get_figheight()
+    figure.tight_layout(rect=(0, 0, 1, top))
+    figure.savefig(out / f"{NAME}.png", dpi=100)

@@ -1,0 +1,87 @@
+"""What a run is: every setting that fixes its numbers (``Run``), the readings of what the
+paper leaves open, and where its folder goes by default. Built by
+``command_line.resolve_run``; immutable (a variant is ``dataclasses.replace(run, ...)``).
+"""
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class Run:
+    """Everything that fixes a run's numbers, plus where it goes. Immutable: a variant
+    is ``dataclasses.replace(run, ...)``."""
+    out: Path
+    dataset: str
+    spec: object  # data.DatasetSpec
+    data_dir: Path
+    preset: str
+    published_table: str  # which published Table I to compare with: "oai" | "brats" | "none"
+    filters: tuple
+    patches_per_class: int  # autoencoder training patches per class per subject
+    evaluation_patches_per_class: int  # random-forest patches per class per subject
+    epochs: int  # None when the length is given in updates
+    updates: int  # optimizer updates per network; None when given in epochs
+    folds: int  # as given; None: the preset's, at most the number of subject ids
+    preset_folds: int
+    seed: int
+    batch_size: int
+    trees: int
+    momentum: float
+    configurations: list
+    command: str
+    subjects: object = None  # None (all), a count, or a list of names
+    phantom_subjects: int = None
+    precision: str = "float32"
+    verbose: int = 1
+    distribute: str = "none"
+    repeats: int = 1  # trainings per (configuration, fold); not fingerprinted: more extend
+    extra: dict = field(default_factory=dict)  # study-specific settings (fingerprinted)
+    fetch: dict = None  # a named dataset: {"data_dir", "data_root", "mirror"} for data.fetch
+    # The readings of what the paper leaves open (models.VECTOR_NORMALIZATION_SCOPES,
+    # LAST_BLOCKS, DROPOUT_DISTRIBUTIONS) and whether statistics are recalibrated.
+    vector_normalization: str = "unless-per-feature"
+    last_block: str = "bn-lrelu"
+    dropout_distribution: str = "uniform-subsets"
+    recalibrate_statistics: bool = False
+
+    @property
+    def modality_names(self):
+        return self.spec.modality_names
+
+    @property
+    def reading(self):
+        """The model's readings of what the paper leaves open, as recorded in run.json."""
+        return {"vector_normalization": self.vector_normalization,
+                "last_block": self.last_block, "dropout_distribution": self.dropout_distribution,
+                "recalibrate_statistics": self.recalibrate_statistics}
+
+    def reading_text(self):
+        return (f"feature-vector normalization (§II-C): {self.vector_normalization}; encoder's "
+                f"last block: {self.last_block}; modality dropout: {self.dropout_distribution}; "
+                "inference statistics: " + ("recalibrated after training"
+                                            if self.recalibrate_statistics else "moving averages"))
+
+    def length_text(self):
+        return f"{self.updates} updates" if self.updates else f"{self.epochs} epochs"
+
+    def fingerprint(self):
+        """What fixes the numbers: a rerun must agree on it to reuse finished units."""
+        fingerprint = {
+            "dataset": self.dataset, "data_dir": str(self.data_dir), "spec": asdict(self.spec),
+            "filters": list(self.filters), "patches_per_class": self.patches_per_class,
+            "evaluation_patches_per_class": self.evaluation_patches_per_class,
+            "epochs": self.epochs, "updates": self.updates, "folds": self.folds,
+            "preset_folds": self.preset_folds,
+            "seed": self.seed, "batch_size": self.batch_size, "trees": self.trees,
+            "momentum": self.momentum, "subjects": self.subjects, "reading": self.reading,
+            **self.extra}
+        if self.precision != "float32":
+            fingerprint["precision"] = self.precision
+        return json.loads(json.dumps(fingerprint, default=str))
+
+
+def default_out(repository, dataset, phantom, preset, seed, suffix=""):
+    """runs/<dataset>[-<phantom>]-<preset>-seed<seed><suffix> under the repository."""
+    name = f"{dataset}{'-' + phantom if dataset == 'synthetic' else ''}-{preset}-seed{seed}"
+    return Path(repository) / "runs" / f"{name}{suffix}"

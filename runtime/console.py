@@ -1,0 +1,44 @@
+"""The console of the job scripts: flushed lines, one progress line at a time (closed
+before anything else is printed), and durations and byte counts for people."""
+import sys
+
+
+class Console:
+    """Flushed output; a progress line (ending in ``\\r``) is closed before anything else."""
+
+    def __init__(self, stream=None):
+        self.stream = stream
+        self.line_open = False
+
+    def say(self, *parts, end="\n"):
+        print(*parts, end=end, flush=True, file=self.stream or sys.stdout)
+        self.line_open = end == "\r"
+
+    def close_line(self):
+        if self.line_open:
+            print(flush=True, file=self.stream or sys.stdout)
+            self.line_open = False
+
+    def fail(self, message):
+        """Closes a progress line and exits with ``error: message``."""
+        self.close_line()
+        raise SystemExit(f"error: {message}")
+
+
+console = Console()
+say = console.say
+
+
+def format_seconds(seconds):
+    """'4m05s', or '2h16m' from an hour on."""
+    seconds = int(round(seconds))
+    return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m" if seconds >= 3600 else \
+        f"{seconds // 60}m{seconds % 60:02d}s"
+
+
+def format_bytes(count):
+    """'512 B', '3.4 MB', '7.6 GB' (powers of 1000)."""
+    for unit in ("B", "kB", "MB", "GB"):
+        if count < 1000 or unit == "GB":
+            return f"{count:.0f} {unit}" if unit == "B" else f"{count:.1f} {unit}"
+        count /= 1000

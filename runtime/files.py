@@ -1,0 +1,78 @@
+"""Files written atomically, and file checksums — one way each for the whole project."""
+import contextlib
+import hashlib
+import os
+import shutil
+from pathlib import Path
+
+CHECKSUMS = ("md5", "sha256", "git-blob-sha1")
+
+
+class Checksum:
+    """md5, sha256 or git-blob-sha1 (SHA-1 of ``b"blob <size>\\0" + content``), fed in
+    blocks. git-blob-sha1 needs the size first; ``start(size)`` gives it."""
+
+    def __init__(self, algorithm):
+        if algorithm not in CHECKSUMS:
+            raise ValueError(f"unknown checksum algorithm {algorithm!r}")
+        self.algorithm = algorithm
+        self.digest = hashlib.sha1() if algorithm == "git-blob-sha1" else hashlib.new(algorithm)
+
+    def start(self, size):
+        if self.algorithm == "git-blob-sha1":
+            self.digest.update(b"blob %d\0" % size)
+
+    def update(self, block):
+        self.digest.update(block)
+
+    def hexdigest(self):
+        return self.digest.hexdigest()
+
+
+def checksum_of_file(path, algorithm="sha256", chunk=1 << 20):
+    checksum = Checksum(algorithm)
+    checksum.start(os.path.getsize(path))
+    with open(path, "rb") as handle:
+        while block := handle.read(chunk):
+            checksum.update(block)
+    return checksum.hexdigest()
+
+
+def temporary_name(path):
+    """Where ``atomic_path`` writes before the rename: beside the target, by process."""
+    path = Path(path)
+    return path.with_name(f"{path.name}.tmp{os.getpid()}")
+
+
+def _remove(path):
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path)
+    elif path.exists() or path.is_symlink():
+        path.unlink()
+
+
+@contextlib.contextmanager
+def atomic_path(path, replace_existing=True):
+    """Yields a temporary path beside ``path`` to write a file or a folder into; renames
+    it into place when the block ends, so a killed process never leaves half a result
+    under the real name. On an error the temporary is removed. A folder that exists at
+    ``path`` is replaced when ``replace_existing`` (else kept, and the new one dropped)."""
+    path = Path(path)
+    temporary = temporary_name(path)
+    _remove(temporary)
+    try:
+        yield temporary
+    except BaseException:
+        _remove(temporary)
+        raise
+    if path.is_dir() and not path.is_symlink():
+        if not replace_existing:
+            _remove(temporary)
+            return
+        shutil.rmtree(path)
+    os.replace(temporary, path)
+
+
+def atomic_write_text(path, text):
+    with atomic_path(path) as temporary:
+        temporary.write_text(text)

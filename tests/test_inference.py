@@ -1,0 +1,47 @@
+"""Features and reconstructions of a trained network (models/inference.py)."""
+
+import numpy as np
+import pytest
+
+from models import (build_axial_network,
+                    extract_features, reconstruct, train)
+from models import as_modality_tuple
+
+TINY = dict(filters=(4, 8, 16))
+
+
+def tiny_network(modality_names=("A", "B"), **settings):
+    return build_axial_network(list(modality_names), **TINY, **settings)
+
+
+def random_patches(count, modalities, seed=0):
+    return np.random.default_rng(seed).normal(size=(count, modalities, 15, 15, 15)).astype("float32")
+
+
+
+
+def test_features_in_large_batches_equal_inference_mode_calls():
+    network = tiny_network(normalization=True)
+    train(network, random_patches(64, 2, seed=10), epochs=1, verbose=0)
+    patches = random_patches(300, 2, seed=11)[:, 0, ..., None]
+    direct = network.get_layer("normalization_A")(
+        network.get_layer("encoder_A")(patches, training=False), training=False)
+    np.testing.assert_allclose(extract_features(network, patches, "A", batch_size=256),
+                               np.asarray(direct), rtol=1e-5, atol=1e-5)
+
+
+def test_reconstruction_from_a_subset_uses_only_that_subset():
+    network = tiny_network(("A", "B", "C"), normalization=True)
+    patches = random_patches(5, 3, seed=12)
+    given = {"B": patches[:, 1]}
+    from_b = reconstruct(network, given, ["B"])
+    with_noise_elsewhere = reconstruct(network, {**given, "A": patches[:, 0] * 100}, ["B"])
+    for name in "ABC":
+        assert from_b[name].shape == (5, 15, 15, 15)
+        np.testing.assert_allclose(from_b[name], with_noise_elsewhere[name], rtol=1e-5)
+    mask = np.tile([[0, 1, 0]], (5, 1)).astype("float32")
+    direct = network([*as_modality_tuple(patches), mask], training=False)
+    np.testing.assert_allclose(from_b["C"], np.asarray(direct["reconstruction_C"])[..., 0],
+                               rtol=1e-5, atol=1e-6)
+    with pytest.raises(ValueError, match="non-empty subset"):
+        reconstruct(network, given, ["D"])

@@ -1,0 +1,108 @@
+"""The layers Keras does not ship (or ships slowly) against NumPy and Keras's own."""
+import itertools
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from models import (FixedNormalization, build_axial_network,
+                    masked_mean)
+import models
+
+TINY = dict(filters=(4, 8, 16))
+
+
+def tiny_network(modality_names=("A", "B"), **settings):
+    return build_axial_network(list(modality_names), **TINY, **settings)
+
+
+def random_patches(count, modalities, seed=0):
+    return np.random.default_rng(seed).normal(size=(count, modalities, 15, 15, 15)).astype("float32")
+
+
+
+
+def test_fixed_normalization_uses_batch_statistics_when_training_and_moving_at_inference():
+    layer = FixedNormalization(momentum=0.5, epsilon=1e-6)
+    batch = np.random.default_rng(1).normal(3.0, [1.0, 5.0, 0.1], size=(256, 3)).astype("float32")
+    normalized = np.asarray(layer(batch, training=True))
+    np.testing.assert_allclose(normalized.mean(0), 0.0, atol=1e-4)
+    np.testing.assert_allclose(normalized.std(0), 1.0, atol=1e-3)
+    assert layer.trainable_weights == []
+    # After one update with momentum 0.5 the moving statistics are halfway from (0, 1).
+    expected_mean = 0.5 * batch.mean(0)
+    expected_variance = 0.5 + 0.5 * batch.var(0)
+    np.testing.assert_allclose(layer.moving_mean.numpy(), expected_mean, rtol=1e-4)
+    np.testing.assert_allclose(layer.moving_variance.numpy(), expected_variance, rtol=1e-4)
+    inference = np.asarray(layer(batch, training=False))
+    np.testing.assert_allclose(inference, (batch - expected_mean) / np.sqrt(expected_variance + 1e-6),
+                               rtol=1e-4, atol=1e-5)
+    assert FixedNormalization.from_config(layer.get_config()).momentum == 0.5
+
+
+@pytest.mark.parametrize("shape", [(6, 5, 4, 3, 7), (6, 5, 4, 7)])
+def test_fast_batch_normalization_equals_keras_batch_normalization(shape):
+    rng = np.random.default_rng(20)
+    values = tf.constant(rng.normal(2.0, 3.0, size=shape).astype("float32"))
+    loss_weights = tf.constant(rng.normal(size=shape).astype("float32"))
+    gamma, beta = rng.uniform(0.5, 2.0, size=shape[-1:]), rng.normal(size=shape[-1:])
+    results = []
+    for layer_class in (keras.layers.BatchNormalization, models.layers.FastBatchNormalization):
+        layer = layer_class(momentum=0.9)
+        layer.build(shape)
+        layer.gamma.assign(gamma)
+        layer.beta.assign(beta)
+        with tf.GradientTape() as tape:
+            tape.watch(values)
+            output = layer(values, training=True)
+            loss = tf.reduce_sum(output * loss_weights)
+        gradients = tape.gradient(loss, [values, layer.gamma, layer.beta])
+        inference = layer(values, training=False)
+        results.append([output, *gradients, layer.moving_mean, layer.moving_variance, inference])
+    assert layer._fused_applies(values, True, None)  # the fused kernel, not Keras's code
+    # The moving statistics move by a tenth of the batch statistics (NumPy, biased).
+    flat = values.numpy().reshape(-1, shape[-1])
+    np.testing.assert_allclose(results[1][4], 0.1 * flat.mean(0), rtol=1e-5)
+    np.testing.assert_allclose(results[1][5], 0.9 + 0.1 * flat.var(0), rtol=1e-5)
+    for keras_value, fast_value in zip(*results):
+        np.testing.assert_allclose(np.asarray(fast_value), np.asarray(keras_value),
+                                   rtol=2e-4, atol=2e-5)
+
+
+@pytest.mark.parametrize("kernel_size, activation", [((5, 5, 5), None), ((3, 4, 2), "relu")])
+def test_fast_transposed_convolution_equals_keras_for_one_output_channel(kernel_size, activation):
+    rng = np.random.default_rng(22)
+    values = tf.constant(rng.normal(size=(3, 6, 5, 4, 7)).astype("float32"))
+    results = []
+    for layer_class in (keras.layers.Conv3DTranspose, models.layers.FastConv3DTranspose):
+        layer = layer_class(1, kernel_size, activation=activation)
+        layer.build(values.shape)
+        layer.set_weights([np.random.default_rng(23).normal(size=w.shape) for w in layer.weights])
+        with tf.GradientTape() as tape:
+            tape.watch(values)
+            output = layer(values)
+            loss = tf.reduce_sum(output * np.random.default_rng(24).normal(size=output.shape))
+        results.append([output, *tape.gradient(loss, [values, layer.kernel, layer.bias])])
+    assert layer._fast_path_applies() and results[1][0].shape == (3, 6 + kernel_size[0] - 1,
+                                                                   5 + kernel_size[1] - 1,
+                                                                   4 + kernel_size[2] - 1, 1)
+    for keras_value, fast_value in zip(*results):
+        np.testing.assert_allclose(np.asarray(fast_value), np.asarray(keras_value),
+                                   rtol=1e-4, atol=1e-4)
+    wider = models.layers.FastConv3DTranspose(2, 3)
+    assert not wider._fast_path_applies()  # Keras's own kernel where it is the faster one
+
+
+def test_masked_mean_equals_numpy_for_every_mask_pattern():
+    rng = np.random.default_rng(2)
+    modality_count, feature_count = 3, 5
+    features = [rng.normal(size=(1, feature_count)).astype("float32") for _ in range(modality_count)]
+    for pattern in itertools.product([0.0, 1.0], repeat=modality_count):
+        if sum(pattern) == 0:
+            continue
+        mask = np.array([pattern], "float32")
+        expected = sum(p * f for p, f in zip(pattern, features)) / sum(pattern)
+        np.testing.assert_allclose(np.asarray(masked_mean([mask, *features])), expected, rtol=1e-6)
+    single = np.array([[0.0, 1.0, 0.0]], "float32")
+    np.testing.assert_allclose(np.asarray(masked_mean([single, *features])), features[1], rtol=1e-6)
