@@ -4,21 +4,14 @@ import keras
 import numpy as np
 import pytest
 
-from models import (build_axial_network,
-                    build_baseline, extract_features, train)
-from models import as_modality_tuple
-
-TINY = dict(filters=(4, 8, 16))
-
-
-def tiny_network(modality_names=("A", "B"), **settings):
-    return build_axial_network(list(modality_names), **TINY, **settings)
-
-
-def random_patches(count, modalities, seed=0):
-    return np.random.default_rng(seed).normal(size=(count, modalities, 15, 15, 15)).astype("float32")
-
-
+from models import (
+    as_modality_tuple,
+    build_axial_network,
+    build_baseline,
+    extract_features,
+    train,
+)
+from tests.networks import TINY, random_patches, tiny_network
 
 
 @pytest.mark.parametrize("modality_names", [("N", "FS"), ("T1", "T1+c", "T2", "FLAIR")])

@@ -3,21 +3,8 @@
 import numpy as np
 import pytest
 
-from models import (build_axial_network,
-                    extract_features, reconstruct, train)
-from models import as_modality_tuple
-
-TINY = dict(filters=(4, 8, 16))
-
-
-def tiny_network(modality_names=("A", "B"), **settings):
-    return build_axial_network(list(modality_names), **TINY, **settings)
-
-
-def random_patches(count, modalities, seed=0):
-    return np.random.default_rng(seed).normal(size=(count, modalities, 15, 15, 15)).astype("float32")
-
-
+from models import as_modality_tuple, extract_features, reconstruct, train
+from tests.networks import random_patches, tiny_network
 
 
 def test_features_in_large_batches_equal_inference_mode_calls():

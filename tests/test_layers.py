@@ -6,21 +6,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from models import (FixedNormalization, build_axial_network,
-                    masked_mean)
 import models
-
-TINY = dict(filters=(4, 8, 16))
-
-
-def tiny_network(modality_names=("A", "B"), **settings):
-    return build_axial_network(list(modality_names), **TINY, **settings)
-
-
-def random_patches(count, modalities, seed=0):
-    return np.random.default_rng(seed).normal(size=(count, modalities, 15, 15, 15)).astype("float32")
-
-
+from models import FixedNormalization, masked_mean
 
 
 def test_fixed_normalization_uses_batch_statistics_when_training_and_moving_at_inference():

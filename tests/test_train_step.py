@@ -1,25 +1,12 @@
 """Equations (1)–(3) and the train step with modality dropout, against hand computations."""
 
 import keras
-import tensorflow as tf
 import numpy as np
 import pytest
+import tensorflow as tf
 
-from models import (all_nonempty_subsets, build_axial_network,
-                    train)
-from models import as_modality_tuple
-
-TINY = dict(filters=(4, 8, 16))
-
-
-def tiny_network(modality_names=("A", "B"), **settings):
-    return build_axial_network(list(modality_names), **TINY, **settings)
-
-
-def random_patches(count, modalities, seed=0):
-    return np.random.default_rng(seed).normal(size=(count, modalities, 15, 15, 15)).astype("float32")
-
-
+from models import all_nonempty_subsets, as_modality_tuple, train
+from tests.networks import random_patches, tiny_network
 
 
 @pytest.mark.parametrize("modality_count", [2, 4])
