@@ -36,7 +36,6 @@ import_tensorflow_quietly()
 import numpy as np  # noqa: E402
 
 from reproduce import claims, command_line, grid, reading_report, unit  # noqa: E402
-from reproduce.features import modality_separation  # noqa: E402
 from reproduce.recalibration_effect import RECALIBRATED_UNITS, recalibrated_unit  # noqa: E402
 from reproduce.run_folder import open_run_folder, read_unit_result, unit_dir  # noqa: E402
 from runtime.console import format_seconds, say  # noqa: E402
@@ -96,9 +95,9 @@ def where(runs, name):
 
 def run_study(runs, patch_data, units, shard):
     mine = [u for i, u in enumerate(units) if i % shard[1] == shard[0]]
-    todo = [u for u in mine if read_unit_result(unit_dir(where(runs, u[0])[0].out,
-                                                         where(runs, u[0])[1], u[1].name, u[2],
-                                                         u[3])) is None]
+    todo = [(name, configuration, fold, repeat) for name, configuration, fold, repeat in mine
+            if read_unit_result(unit_dir(where(runs, name)[0].out, where(runs, name)[1],
+                                         configuration.name, fold, repeat)) is None]
     say(f"{len(units)} units; this call: {len(mine)}, {len(mine) - len(todo)} already "
         f"finished, {len(todo)} to run")
     started = time.perf_counter()
@@ -126,22 +125,12 @@ def collected(runs, name, configurations, fold_count, repeats):
     return results
 
 
-def mechanism(runs, name, results):
-    """Per row: mean over units of (offset, AUC) of the modalities' test features."""
-    run, units_folder = where(runs, name)
+def mechanism(name, results):
+    """Per row: mean over units of (offset, AUC) of the modalities' test features, as
+    every unit records them (``features.modality_separation``)."""
     rows = []
     for configuration_name, per_unit in results.items():
-        values = []
-        for result in per_unit:
-            if "modality_separation" in result:
-                values.append(result["modality_separation"])
-                continue
-            directory = unit_dir(run.out, unit.UNITS, configuration_name, result["fold"],
-                                 result["repeat"])
-            if units_folder == unit.UNITS and (directory / "features.npz").exists():
-                with np.load(directory / "features.npz") as stored:
-                    features = {key: stored[key] for key in ("test", "network_of")}
-                values.append(modality_separation(features))
+        values = [r["modality_separation"] for r in per_unit if "modality_separation" in r]
         if values:
             rows.append({"reading": name, "configuration": configuration_name,
                          "trainings": len(values),
@@ -182,7 +171,7 @@ def main(argv=None):
         for item in claims.evaluate(base.published_table, results):
             grid_rows.append({"reading": name, **item, "claims": " ".join(item["claims"]),
                               "comparison": item["label"]})
-        mechanism_rows += mechanism(runs, name, results)
+        mechanism_rows += mechanism(name, results)
     if not grid_rows:
         say("no comparison can be made yet (too few finished units)")
         return 0

@@ -14,7 +14,6 @@ import data
 from reproduce.options import add_arguments
 from reproduce.run import Run, default_out
 from reproduce.settings import CONFIGURATIONS, RUN_PRESETS
-from runtime.console import console, say  # noqa: F401  (the scripts' console)
 
 REPOSITORY = Path(__file__).resolve().parents[1]
 FETCHED = {"msd-brats", "open-ms"}  # named public datasets that data.fetch can download

@@ -132,8 +132,9 @@ def load_unit_features(run, configuration, fold, repeat=0):
 
 
 def load_unit_network(run, configuration, fold):
-    return keras.saving.load_model(
-        unit_dir(run.out, UNITS, configuration.name, fold) / "model.keras", safe_mode=True)
+    """The one network of a finished axial (or all-modalities baseline) unit."""
+    (network,) = load_unit_networks(run, configuration, fold)
+    return network
 
 
 def load_unit_networks(run, configuration, fold, repeat=0):
