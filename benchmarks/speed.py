@@ -12,8 +12,9 @@ PatchBatches loader that reproduce/ uses. Prints one `name=value` line per figur
 last line is `train_ratio_vs_torch=<float>` (M = 2; nan without torch). Training is also
 given in GFLOP/s (the convolutions' multiply-adds: forward and both backward passes, no
 input gradient for the first layer) and as a fraction of the machine's sgemm peak (NumPy
-float32 matmul, best of 5). Timings on a shared machine are noisy: every figure is the
-median of --repeats timings, and the ratios matter more than absolute times.
+float32 matmul, best of 5). Timings on a shared machine are noisy: every other figure is
+the median of --repeats timings (epochs for training), and the ratios matter more than
+absolute times. --record FILE keeps the figures with the command, machine and versions.
 """
 import argparse
 import importlib.util
@@ -30,6 +31,7 @@ sys.path.insert(0, str(REPOSITORY))
 TORCH_REFERENCE = REPOSITORY.parent / "shared" / "bench" / "torch_reference.py"
 
 from data import PatchTable, PreparedSubject, gather_patches  # noqa: E402
+from runtime.metadata import write_record  # noqa: E402
 from runtime.seeds import seed_everything  # noqa: E402
 from runtime.startup import import_tensorflow_quietly  # noqa: E402
 
@@ -49,8 +51,8 @@ def bench_gather(modality_count, shape=(384, 384, 160), count=50_000, repeats=3)
     table = synthetic_table(modality_count, shape, count)
     volumes, centers = table.subjects[0].volumes, table.centers
     gather_patches(volumes, centers[:1000])
-    best = min(_timed(lambda: gather_patches(volumes, centers)) for _ in range(repeats))
-    return count / best
+    return count / float(np.median([_timed(lambda: gather_patches(volumes, centers))
+                                    for _ in range(repeats)]))
 
 
 def _timed(function):
@@ -102,8 +104,9 @@ def bench_keras(modality_count, steps, repeats, batch_size=64):
         network, batches, epochs=1, verbose=0)) for _ in range(repeats)]))
     patches = table.gather(rows[:4096])
     models.extract_features(network, patches[:1024, 0], 0)
-    seconds = _timed(lambda: [models.extract_features(network, patches[:, m], m)
-                              for m in range(modality_count)])
+    seconds = float(np.median([_timed(lambda: [models.extract_features(network, patches[:, m], m)
+                                               for m in range(modality_count)])
+                               for _ in range(repeats)]))
     encoding = 4096 * modality_count / seconds
     return training, encoding, training * training_flops_per_sample(network) / 1e9
 
@@ -122,7 +125,6 @@ def bench_torch(modality_count, steps, repeats, batch_size=64):
 
 
 def main():
-    import_tensorflow_quietly()
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                      epilog=__doc__.split("\n\n", 1)[1],
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -131,30 +133,44 @@ def main():
     parser.add_argument("--repeats", type=int, default=3,
                         help="timed repetitions; medians are reported (default 3)")
     parser.add_argument("--only", choices=["gather", "train"], help="run one part only")
+    parser.add_argument("--record", type=Path, metavar="FILE", help="also write the figures, "
+                        "the command, the machine and the versions into FILE (the evidence "
+                        "behind the README's speed section)")
     args = parser.parse_args()
+    if args.only != "gather":
+        import_tensorflow_quietly()
+    lines = []
+
+    def report(line):
+        print(line, flush=True)
+        lines.append(line)
     counts = [int(m) for m in args.modalities.split(",")]
     ratio = float("nan")
     if args.only in (None, "train"):
         peak = sgemm_peak_gflops()
-        print(f"sgemm_peak_gflop_per_s={peak:.0f}", flush=True)
+        report(f"sgemm_peak_gflop_per_s={peak:.0f}")
     for modality_count in counts:
         if args.only in (None, "gather"):
-            print(f"M={modality_count} gather_patches_per_s={bench_gather(modality_count):.0f}",
-                  flush=True)
+            report(f"M={modality_count} gather_patches_per_s="
+                   f"{bench_gather(modality_count, repeats=args.repeats):.0f}")
         if args.only in (None, "train"):
             training, encoding, gflops = bench_keras(modality_count, args.steps, args.repeats)
             torch_training, torch_encoding = bench_torch(modality_count, args.steps, args.repeats)
-            print(f"M={modality_count} keras_train_samples_per_s={training:.1f}", flush=True)
-            print(f"M={modality_count} keras_train_gflop_per_s={gflops:.0f} "
-                  f"({100 * gflops / peak:.0f} % of sgemm peak)", flush=True)
-            print(f"M={modality_count} keras_features_patches_per_s={encoding:.1f}", flush=True)
-            print(f"M={modality_count} torch_train_samples_per_s={torch_training:.1f}", flush=True)
-            print(f"M={modality_count} torch_encode_samples_per_s={torch_encoding:.1f}", flush=True)
-            print(f"M={modality_count} train_ratio={training / torch_training:.3f}", flush=True)
+            report(f"M={modality_count} keras_train_samples_per_s={training:.1f}")
+            report(f"M={modality_count} keras_train_gflop_per_s={gflops:.0f} "
+                   f"({100 * gflops / peak:.0f} % of sgemm peak)")
+            report(f"M={modality_count} keras_features_patches_per_s={encoding:.1f}")
+            report(f"M={modality_count} torch_train_samples_per_s={torch_training:.1f}")
+            report(f"M={modality_count} torch_encode_samples_per_s={torch_encoding:.1f}")
+            report(f"M={modality_count} train_ratio={training / torch_training:.3f}")
             if modality_count == counts[0]:
                 ratio = training / torch_training
     if args.only in (None, "train"):
-        print(f"train_ratio_vs_torch={ratio:.3f}")
+        report(f"train_ratio_vs_torch={ratio:.3f}")
+    if args.record:
+        write_record(args.record, lines, [f"every figure but the sgemm peak is the median of "
+                                          f"{args.repeats} timings"])
+        print(f"wrote {args.record}")
 
 
 if __name__ == "__main__":

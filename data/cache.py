@@ -1,6 +1,8 @@
 """An h5py cache of prepared subjects, so that a second run skips the NIfTI decoding.
 
-One file per subject and preparation recipe. The volumes are stored contiguous and
+One file per subject and preparation recipe, named by the input files' identities
+(path, size, modification time) and the recipe, so that one cache folder serves every
+run on the same data. The volumes are stored contiguous and
 uncompressed, so they are opened as a read-only memory map (only the patches that are
 cut are read from disk); the class map is small and compressed.
 """
@@ -13,7 +15,7 @@ from pathlib import Path
 import h5py
 import numpy as np
 
-from runtime.files import atomic_path
+from runtime.files import atomic_path, remove_stale_temporaries
 
 from .volumes import PreparedSubject, prepare_subject
 
@@ -63,6 +65,7 @@ def prepare_subjects(subjects, spec, cache_dir=None, progress=None):
     prepared = []
     if cache_dir is not None:
         Path(cache_dir).mkdir(parents=True, exist_ok=True)
+        remove_stale_temporaries(cache_dir)  # half-written files of killed runs
     for index, subject in enumerate(subjects):
         if progress:
             progress(index, len(subjects), subject.name)

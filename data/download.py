@@ -61,11 +61,7 @@ def download(url, destination, algorithm, expected, size=None, retries=3, timeou
     partial = destination.with_name(destination.name + ".part")
     destination.parent.mkdir(parents=True, exist_ok=True)
     if size:
-        needed = size - (partial.stat().st_size if partial.exists() else 0)
-        free = shutil.disk_usage(destination.parent).free
-        if needed > free:
-            raise FetchError(f"{destination.name} needs {format_bytes(needed)} more, but "
-                             f"{destination.parent} has {format_bytes(free)} free")
+        check_free_space(partial, size - (partial.stat().st_size if partial.exists() else 0))
     last_error = None
     for attempt in range(1, retries + 1):
         try:
@@ -92,6 +88,14 @@ def download(url, destination, algorithm, expected, size=None, retries=3, timeou
     return destination
 
 
+def check_free_space(partial, needed):
+    """Refuses a download that the disk cannot hold, before a byte is written."""
+    free = shutil.disk_usage(partial.parent).free
+    if needed > free:
+        raise FetchError(f"{partial.name.removesuffix('.part')} needs {format_bytes(needed)} "
+                         f"more, but {partial.parent} has {format_bytes(free)} free")
+
+
 def _attempt(url, partial, algorithm, timeout, show_progress, label):
     """One request; appends to (resumes) or rewrites ``partial``. Returns the checksum of
     the whole file, fed while streaming (the resumed part first), or None when the size
@@ -108,6 +112,8 @@ def _attempt(url, partial, algorithm, timeout, show_progress, label):
         resumed = bool(have) and response.status == 206
         length = response.headers.get("Content-Length")
         total = (have if resumed else 0) + int(length) if length is not None else None
+        if length is not None:  # the size is known now, if it was not before
+            check_free_space(partial, int(length))
         checksum = Checksum(algorithm)
         if total is None and algorithm == "git-blob-sha1":
             checksum = None

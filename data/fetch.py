@@ -2,6 +2,7 @@
 
     python -m data.fetch msd-brats --data-root /scratch/data   # e.g. on a login node
     python -m data.fetch open-ms
+    python -m data.fetch open-ms --subjects patient07,patient19,patient26   # 15 files
 
 - ``msd-brats``: the Medical Segmentation Decathlon's Task01_BrainTumour (BraTS 2016/17
   training cases; 484 labelled subjects, 4 modalities; CC-BY-SA 4.0), one 7.6 GB tar.
@@ -19,13 +20,15 @@ else ``~/.cache/cross_modality``.
 """
 import argparse
 import json
-import os
-import sys
 import copy
+import os
+import shutil
+import sys
 import tarfile
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
+from runtime.console import format_bytes
 from runtime.files import Checksum, atomic_path, checksum_of_file
 
 from .download import FetchError, download
@@ -58,6 +61,21 @@ class Source:
     licence: str = ""
     manual: str = ""  # how to download by hand
     extra: dict = field(default_factory=dict)
+    # Per-file datasets without sizes in their manifest: a generous bound per file, for
+    # the free-space check before downloading.
+    bytes_per_file: int = None
+
+    def subject_files(self, subjects=None):
+        """The files of the named subjects (their folder is the path's first part), all
+        without names; an unknown name is an error that lists the known ones."""
+        if subjects is None:
+            return self.files
+        known = sorted({remote.path.split("/")[0] for remote in self.files})
+        unknown = [name for name in subjects if name not in known]
+        if unknown:
+            raise FetchError(f"{self.name} has no subject {', '.join(unknown)}; it has "
+                             f"{', '.join(known[:6])} … {known[-1]} ({len(known)} subjects)")
+        return tuple(remote for remote in self.files if remote.path.split("/")[0] in subjects)
 
 
 def open_ms_files(manifest=MANIFEST):
@@ -82,16 +100,18 @@ SOURCES = {
         keep=("Task01_BrainTumour/dataset.json", "Task01_BrainTumour/imagesTr/",
               "Task01_BrainTumour/labelsTr/"),
         licence="CC-BY-SA 4.0 (Medical Segmentation Decathlon, Antonelli et al. 2022)",
-        manual="download Task01_BrainTumour.tar from http://medicaldecathlon.com/ and pass "
-               "the .tar (or its extracted folder) as --data-dir"),
+        manual="download Task01_BrainTumour.tar from http://medicaldecathlon.com/ and give "
+               "the .tar (or its extracted folder) to the reproduce/ scripts as --data-dir"),
     "open-ms": Source(
         name="open-ms", folder="open_ms",
         base_urls=("https://raw.githubusercontent.com/muschellij2/open_ms_data/"
                    "65704901f60650824565aa5a4818611aa89716f4/",),
         files=open_ms_files(),
         licence="CC-BY (Lesjak et al., Neuroinformatics 2017)",
-        manual="clone https://github.com/muschellij2/open_ms_data and pass "
-               "cross_sectional/MNI as --data-dir"),
+        manual="clone https://github.com/muschellij2/open_ms_data and give "
+               "cross_sectional/MNI to the reproduce/ scripts as --data-dir",
+        # The three patients in ../shared/data/open_ms average 3.2 MB per file.
+        bytes_per_file=5_000_000),
 }
 
 
@@ -141,8 +161,9 @@ def extract(archive_path, root, keep, folder):
 
 # -- datasets -------------------------------------------------------------------------------
 def fetch(name, data_root=None, mirror=None, log=print, show_progress=True, sources=SOURCES,
-          retries=3, backoff=2.0):
-    """The dataset's folder under the data root, downloaded and extracted if needed."""
+          retries=3, backoff=2.0, subjects=None):
+    """The dataset's folder under the data root, downloaded and extracted if needed.
+    ``subjects``: for a per-file dataset, download only these subjects' files."""
     if name not in sources:
         raise FetchError(f"unknown dataset {name!r}; choose from {', '.join(sources)}")
     source = sources[name]
@@ -150,8 +171,19 @@ def fetch(name, data_root=None, mirror=None, log=print, show_progress=True, sour
     final = root / source.folder
     if (final / COMPLETE).exists():
         return final
+    wanted = source.subject_files(subjects) if source.archive is None else ()
+    missing = [remote for remote in wanted if not (final / remote.path).exists()]
+    if source.archive is None and not missing:
+        return final
     base_urls = (mirror if mirror.endswith("/") else mirror + "/",) if mirror else source.base_urls
-    log(f"fetching {name} ({source.licence}) into {root}")
+    log(f"fetching {name} ({source.licence}) into {root}"
+        + (f": {len(missing)} files of {len(subjects)} subjects" if subjects else ""))
+    if missing and source.bytes_per_file:
+        root.mkdir(parents=True, exist_ok=True)
+        needed, free = len(missing) * source.bytes_per_file, shutil.disk_usage(root).free
+        if needed > free:
+            raise FetchError(f"{len(missing)} files of {name} need up to {format_bytes(needed)}, "
+                             f"but {root} has {format_bytes(free)} free")
     try:
         if source.archive is not None:
             archive = root / source.archive.path
@@ -160,13 +192,13 @@ def fetch(name, data_root=None, mirror=None, log=print, show_progress=True, sour
             log(f"extracting {archive.name}")
             extract(archive, root, source.keep, source.folder)
         else:
-            for index, remote in enumerate(source.files):
-                target = final / remote.path
-                if not target.exists():
-                    if show_progress:
-                        log(f"[{index + 1}/{len(source.files)}] {remote.path}")
-                    _from_any(base_urls, remote, target, show_progress, retries, backoff)
-            (final / COMPLETE).write_text(json.dumps({"files": len(source.files)}))
+            for index, remote in enumerate(missing):
+                if show_progress:
+                    log(f"[{index + 1}/{len(missing)}] {remote.path}")
+                _from_any(base_urls, remote, final / remote.path, show_progress, retries,
+                          backoff)
+            if all((final / remote.path).exists() for remote in source.files):
+                (final / COMPLETE).write_text(json.dumps({"files": len(source.files)}))
     except FetchError as error:
         raise FetchError(f"{error}. To proceed without this download: {source.manual}") from None
     return final
@@ -201,12 +233,14 @@ def folder_of(name, data_dir=None, data_root=None, sources=SOURCES):
     return data_dir
 
 
-def locate(name, data_dir=None, data_root=None, mirror=None, log=print, sources=SOURCES):
-    """The folder to read a named dataset from (``folder_of``), after fetching it or
-    extracting a given MSD ``.tar`` into the data root once, where needed."""
+def locate(name, data_dir=None, data_root=None, mirror=None, log=print, sources=SOURCES,
+           subjects=None):
+    """The folder to read a named dataset from (``folder_of``), after fetching it (only
+    the named ``subjects``' files, for a per-file dataset) or extracting a given MSD
+    ``.tar`` into the data root once, where needed."""
     source = sources[name]
     if data_dir is None:
-        return fetch(name, data_root, mirror, log, sources=sources)
+        return fetch(name, data_root, mirror, log, sources=sources, subjects=subjects)
     data_dir = Path(data_dir)
     if data_dir.is_file():
         if source.archive is None or not tarfile.is_tarfile(data_dir):
@@ -220,7 +254,8 @@ def locate(name, data_dir=None, data_root=None, mirror=None, log=print, sources=
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+    parser = argparse.ArgumentParser(prog="python -m data.fetch",
+                                     description=__doc__.split("\n\n")[0],
                                      epilog=__doc__.split("\n\n", 1)[1],
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("name", choices=sorted(SOURCES))
@@ -228,9 +263,15 @@ def main(argv=None):
                         f"${DATA_ROOT_VARIABLE}, else ~/.cache/cross_modality)")
     parser.add_argument("--mirror", help="base URL of another copy with the same paths and "
                         "checksums")
+    parser.add_argument("--subjects", metavar="NAME,NAME,...", help="open-ms: only these "
+                        "patients' files (e.g. patient07,patient19)")
     args = parser.parse_args(argv)
+    subjects = [n.strip() for n in args.subjects.split(",") if n.strip()] if args.subjects \
+        else None
+    if subjects and SOURCES[args.name].archive is not None:
+        parser.error(f"--subjects: {args.name} is one archive; it is downloaded whole")
     try:
-        folder = fetch(args.name, args.data_root, args.mirror)
+        folder = fetch(args.name, args.data_root, args.mirror, subjects=subjects)
     except FetchError as error:
         raise SystemExit(f"error: {error}") from None
     print(f"{args.name} is ready in {folder}")

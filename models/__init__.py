@@ -10,26 +10,38 @@ The network sees arrays only: it knows nothing about files or datasets (see ``da
     training.py       the optimizer, precision, distribution and ``train``
     recalibration.py  moving statistics recomputed after training
     inference.py      features of one modality, reconstructions from any subset
+    dense.py          features of every voxel of a volume (the encoder run over it)
 """
-from .axial import BASELINE_MODALITY, PATCH_SIZE, build_axial_network, build_baseline
-from .batches import ArrayPatches, PatchBatches, as_modality_tuple, steady_dataset
-from .inference import extract_features, feature_extractor, predict_in_batches, reconstruct
-from .layers import (FastBatchNormalization, FastConv3DTranspose, FeatureVectorNormalization,
-                     FixedNormalization, layer_name, masked_mean)
-from .readings import (DROPOUT_DISTRIBUTIONS, LAST_BLOCKS, VECTOR_NORMALIZATION_SCOPES,
-                       all_nonempty_subsets, dropout_subset_weights, uses_vector_normalization)
-from .recalibration import normalization_layers, recalibrate_statistics
-from .train_step import AxialNetwork
-from .training import (AtUpdates, distribution_scope, make_optimizer, train,
-                       use_mixed_precision)
+import importlib
 
-__all__ = ["AxialNetwork", "FastBatchNormalization", "FastConv3DTranspose",
-           "FeatureVectorNormalization", "FixedNormalization", "masked_mean",
-           "all_nonempty_subsets", "build_axial_network", "build_baseline",
-           "dropout_subset_weights", "layer_name", "uses_vector_normalization",
-           "BASELINE_MODALITY", "PATCH_SIZE", "VECTOR_NORMALIZATION_SCOPES", "LAST_BLOCKS",
-           "DROPOUT_DISTRIBUTIONS", "normalization_layers", "recalibrate_statistics",
-           "extract_features", "feature_extractor", "predict_in_batches", "reconstruct",
-           "make_optimizer", "train", "use_mixed_precision", "distribution_scope",
-           "ArrayPatches", "AtUpdates", "PatchBatches", "as_modality_tuple",
-           "steady_dataset"]
+# Which submodule defines each name. The package imports a submodule (and with it
+# Keras and TensorFlow) on first use of one of its names, so that a script parses its
+# options, and answers --help, before TensorFlow starts.
+_SOURCES = {
+    "axial": ["BASELINE_MODALITY", "PATCH_SIZE", "build_axial_network", "build_baseline"],
+    "dense": ["dense_features"],
+    "batches": ["ArrayPatches", "PatchBatches", "as_modality_tuple", "steady_dataset"],
+    "inference": ["extract_features", "feature_extractor", "predict_in_batches", "reconstruct"],
+    "layers": ["FastBatchNormalization", "FastConv3DTranspose", "FeatureVectorNormalization",
+               "FixedNormalization", "layer_name", "masked_mean"],
+    "readings": ["DROPOUT_DISTRIBUTIONS", "LAST_BLOCKS", "VECTOR_NORMALIZATION_SCOPES",
+                 "all_nonempty_subsets", "dropout_subset_weights", "uses_vector_normalization"],
+    "recalibration": ["normalization_layers", "recalibrate_statistics"],
+    "train_step": ["AxialNetwork"],
+    "training": ["AtUpdates", "distribution_scope", "make_optimizer", "train",
+                 "use_mixed_precision"],
+}
+_SOURCE_OF = {name: module for module, names in _SOURCES.items() for name in names}
+__all__ = sorted(_SOURCE_OF)
+
+
+def __getattr__(name):
+    if name not in _SOURCE_OF:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{_SOURCE_OF[name]}", __name__), name)
+    globals()[name] = value  # later uses skip this function
+    return value
+
+
+def __dir__():
+    return __all__

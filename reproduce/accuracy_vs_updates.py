@@ -8,23 +8,24 @@ checkpoints of one training run per network, with 95 % intervals over folds.
         --modality FLAIR='FLAIR_*.nii.gz' --modality T2='T2_*.nii.gz' \\
         --label 'GOLD_STANDARD_*.nii.gz' --class lesion=nonzero --published brats
 
-The scaled presets train each network for ~100 updates, the paper for millions: this
+The scaled presets train each network for a few hundred updates (quick: 120; the
+open_ms runs: 256), the paper for millions: this
 shows whether the differences between configurations (above all, what per-feature
 normalization adds to modality dropout) change with training. Each network is trained
 once; a callback scores it at every checkpoint. Units are saved as they finish
-(resume by rerunning; --shard I/N as for table1.py), all configurations of fold 1
+(resume by rerunning; --shard I/N as for table1.py), all configurations of fold0
 first, so a partial run already compares them. Writes accuracy_vs_updates.png / .csv /
-.md into paper_figures/<run folder name>/ (also from a partial run, marked as such).
+.md into OUT/figures/ (or --figures-dir) (also from a partial run, marked as such).
 """
+import argparse
 import dataclasses
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from runtime.console import format_seconds, run_script  # noqa: E402
 from runtime.startup import import_tensorflow_quietly  # noqa: E402
-
-import_tensorflow_quietly()
 
 import numpy as np  # noqa: E402
 
@@ -131,11 +132,15 @@ def main(argv=None):
                         help="numbers of updates at which every network is scored "
                         "(default 100,300,1000,3000; each network trains to the last)")
     parser.add_argument("--figures-dir", type=Path, help="where the PNG, CSV and MD go "
-                        "(default paper_figures/<run folder name>)")
+                        "(default OUT/figures)")
     parser.add_argument("--report-only", action="store_true",
                         help="train nothing: write the figure from the units finished so far "
                         "(e.g. while another process is still training)")
+    for action in parser._actions:  # set by --checkpoints here: not listed, refused if given
+        if action.dest in ("updates", "epochs", "repeats", "recalibrate_statistics"):
+            action.help = argparse.SUPPRESS
     args = parser.parse_args(argv)
+    import_tensorflow_quietly()  # after the options: --help and their errors are quick
     if args.updates or args.epochs:
         raise SystemExit("error: --checkpoints sets the training length of this study; "
                          "--updates and --epochs do not apply")
@@ -175,7 +180,9 @@ def main(argv=None):
             f"Modalities {', '.join(run.modality_names)}; {len(patch_data.folds)} folds; "
             f"checkpoints {', '.join(map(str, checkpoints))} updates; filters "
             f"{'/'.join(map(str, run.filters))}; {run.patches_per_class} training and "
-            f"{run.evaluation_patches_per_class} forest patches per class per subject.",
+            f"{run.evaluation_patches_per_class} forest patches per class per subject; compute "
+            f"{format_seconds(sum(r['seconds'] for per in results.values() for r in per))} "
+            f"over {sum(len(per) for per in results.values())} units.",
             "" if not missing else f"Partial run: {len(missing)} units missing "
             f"({', '.join(missing[:6])}{' …' if len(missing) > 6 else ''}).", "",
             "| configuration | updates | folds | same (95 % interval) | cross (95 % interval) |",
@@ -192,4 +199,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run_script(main)

@@ -29,15 +29,15 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from runtime.console import run_script  # noqa: E402
 from runtime.startup import import_tensorflow_quietly  # noqa: E402
-
-import_tensorflow_quietly()
 
 import numpy as np  # noqa: E402
 
 from reproduce import claims, command_line, grid, reading_report, unit  # noqa: E402
 from reproduce.recalibration_effect import RECALIBRATED_UNITS, recalibrated_unit  # noqa: E402
-from reproduce.run_folder import open_run_folder, read_unit_result, unit_dir  # noqa: E402
+from reproduce.run_folder import (open_run_folder, read_unit_result, unit_dir,  # noqa: E402
+                                  unit_label)
 from runtime.console import format_seconds, say  # noqa: E402
 
 NAME = reading_report.NAME
@@ -104,8 +104,8 @@ def run_study(runs, patch_data, units, shard):
     for done, (name, configuration, fold, repeat) in enumerate(todo):
         elapsed = time.perf_counter() - started
         eta = f", ETA {format_seconds(elapsed / done * (len(todo) - done))}" if done else ""
-        say(f"[{done + 1}/{len(todo)}] {name}: {configuration.name} fold {fold + 1} repeat "
-            f"{repeat} (elapsed {format_seconds(elapsed)}{eta})")
+        say(f"[{done + 1}/{len(todo)}] {name}: {unit_label(configuration.name, fold, repeat)} "
+            f"(elapsed {format_seconds(elapsed)}{eta})")
         run, units_folder = where(runs, name)
         step = recalibrated_unit if units_folder == RECALIBRATED_UNITS else unit.run_unit
         result = step(run, configuration, patch_data, fold, repeat)
@@ -149,6 +149,7 @@ def main(argv=None):
     parser.add_argument("--report-only", action="store_true",
                         help="train nothing: report the units finished so far")
     args = parser.parse_args(argv)
+    import_tensorflow_quietly()  # after the options: --help and their errors are quick
     if (args.vector_normalization, args.last_block, args.dropout_distribution) != (
             "unless-per-feature", "bn-lrelu", "uniform-subsets") or args.recalibrate_statistics:
         raise SystemExit("error: this study sets the model readings itself; choose them with "
@@ -183,4 +184,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run_script(main)

@@ -21,16 +21,19 @@ FETCHED = {"msd-brats", "open-ms"}  # named public datasets that data.fetch can 
 
 def script_parser(doc):
     """A parser with the common options; the script's docstring is its help."""
-    parser = argparse.ArgumentParser(description=doc.split("\n\n")[0],
+    # allow_abbrev=False: a misspelt or foreign option (fig7's --alpha for --alphas) is an
+    # error, never silently taken for a longer one.
+    parser = argparse.ArgumentParser(description=doc.split("\n\n")[0], allow_abbrev=False,
                                      epilog=doc.split("\n\n", 1)[1] if "\n\n" in doc else None,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     return add_arguments(parser)
 
 
-def selected_configurations(pattern_text):
-    if not pattern_text:
+def selected_configurations(patterns):
+    """The configurations that a parsed --configs (a list of names or globs) names; all
+    when the option was not given."""
+    if patterns is None:
         return list(CONFIGURATIONS)
-    patterns = [p.strip() for p in pattern_text.split(",") if p.strip()]
     chosen = [c for c in CONFIGURATIONS if any(fnmatch(c.name, p) for p in patterns)]
     unmatched = [p for p in patterns if not any(fnmatch(c.name, p) for c in CONFIGURATIONS)]
     if unmatched:
@@ -69,15 +72,12 @@ def resolve_run(args, argv=None, script="table1.py", out_suffix=""):
     """A Run from parsed arguments. Writes nothing and sets no global state (it only
     looks at whether a named dataset's --data-dir is an archive or a folder)."""
     preset = RUN_PRESETS[args.preset]
-    filters = tuple(int(f) for f in args.filters.split(",")) if args.filters else preset.filters
-    if len(filters) != 3:
-        raise SystemExit(f"error: --filters needs three numbers, got {args.filters}")
+    filters = args.filters or preset.filters
     if args.updates and args.epochs:
         raise SystemExit("error: give --updates or --epochs, not both")
     out = args.out or default_out(REPOSITORY, args.dataset, args.phantom, args.preset, args.seed,
                                   out_suffix)
-    classes = {name: (data.NONZERO if values == data.NONZERO else
-                      tuple(int(v) for v in values.split(","))) for name, values in args.classes}
+    classes = dict(args.classes)
     select = args.modalities.split(",") if args.modalities else None
     patterns, channels = _modality_patterns(args.modality)
     subjects, phantom_subjects, fetch_options = args.subjects, None, None
@@ -110,6 +110,13 @@ def resolve_run(args, argv=None, script="table1.py", out_suffix=""):
     except ValueError as error:
         raise SystemExit(f"error: {error}") from None
     table = args.published or default_table
+    if args.cache_dir:
+        cache_dir = args.cache_dir
+    elif args.dataset == "synthetic":  # the phantoms live and go with the run folder
+        cache_dir = Path(out) / "cache"
+    else:
+        from data import fetch
+        cache_dir = (args.data_root or fetch.default_data_root()) / "prepared"
     updates = args.updates or (None if args.epochs else preset.updates)
     epochs = args.epochs or (None if updates else preset.epochs_for(table))
     return Run(
@@ -130,6 +137,14 @@ def resolve_run(args, argv=None, script="table1.py", out_suffix=""):
         command=" ".join(["python", f"reproduce/{script}",
                           *(shlex.quote(a) for a in (sys.argv[1:] if argv is None else argv))]),
         subjects=subjects, phantom_subjects=phantom_subjects, fetch=fetch_options,
+        cache_dir=Path(cache_dir),
         repeats=args.repeats,
         precision="mixed_float16" if args.mixed_precision else "float32",
-        verbose=args.verbose, distribute=args.distribute)
+        verbose=progress_level(args.verbose), distribute=args.distribute)
+
+
+def progress_level(verbose, stream=None):
+    """Keras's progress bar only on a terminal: in a log file its redraws are noise, so
+    redirected output gets the per-unit lines only (--verbose 2 stays one line per epoch)."""
+    stream = stream or sys.stdout
+    return 0 if verbose == 1 and not stream.isatty() else verbose

@@ -1,23 +1,22 @@
 #!/usr/bin/env python3
 """Fig. 5: center slices of 15 test patches — every input modality, the reconstruction
 from all modalities, and the reconstruction from each modality alone — for the model
-with modality dropout, per-feature normalization and alpha = 0.1 (fold 1).
+with modality dropout, per-feature normalization and alpha = 0.1 (fold0).
 
     python reproduce/fig5.py                   # the default table1.py run folder
-    python reproduce/fig5.py --alpha 0.5 --fold 2
+    python reproduce/fig5.py --alpha 0.5 --fold 1
 
 Takes the same data and run options as table1.py and reuses its trained model (trains
 it only if the unit is missing). Writes fig5.png and fig5.csv (per-row mean absolute
-reconstruction error) into paper_figures/<run folder name>/.
+reconstruction error) into OUT/figures/ (or --figures-dir).
 """
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from runtime.console import run_script  # noqa: E402
 from runtime.startup import import_tensorflow_quietly  # noqa: E402
-
-import_tensorflow_quietly()
 
 import numpy as np  # noqa: E402
 
@@ -38,8 +37,10 @@ def shown_rows(table, test_rows, seed):
 
 def main(argv=None):
     parser = figures.figure_parser(__doc__)
-    parser.add_argument("--fold", type=int, default=1, help="which fold's model (1-based)")
+    parser.add_argument("--fold", type=int, default=0, help="which fold's model, counted "
+                        "from 0 as the run folder's fold<k> (default 0)")
     args = parser.parse_args(argv)
+    import_tensorflow_quietly()  # after the options: --help and their errors are quick
     configuration = CONFIGURATIONS_BY_NAME.get(axial_name(True, True, args.alpha))
     if configuration is None:
         figures.four_settings(args.alpha)  # raises the error that names the grid
@@ -78,11 +79,11 @@ def main(argv=None):
         axes[row, 0].set_ylabel(title, rotation=0, ha="right", va="center", fontsize=8)
     for column, row_index in enumerate(chosen):
         axes[0, column].set_title(table.class_names[table.labels[row_index]], fontsize=6)
-    figure.suptitle(f"{configuration.name}, fold {fold + 1}: inputs and reconstructions "
+    figure.suptitle(f"{configuration.name}, fold{fold}: inputs and reconstructions "
                     "(center slices)", fontsize=10)
     figures.save_figure(figure, errors, figures_dir, "fig5")
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run_script(main)

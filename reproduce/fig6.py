@@ -4,8 +4,8 @@ standard deviation (per modality) and the cross-modality normalized correlation,
 four settings (none; normalization; dropout; dropout + normalization) at one alpha, on
 the test patches of one fold. Features are sorted by MI in the first modality.
 
-    python reproduce/fig6.py                  # alpha 0.1, fold 1, default run folder
-    python reproduce/fig6.py --alpha 0 --fold 2
+    python reproduce/fig6.py                  # alpha 0.1, fold0, default run folder
+    python reproduce/fig6.py --alpha 0 --fold 1
 
 Writes fig6.png and fig6.csv (configuration, feature, rank, mi_<m>, sd_<m>, ncc).
 """
@@ -14,9 +14,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from runtime.console import run_script  # noqa: E402
 from runtime.startup import import_tensorflow_quietly  # noqa: E402
-
-import_tensorflow_quietly()
 
 import numpy as np  # noqa: E402
 
@@ -25,8 +24,10 @@ from reproduce import analysis, figures, unit  # noqa: E402
 
 def main(argv=None):
     parser = figures.figure_parser(__doc__)
-    parser.add_argument("--fold", type=int, default=1, help="which fold (1-based)")
+    parser.add_argument("--fold", type=int, default=0, help="which fold, counted from 0 "
+                        "as the run folder's fold<k> (default 0)")
     args = parser.parse_args(argv)
+    import_tensorflow_quietly()  # after the options: --help and their errors are quick
     configurations = figures.four_settings(args.alpha)
     run, patch_data, figures_dir = figures.prepare_figure_run(
         args, argv, "fig6.py", configurations)
@@ -64,11 +65,11 @@ def main(argv=None):
     axes[1, 0].set_ylabel("standard deviation")
     axes[2, 0].set_ylabel("cross-modality NCC")
     axes[0, 0].legend(fontsize=7)
-    figure.suptitle(f"Per-feature statistics, alpha = {args.alpha:g}, fold {fold + 1} "
+    figure.suptitle(f"Per-feature statistics, alpha = {args.alpha:g}, fold{fold} "
                     f"({run.out.name})", fontsize=10)
     figures.save_figure(figure, rows, figures_dir, "fig6")
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run_script(main)

@@ -13,9 +13,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from runtime.console import run_script  # noqa: E402
 from runtime.startup import import_tensorflow_quietly  # noqa: E402
-
-import_tensorflow_quietly()
 
 import numpy as np  # noqa: E402
 
@@ -24,15 +23,17 @@ from reproduce.published import ALPHAS  # noqa: E402
 
 
 def main(argv=None):
-    parser = figures.figure_parser(__doc__)
+    parser = figures.figure_parser(__doc__, alpha_option=False)
     parser.add_argument("--alphas", default=",".join(f"{a:g}" for a in ALPHAS),
                         help="comma-separated alphas, one panel each (default all)")
     args = parser.parse_args(argv)
+    import_tensorflow_quietly()  # after the options: --help and their errors are quick
     alphas = [float(a) for a in args.alphas.split(",")]
-    configurations = [c for alpha in alphas for c in figures.four_settings(alpha)]
+    configurations = [c for alpha in alphas for c in figures.four_settings(alpha, "--alphas")]
     run, patch_data, figures_dir = figures.prepare_figure_run(
         args, argv, "fig7.py", configurations)
     plt = figures.pyplot()
+    from matplotlib.ticker import MaxNLocator
 
     rows = []
     figure, axes = plt.subplots(1, len(alphas), figsize=(4.5 * len(alphas), 3.8), sharey=True,
@@ -52,6 +53,7 @@ def main(argv=None):
                       "ncc": round(float(value), 5)} for rank, value in enumerate(mean_curve)]
         axes[0, panel].set_title(f"alpha = {alpha:g}", fontsize=9)
         axes[0, panel].set_xlabel("feature rank")
+        axes[0, panel].xaxis.set_major_locator(MaxNLocator(integer=True))  # ranks are whole
         axes[0, panel].axhline(0, color="0.7", lw=0.5)
     axes[0, 0].set_ylabel(f"cross-modality NCC (mean of {len(patch_data.folds)} folds)")
     axes[0, 0].legend(fontsize=6, loc="lower left")
@@ -60,4 +62,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run_script(main)

@@ -14,9 +14,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from runtime.console import run_script  # noqa: E402
 from runtime.startup import import_tensorflow_quietly  # noqa: E402
-
-import_tensorflow_quietly()
 
 import numpy as np  # noqa: E402
 
@@ -34,6 +33,7 @@ def main(argv=None):
                         ">= 2 test subjects per fold) or within each subject, stratified by "
                         "label (for folds with one test subject)")
     args = parser.parse_args(argv)
+    import_tensorflow_quietly()  # after the options: --help and their errors are quick
     if args.k_step < 1:
         raise SystemExit("error: --k-step must be at least 1")
     configurations = figures.four_settings(args.alpha)
@@ -46,7 +46,7 @@ def main(argv=None):
         per_fold = []
         for fold in range(len(patch_data.folds)):
             print(f"[{index * len(patch_data.folds) + fold + 1}/{len(configurations) * len(patch_data.folds)}] "
-                  f"{configuration.name} fold {fold + 1}", flush=True)
+                  f"{configuration.name}/fold{fold}", flush=True)
             features = unit.load_unit_features(run, configuration, fold)
             training = figures.modality_features(features, "train")
             k_values = analysis.k_grid(training[0].shape[1], args.k_step)
@@ -59,7 +59,7 @@ def main(argv=None):
                     seed=derived_seed(run.seed, "fig8", configuration.name, fold),
                     within_subjects=args.halves == "within-subjects")
             except ValueError as error:
-                raise SystemExit(f"error: fold {fold + 1}: {error}") from None
+                raise SystemExit(f"error: {configuration.name}/fold{fold}: {error}") from None
             per_fold.append([forests.same_and_cross(accuracy[:, :, i])
                              for i in range(len(k_values))])
         mean = np.mean(per_fold, axis=0)  # (k, 2)
@@ -84,4 +84,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run_script(main)

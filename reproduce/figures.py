@@ -4,59 +4,114 @@ import csv
 import dataclasses
 from pathlib import Path
 
-from reproduce import command_line, grid, unit
-from runtime.console import say
+from reproduce import command_line, grid
+from reproduce.run_folder import read_unit_result, unit_dir
+from reproduce.unit import UNITS
 from reproduce.settings import CONFIGURATIONS
+from runtime.console import format_seconds, say
 
-REPOSITORY = Path(__file__).resolve().parents[1]
+# The grid options that choose units to train: a figure script draws fixed units.
+NOT_FOR_FIGURES = {"configs": "--configs", "shard": "--shard", "repeats": "--repeats"}
 
 
-def figure_parser(doc, alpha=0.1):
-    """The common options plus --alpha and --figures-dir."""
+def figure_parser(doc, alpha=0.1, alpha_option=True):
+    """The common options plus --alpha, --figures-dir and --train-missing."""
     parser = command_line.script_parser(doc)
     group = parser.add_argument_group("figure")
-    group.add_argument("--alpha", type=float, default=alpha,
-                       help=f"weight of the similarity term of the models shown (default {alpha})")
+    if alpha_option:
+        group.add_argument("--alpha", type=float, default=alpha,
+                           help=f"weight of the similarity term of the models shown (default "
+                           f"{alpha})")
     group.add_argument("--figures-dir", type=Path, help="where the PNG and CSV go (default "
-                       "paper_figures/<run folder name>)")
+                       "OUT/figures; the committed figures are published with --figures-dir "
+                       "paper_figures/<name>)")
+    group.add_argument("--train-missing", action="store_true",
+                       help="train the units the figure needs that the run folder lacks "
+                       "(otherwise the script names them and the command that trains them)")
     return parser
 
 
-def four_settings(alpha):
+def four_settings(alpha, option="--alpha"):
     """The four axial settings of Figs. 6–8 at one alpha: none, norm, dropout, both."""
     chosen = [c for c in CONFIGURATIONS if c.kind == "axial" and c.alpha == alpha]
     if not chosen:
-        raise SystemExit(f"error: --alpha {alpha} is not in the grid; choose from "
-                         f"{sorted({c.alpha for c in CONFIGURATIONS if c.alpha is not None})}")
+        alphas = sorted({c.alpha for c in CONFIGURATIONS if c.alpha is not None})
+        raise SystemExit(f"error: {option} {alpha:g} is not in the grid; choose from "
+                         f"{', '.join(f'{a:g}' for a in alphas)}")
     return chosen
 
 
+def reject_grid_options(args):
+    """--configs, --shard and --repeats choose units to train; a figure script draws the
+    units it needs, so it refuses them rather than ignore them."""
+    given = [flag for name, flag in NOT_FOR_FIGURES.items()
+             if getattr(args, name, None) not in (None, 1)]
+    if given:
+        raise SystemExit(f"error: {', '.join(given)} do not apply to a figure script (it draws "
+                         "the units it needs); run table1.py with them to train units")
+
+
 def prepare_figure_run(args, argv, script, configurations):
-    """The run folder of table1.py with the same arguments; trains only missing (or
-    damaged) units. Returns (run, patch_data, figures_dir)."""
+    """The run folder of table1.py with the same arguments and the units the figure needs.
+    Missing (or damaged) units are trained only with --train-missing; otherwise the
+    script stops, naming them and the table1.py command that trains them.
+    Returns (run, patch_data, figures_dir)."""
+    reject_grid_options(args)
     run = command_line.resolve_run(args, argv, script=script)
     run = dataclasses.replace(run, configurations=list(configurations))
     patch_data = grid.prepare(run, args)
-    missing = grid.unfinished(run, [(c, f) for c in run.configurations
-                                    for f in range(len(patch_data.folds))])
-    for index, (configuration, fold) in enumerate(missing):
-        say(f"[{index + 1}/{len(missing)}] training the missing unit {configuration.name} "
-            f"fold {fold + 1}")
-        unit.run_unit(run, configuration, patch_data, fold)
+    needed = [(c, f, 0) for c in run.configurations for f in range(len(patch_data.folds))]
+    missing = grid.unfinished(run, needed)
+    if missing and not args.train_missing:
+        names = [f"{c.name}/fold{f}" for c, f, _ in missing]
+        raise SystemExit(
+            f"error: {run.out} lacks {len(missing)} of the {len(needed)} units this figure "
+            f"needs ({', '.join(names[:6])}{' …' if len(names) > 6 else ''}). Train them with "
+            f"`{table1_command(run, configurations)}`, or rerun this command with "
+            "--train-missing.")
+    if missing:
+        finished = [read_unit_result(unit_dir(run.out, UNITS, c.name, f), verify=False)
+                    for c, f, _ in needed if (c, f, 0) not in missing]
+        seconds = [result["seconds"] for result in finished if result and "seconds" in result]
+        estimate = (f", about {format_seconds(len(missing) * sum(seconds) / len(seconds))} at "
+                    "this run's pace" if seconds else "")
+        say(f"training the {len(missing)} missing units (--train-missing){estimate}")
+        grid.run_grid(run, patch_data, units=missing)
     return run, patch_data, figures_dir_of(args, run)
 
 
+def table1_command(run, configurations):
+    """The table1.py command with this run's options that trains these configurations."""
+    words = run.command.split()
+    words[1] = "reproduce/table1.py"
+    kept, skip = [], False
+    figure_only = {"--alpha", "--alphas", "--fold", "--figures-dir", "--k-step", "--halves",
+                   "--train-missing"}
+    for word in words:
+        if skip:
+            skip = False
+            continue
+        option = word.split("=", 1)[0]
+        if option in figure_only:
+            skip = "=" not in word and option != "--train-missing"
+            continue
+        kept.append(word)
+    return " ".join(kept + ["--configs", ",".join(c.name for c in configurations)])
+
+
 def figures_dir_of(args, run):
-    figures_dir = args.figures_dir or REPOSITORY / "paper_figures" / run.out.name
+    """--figures-dir, else OUT/figures (never the committed paper_figures/ unasked)."""
+    figures_dir = args.figures_dir or run.out / "figures"
     figures_dir.mkdir(parents=True, exist_ok=True)
     return figures_dir
 
 
-def chosen_fold(fold_number, fold_count):
-    """The 0-based index of a 1-based --fold, checked against the run's folds."""
-    if not 1 <= fold_number <= fold_count:
-        raise SystemExit(f"error: --fold must lie in 1..{fold_count}")
-    return fold_number - 1
+def chosen_fold(fold, fold_count):
+    """--fold (counted from 0, as the run folder's fold<k>), checked against the run."""
+    if not 0 <= fold < fold_count:
+        raise SystemExit(f"error: --fold {fold}: the run has folds 0..{fold_count - 1} "
+                         "(the run folder's fold0, fold1, …)")
+    return fold
 
 
 def modality_features(features, part):

@@ -1,14 +1,16 @@
 """The grid of units: preparing a run, running its unfinished units (sharded, with
 progress and an ETA), and collecting the finished results."""
+import sys
 import time
 
 import data
 import models
 from reproduce.patch_data import load_patch_data, locate_data, write_phantoms
-from reproduce.run_folder import open_run_folder, read_unit_result, unit_dir
+from reproduce.run_folder import (check_writable, open_run_folder, read_unit_result, unit_dir,
+                                  unit_label)
 from reproduce import unit
 from reproduce.unit import UNITS
-from runtime.console import console, format_seconds, say
+from runtime.console import INTERRUPTED, console, format_seconds, say
 
 
 def prepare(run, args):
@@ -16,6 +18,7 @@ def prepare(run, args):
     download of a named dataset, the precision policy, the prepared subjects and patches,
     and the checked run folder.
     Returns the ``PatchData``."""
+    check_writable(run.out)
     if run.dataset == "synthetic":
         write_phantoms(run, args.phantom)
     models.use_mixed_precision(run.precision == "mixed_float16")
@@ -51,28 +54,38 @@ def all_units(run, fold_count, fold_major=False):
 
 
 def run_grid(run, patch_data, shard=(0, 1), run_one=None, units_folder=UNITS, describe=None,
-             fold_major=False):
-    """Runs every unfinished unit of this shard, with progress and an ETA.
+             fold_major=False, units=None):
+    """Runs every unfinished unit of this shard (of ``units``, default the whole run),
+    with progress and an ETA.
 
-    ``fold_major``: all configurations of fold 1 first (a partial run then compares every
+    ``fold_major``: all configurations of fold0 first (a partial run then compares every
     configuration on the same folds)."""
     fold_count = len(patch_data.folds)
-    units = all_units(run, fold_count, fold_major)
+    repeats = f" x {run.repeats} repeats" if run.repeats > 1 else ""
+    shape = f" ({len(run.configurations)} configurations x {fold_count} folds{repeats})"
+    if units is not None:
+        shape = ""
+    units = all_units(run, fold_count, fold_major) if units is None else units
     mine = [unit for i, unit in enumerate(units) if i % shard[1] == shard[0]]
     todo = unfinished(run, mine, units_folder)
-    repeats = f" x {run.repeats} repeats" if run.repeats > 1 else ""
-    say(f"{len(units)} units ({len(run.configurations)} configurations x {fold_count} folds"
-        f"{repeats}); this call: {len(mine)}, {len(mine) - len(todo)} already finished, "
-        f"{len(todo)} to run")
+    say(f"{len(units)} units{shape}; this call: {len(mine)}, {len(mine) - len(todo)} already "
+        f"finished, {len(todo)} to run")
     started = time.perf_counter()
     for done, (configuration, fold, repeat) in enumerate(todo):
         elapsed = time.perf_counter() - started
         eta = f", ETA {format_seconds(elapsed / done * (len(todo) - done))}" if done else ""
-        which = f" repeat {repeat}" if repeat else ""
-        say(f"[{done + 1}/{len(todo)}] {configuration.name} fold {fold + 1}/{fold_count}{which} "
+        say(f"[{done + 1}/{len(todo)}] {unit_label(configuration.name, fold, repeat)} "
             f"(elapsed {format_seconds(elapsed)}{eta})")
         options = {"repeat": repeat} if repeat else {}
-        result = (run_one or unit.run_unit)(run, configuration, patch_data, fold, **options)
+        try:
+            result = (run_one or unit.run_unit)(run, configuration, patch_data, fold, **options)
+        except KeyboardInterrupt:
+            console.close_line()
+            print(f"interrupted (Ctrl-C) in {unit_label(configuration.name, fold, repeat)}: "
+                  f"{done} units of this call finished and are saved in {run.out} "
+                  f"({len(mine) - len(todo) + done} of this call's {len(mine)}). Resume with "
+                  f"the same command:\n  {run.command}", file=sys.stderr, flush=True)
+            raise SystemExit(INTERRUPTED) from None
         say(describe(result) if describe else
             f"    same {result['same']:.1f} %, cross {result['cross']:.1f} % "
             f"({format_seconds(result['seconds'])})")
@@ -89,8 +102,7 @@ def collect(run, fold_count, units_folder=UNITS):
         result = read_unit_result(unit_dir(run.out, units_folder, configuration.name, fold, repeat),
                                   verify=False)
         if result is None:
-            missing.append(f"{configuration.name} fold {fold + 1}"
-                           + (f" repeat {repeat}" if repeat else ""))
+            missing.append(unit_label(configuration.name, fold, repeat))
         else:
             results[configuration.name].append({"repeat": repeat, **result})
     return results, missing

@@ -3,7 +3,7 @@
 import argparse
 from pathlib import Path
 
-import models
+from models.readings import DROPOUT_DISTRIBUTIONS, LAST_BLOCKS, VECTOR_NORMALIZATION_SCOPES
 from reproduce.settings import CONFIGURATIONS, RUN_PRESETS
 
 DATASETS = ["synthetic", "oai", "brats", "folder", "msd-brats", "open-ms"]
@@ -46,6 +46,41 @@ def _seed(text):
     return value
 
 
+def _filters(text):
+    """Three encoder widths, e.g. 32,64,128, each at least 1."""
+    parts = [part.strip() for part in text.split(",")]
+    if len(parts) != 3 or not all(part.isdigit() for part in parts):
+        raise argparse.ArgumentTypeError(f"expected three whole numbers such as 32,64,128, got "
+                                         f"{text!r}")
+    filters = tuple(int(part) for part in parts)
+    if min(filters) < 1:
+        raise argparse.ArgumentTypeError(f"every layer needs at least 1 filter, got {text!r}")
+    return filters
+
+
+def _class_values(text):
+    """NAME=VALUES: a foreground class and its label values (whole numbers, or nonzero)."""
+    name, values = _key_value(text)
+    if not name:
+        raise argparse.ArgumentTypeError(f"the class in {text!r} has no name")
+    if values == "nonzero":
+        return name, values
+    parts = [part.strip() for part in values.split(",")]
+    if not parts or not all(part.lstrip("-").isdigit() for part in parts):
+        raise argparse.ArgumentTypeError(f"class {name}: expected label values as whole numbers "
+                                         f"(e.g. {name}=1,2,4) or {name}=nonzero, got {values!r}")
+    return name, tuple(int(part) for part in parts)
+
+
+def _configurations(text):
+    """Configuration names or globs; an empty selection is a mistake (an unset variable?)."""
+    patterns = [part.strip() for part in text.split(",") if part.strip()]
+    if not patterns:
+        raise argparse.ArgumentTypeError("names no configuration (an unset shell variable?); "
+                                         "leave the option out to run them all")
+    return patterns
+
+
 def _subjects(text):
     """A count (a seeded choice of N subjects) or comma-separated subject names."""
     if text.isdigit():
@@ -71,6 +106,9 @@ def add_arguments(parser):
                        "(msd-brats: also the Task01_BrainTumour .tar or its folder)")
     group.add_argument("--data-root", type=Path, help="where msd-brats / open-ms are "
                        "downloaded (default $CROSS_MODALITY_DATA, else ~/.cache/cross_modality)")
+    group.add_argument("--cache-dir", type=Path, help="where prepared volumes are cached, shared "
+                       "by every run on the same files (default: DATA_ROOT/prepared; the "
+                       "synthetic phantoms: OUT/cache)")
     group.add_argument("--mirror", metavar="URL", help="download msd-brats / open-ms from "
                        "another copy with the same paths and checksums")
     group.add_argument("--modality", action="append", type=_key_value, default=[],
@@ -82,7 +120,7 @@ def add_arguments(parser):
     group.add_argument("--label", metavar="GLOB", help="label map file pattern")
     group.add_argument("--mask", metavar="GLOB", help="mask file pattern (default: the preset's, "
                        "else nonzero voxels)")
-    group.add_argument("--class", dest="classes", action="append", type=_key_value, default=[],
+    group.add_argument("--class", dest="classes", action="append", type=_class_values, default=[],
                        metavar="NAME=VALUES", help="label merge map: a foreground class and "
                        "its label values, e.g. tumor=1,2,4 or lesion=nonzero; repeat per class")
     group.add_argument("--group-pattern", help="regex whose first group of the subject name "
@@ -95,16 +133,16 @@ def add_arguments(parser):
                        "the knee phantom, brats for brats and the brain phantom, none for folder)")
     group = parser.add_argument_group(
         "model reading", "what the paper leaves open (recorded in run.json and the table header)")
-    group.add_argument("--vector-normalization", choices=list(models.VECTOR_NORMALIZATION_SCOPES),
+    group.add_argument("--vector-normalization", choices=list(VECTOR_NORMALIZATION_SCOPES),
                        default="unless-per-feature", help="which networks normalize each "
                        "feature vector to zero mean and unit SD before the mean (§II-C): " +
-                       "; ".join(f"{k}: {v}" for k, v in models.VECTOR_NORMALIZATION_SCOPES.items()))
-    group.add_argument("--last-block", choices=list(models.LAST_BLOCKS), default="bn-lrelu",
+                       "; ".join(f"{k}: {v}" for k, v in VECTOR_NORMALIZATION_SCOPES.items()))
+    group.add_argument("--last-block", choices=list(LAST_BLOCKS), default="bn-lrelu",
                        help="the encoder's last block (the representation): " +
-                       "; ".join(f"{k}: {v}" for k, v in models.LAST_BLOCKS.items()))
-    group.add_argument("--dropout-distribution", choices=list(models.DROPOUT_DISTRIBUTIONS),
+                       "; ".join(f"{k}: {v}" for k, v in LAST_BLOCKS.items()))
+    group.add_argument("--dropout-distribution", choices=list(DROPOUT_DISTRIBUTIONS),
                        default="uniform-subsets", help="modality dropout's subsets: " +
-                       "; ".join(f"{k}: {v}" for k, v in models.DROPOUT_DISTRIBUTIONS.items()))
+                       "; ".join(f"{k}: {v}" for k, v in DROPOUT_DISTRIBUTIONS.items()))
     group.add_argument("--recalibrate-statistics", action=argparse.BooleanOptionalAction,
                        help="after training, recompute every normalization layer's moving "
                        "statistics from the training patches under the final weights "
@@ -126,7 +164,7 @@ def add_arguments(parser):
                                                                           "sampled"),
                        help="random-forest patches per class per subject (sampled apart from "
                        "the training patches)")
-    group.add_argument("--filters", help="encoder filters, e.g. 32,64,128")
+    group.add_argument("--filters", type=_filters, help="encoder filters, e.g. 32,64,128")
     group.add_argument("--momentum", type=_fraction_below_one, help="momentum of the "
                        "batch-normalization moving averages, in [0, 1) (default: the preset's; "
                        "0.99 is the Keras default)")
@@ -136,7 +174,8 @@ def add_arguments(parser):
                        help="trainings per configuration and fold, from derived seeds (default "
                        "1); with 2 or more the intervals condition on the folds and narrow with "
                        "the repeats (README, Uncertainty); raising it extends a run folder")
-    group.add_argument("--configs", help="comma-separated configuration names or globs to run "
+    group.add_argument("--configs", type=_configurations,
+                       help="comma-separated configuration names or globs to run "
                        f"(default all): {', '.join(c.name for c in CONFIGURATIONS)}")
     group.add_argument("--out", type=Path, help="run folder (default runs/<dataset>-<preset>-"
                        "seed<seed>)")
@@ -150,5 +189,6 @@ def add_arguments(parser):
     group.add_argument("--distribute", choices=["none", "mirrored"], default="none",
                        help="mirrored: tf.distribute.MirroredStrategy over all local GPUs")
     group.add_argument("--verbose", type=int, default=1, choices=[0, 1, 2],
-                       help="Keras progress: 0 silent, 1 progress bar, 2 one line per epoch")
+                       help="Keras progress: 0 silent, 1 progress bar (on a terminal; "
+                       "redirected output gets the per-unit lines only), 2 one line per epoch")
     return parser

@@ -65,11 +65,6 @@ def choose_subjects(subjects, chosen, seed):
     return [subject for subject in subjects if subject.name in set(chosen)]
 
 
-def find_run_subjects(run):
-    """The subjects this run uses (``run.subjects`` applied)."""
-    return choose_subjects(data.find_subjects(run.data_dir, run.spec), run.subjects, run.seed)
-
-
 def locate_data(run, log=print):
     """A named dataset's folder: fetched, or extracted from a given archive, if needed
     (an explicit step; nothing happens for other datasets)."""
@@ -77,8 +72,9 @@ def locate_data(run, log=print):
         return
     from data import fetch
     try:
+        named = run.subjects if isinstance(run.subjects, list) else None  # only theirs
         found = fetch.locate(run.dataset, run.fetch["data_dir"], run.fetch["data_root"],
-                             run.fetch["mirror"], log=log)
+                             run.fetch["mirror"], log=log, subjects=named)
     except fetch.FetchError as error:
         raise data.DataError(str(error)) from None
     if found.resolve() != run.data_dir.resolve():
@@ -86,11 +82,14 @@ def locate_data(run, log=print):
 
 
 def load_patch_data(run, log=print, progress=None):
-    """Every subject prepared (cached in OUT/cache), sampled twice, and split into folds."""
-    subjects = find_run_subjects(run)
+    """Every subject prepared (cached in ``run.cache_dir``), sampled twice, and split into
+    folds."""
+    found = data.find_subjects(run.data_dir, run.spec)
+    subjects = choose_subjects(found, run.subjects, run.seed)
     log(f"{len(subjects)} subjects under {run.data_dir}; modalities "
         f"{', '.join(run.modality_names)}; classes {', '.join(run.spec.class_names)}")
-    prepared = data.prepare_subjects(subjects, run.spec, cache_dir=run.out / "cache",
+    prepared = data.prepare_subjects(subjects, run.spec,
+                                     cache_dir=run.cache_dir or run.out / "cache",
                                      progress=progress)
     tables = {}
     for purpose, per_class in (("training", run.patches_per_class),
@@ -107,8 +106,11 @@ def load_patch_data(run, log=print, progress=None):
     distinct = len(set(groups))
     fold_count = run.folds or min(run.preset_folds, distinct)
     if distinct < max(fold_count, 2):
+        held = (f"--subjects selected {len(subjects)} of the {len(found)} subjects in "
+                f"{run.data_dir} ({distinct} subject ids)" if run.subjects is not None else
+                f"{run.data_dir} holds {distinct} subject ids")
         raise data.DataError(f"{fold_count} folds need at least {max(fold_count, 2)} subjects "
-                             f"(subject ids), but {run.data_dir} holds {distinct}: "
+                             f"(subject ids), but {held}: "
                              + (f"give --folds {distinct} or fewer, or more subjects"
                                 if distinct >= 2 else "cross-validation needs more subjects"))
     folds = data.subject_folds(groups, fold_count, seed=run.seed)

@@ -25,9 +25,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from runtime.console import run_script  # noqa: E402
 from runtime.startup import import_tensorflow_quietly  # noqa: E402
-
-import_tensorflow_quietly()
 
 from reproduce import command_line, features, forests, grid, intervals, unit  # noqa: E402
 from runtime.console import say  # noqa: E402
@@ -128,6 +127,7 @@ def main(argv=None):
     parser.add_argument("--figures-dir", type=Path, help="where the MD, CSV and JSON go "
                         "(default: the run folder)")
     args = parser.parse_args(argv)
+    import_tensorflow_quietly()  # after the options: --help and their errors are quick
     if args.recalibrate_statistics:
         raise SystemExit("error: give the options of a run trained without "
                          "--recalibrate-statistics; this script recalibrates its units")
@@ -159,4 +159,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run_script(main)

@@ -38,6 +38,7 @@ class Run:
     repeats: int = 1  # trainings per (configuration, fold); not fingerprinted: more extend
     extra: dict = field(default_factory=dict)  # study-specific settings (fingerprinted)
     fetch: dict = None  # a named dataset: {"data_dir", "data_root", "mirror"} for data.fetch
+    cache_dir: Path = None  # prepared volumes (not fingerprinted: keyed by the input files)
     # The readings of what the paper leaves open (models.VECTOR_NORMALIZATION_SCOPES,
     # LAST_BLOCKS, DROPOUT_DISTRIBUTIONS) and whether statistics are recalibrated.
     vector_normalization: str = "unless-per-feature"

@@ -14,6 +14,7 @@ every subject's data (each subject is in the training or the test part of each f
 import json
 import os
 import shutil
+import tempfile
 import warnings
 from pathlib import Path
 
@@ -50,6 +51,21 @@ class RunFolderError(SystemExit):
         super().__init__(f"error: {message}")
 
 
+def check_writable(out):
+    """Fails with one line, before anything is computed, when ``out`` cannot be a run
+    folder: an existing file, or a place this user cannot write (read-only mount, mode)."""
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise RunFolderError(f"--out {out} is a file, not a folder; give a folder for the run")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=out):
+            pass
+    except OSError as error:
+        raise RunFolderError(f"--out {out} cannot be written ({error.strerror or error}); give a "
+                             "folder you can write to") from None
+
+
 def open_run_folder(run, input_files, discard_stale=False, log=print):
     """Creates OUT/run.json, or checks that the folder's run matches this one.
 
@@ -67,7 +83,12 @@ def open_run_folder(run, input_files, discard_stale=False, log=print):
         except (OSError, ValueError) as error:
             raise RunFolderError(f"{path} cannot be read ({error}); give another --out") from None
         arguments = stored.get("arguments") if stored.get("version") == RUN_FILE_VERSION else None
-        if canonical(arguments) != canonical(fingerprint):
+        if canonical(arguments) != canonical(fingerprint) and not finished_units(run.out):
+            # Nothing was computed under the old arguments (a start that failed): the
+            # folder takes the new ones.
+            log(f"{run.out} has no finished unit: its run.json is replaced by this run's")
+            stored = None
+        elif canonical(arguments) != canonical(fingerprint):
             changed = sorted(k for k in set(arguments or {}) | set(fingerprint)
                              if (arguments or {}).get(k) != fingerprint.get(k))
             raise RunFolderError(
@@ -133,10 +154,15 @@ def describe_changes(before, after):
 
 
 # -- units ----------------------------------------------------------------------------------
+def unit_label(name, fold, repeat=0):
+    """<configuration>/fold<k>[-repeat<r>]: how the console and the folders name a unit
+    (folds and repeats counted from 0, as in the folder names)."""
+    return f"{name}/fold{fold}" + (f"-repeat{repeat}" if repeat else "")
+
+
 def unit_dir(out, units_folder, name, fold, repeat=0):
     """OUT/<units folder>/<configuration>/fold<k>, or fold<k>-repeat<r> for repeated trainings."""
-    return Path(out) / units_folder / name / (f"fold{fold}" if repeat == 0 else
-                                      f"fold{fold}-repeat{repeat}")
+    return Path(out) / units_folder / unit_label(name, fold, repeat)
 
 
 def finished_units(out):
@@ -157,6 +183,8 @@ def read_unit_result(directory, verify=True):
     names what is wrong, so that the unit is trained again)."""
     path = Path(directory) / "result.json"
     if not path.exists():
+        if Path(directory).is_dir() and any(Path(directory).iterdir()):
+            return _damaged(directory, "it was stopped before it finished: no result.json")
         return None
     try:
         result = json.loads(path.read_text())

@@ -17,21 +17,30 @@ paper's claims (reproduced, contradicted, undecided). Every
 (configuration, fold) unit is saved as it finishes: rerun the same command to resume;
 --shard I/N splits the grid over several processes.
 """
+import shutil
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from runtime.console import run_script  # noqa: E402
 from runtime.startup import import_tensorflow_quietly  # noqa: E402
-
-import_tensorflow_quietly()
 
 from reproduce import command_line, grid, table_report  # noqa: E402
 from runtime.console import say  # noqa: E402
 
 
+TABLE_FILES = ("table1.md", "table1.csv", "table1_pairs.csv", "table1_claims.csv",
+               "table1_feature_scale.csv", "table1.json")
+
+
 def main(argv=None):
-    args = command_line.script_parser(__doc__).parse_args(argv)
+    parser = command_line.script_parser(__doc__)
+    parser.add_argument("--publish", type=Path, metavar="DIR", help="also copy the finished "
+                        "tables into DIR (e.g. paper_figures/<name>: the committed results are "
+                        "published this way, never by default)")
+    args = parser.parse_args(argv)
+    import_tensorflow_quietly()  # after the options: --help and their errors are quick
     run = command_line.resolve_run(args, argv)
     shard = command_line.parse_shard(args.shard)
     patch_data = grid.prepare(run, args)
@@ -44,14 +53,20 @@ def main(argv=None):
         return 0
     rows = table_report.table_rows(run, results)
     compared = table_report.comparisons(run, results)
-    seconds = sum(r["seconds"] for per_fold in results.values() for r in per_fold)
-    text = table_report.write_outputs(run, rows, compared, seconds, fold_count)
+    split = table_report.time_split(results)
+    text = table_report.write_outputs(run, rows, compared, split, fold_count)
     say()
     say(text)
+    say(f"compute: {table_report.time_split_text(split)}")
     say(f"wrote {run.out / 'table1.md'}, table1.csv, table1_pairs.csv, table1_claims.csv, "
         "table1_feature_scale.csv and table1.json")
+    if args.publish:
+        args.publish.mkdir(parents=True, exist_ok=True)
+        for name in TABLE_FILES:
+            shutil.copyfile(run.out / name, args.publish / name)
+        say(f"published them in {args.publish}")
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run_script(main)

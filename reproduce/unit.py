@@ -8,9 +8,9 @@
 With ``--repeats`` a configuration and fold are trained again from derived seeds
 (``network_seed``); each training is a unit of its own.
 """
+import dataclasses
 import time
 
-import keras
 import numpy as np
 
 import data
@@ -19,6 +19,7 @@ from reproduce.features import feature_scale, modality_separation, unit_features
 from reproduce.forests import same_and_cross, score_forests, subject_accuracy
 from reproduce.run_folder import clear_unit, unit_dir, write_unit_result
 from runtime.seeds import derived_seed, seed_everything
+from runtime.timing import Stopwatch, TimedPatches
 
 UNITS = "units"
 
@@ -102,15 +103,23 @@ def save_unit(directory, networks, features, result, modality_names):
 
 
 def run_unit(run, configuration, patch_data, fold, repeat=0):
-    """Trains, extracts features, fits the forests; saves everything, result.json last."""
+    """Trains, extracts features, fits the forests; saves everything, result.json last.
+    ``result["timing"]`` splits the unit's seconds into training, feature extraction
+    and forests (patch cutting, which happens inside the first two, separately)."""
     directory = unit_dir(run.out, UNITS, configuration.name, fold, repeat)
     clear_unit(directory)
     started = time.perf_counter()
-    networks = train_networks(run, configuration, patch_data, fold, repeat)
-    features = unit_features(networks, patch_data, fold, len(run.modality_names))
+    stopwatch = Stopwatch()
+    timed = dataclasses.replace(patch_data, training=TimedPatches(patch_data.training, stopwatch),
+                                evaluation=TimedPatches(patch_data.evaluation, stopwatch))
+    with stopwatch("training"):
+        networks = train_networks(run, configuration, timed, fold, repeat)
+    with stopwatch("feature extraction"):
+        features = unit_features(networks, timed, fold, len(run.modality_names))
     network_seconds = time.perf_counter() - started  # training and feature extraction
-    accuracy, correct = score_forests(features, run.trees,
-                                      forest_seed(run, configuration, fold, repeat))
+    with stopwatch("forests"):
+        accuracy, correct = score_forests(features, run.trees,
+                                          forest_seed(run, configuration, fold, repeat))
     same, cross = same_and_cross(accuracy)
     result = {"configuration": configuration.name, "fold": fold, "repeat": repeat,
               "accuracy": accuracy.tolist(),
@@ -120,7 +129,8 @@ def run_unit(run, configuration, patch_data, fold, repeat=0):
               "subject_accuracy": subject_accuracy(correct, features["test_subjects"]),
               "feature_scale": feature_scale(features),
               "modality_separation": modality_separation(features),
-              "seconds": time.perf_counter() - started, "network_seconds": network_seconds}
+              "seconds": time.perf_counter() - started, "network_seconds": network_seconds,
+              "timing": stopwatch.rounded()}
     save_unit(directory, networks, features, result, run.modality_names)
     return result
 
@@ -145,4 +155,5 @@ def load_unit_networks(run, configuration, fold, repeat=0):
                  for name in run.modality_names]
     else:
         paths = [directory / "model.keras"]
+    import keras  # here, so that importing this module does not start TensorFlow
     return [keras.saving.load_model(path, safe_mode=True) for path in paths]

@@ -42,3 +42,20 @@ def format_bytes(count):
         if count < 1000 or unit == "GB":
             return f"{count:.0f} {unit}" if unit == "B" else f"{count:.1f} {unit}"
         count /= 1000
+
+
+INTERRUPTED = 130  # the shell's exit status for Ctrl-C
+
+
+def run_script(main):
+    """Runs a script's ``main`` and exits with its status; Ctrl-C ends it with one line
+    (what is saved stays saved: every result is written atomically) instead of a
+    traceback."""
+    try:
+        status = main()
+    except KeyboardInterrupt:
+        console.close_line()
+        print("interrupted (Ctrl-C): everything finished so far is saved; rerun the same "
+              "command to resume", file=sys.stderr, flush=True)
+        status = INTERRUPTED
+    sys.exit(status)

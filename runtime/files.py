@@ -44,6 +44,30 @@ def temporary_name(path):
     return path.with_name(f"{path.name}.tmp{os.getpid()}")
 
 
+def remove_stale_temporaries(folder):
+    """Deletes what ``atomic_path`` left in ``folder`` when its process was killed: every
+    ``*.tmp<PID>`` whose process is gone (another live process's are kept). Returns the
+    paths removed."""
+    removed = []
+    for path in Path(folder).glob("*.tmp*"):
+        pid = path.name.rpartition(".tmp")[2]
+        if not pid.isdigit() or _process_alive(int(pid)):
+            continue
+        _remove(path)
+        removed.append(path)
+    return removed
+
+
+def _process_alive(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's live process
+        return True
+    return True
+
+
 def _remove(path):
     if path.is_dir() and not path.is_symlink():
         shutil.rmtree(path)

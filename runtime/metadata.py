@@ -1,6 +1,8 @@
-"""The software versions a run records beside its results."""
+"""The software versions a run records beside its results, and the machine a timing was
+measured on."""
 import platform
 from importlib import metadata
+from pathlib import Path
 
 PACKAGES = ("keras", "tensorflow", "numpy", "scikit-learn", "nibabel", "h5py")
 
@@ -14,3 +16,29 @@ def versions():
         except metadata.PackageNotFoundError:
             found[package] = None
     return found
+
+
+def machine():
+    """'2 cores, Intel(R) Xeon(R) Processor, Linux-…': what a timing was measured on."""
+    import os
+    import platform
+    cpu = platform.processor()
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.exists():
+        cpu = next((line.split(":", 1)[1].strip() for line in cpuinfo.read_text().splitlines()
+                    if line.startswith("model name")), cpu)
+    return f"{os.cpu_count()} cores, {cpu}, {platform.platform()}"
+
+
+def write_record(path, lines, notes=()):
+    """Measured figures with what produced them (command, date, machine, versions):
+    the evidence file behind a number in the README."""
+    import sys
+    from datetime import datetime, timezone
+    header = [f"# command: python {' '.join(sys.argv)}",
+              f"# date: {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC",
+              f"# machine: {machine()}",
+              f"# versions: {', '.join(f'{k} {v}' for k, v in versions().items())}",
+              *(f"# {note}" for note in notes)]
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    Path(path).write_text("\n".join(header + list(lines)) + "\n")

@@ -34,3 +34,43 @@ def test_the_cache_is_rebuilt_when_an_input_file_changes(tmp_path):
     fresh = prepare_subject(subjects[0], spec)
     assert not np.allclose(first[0].volumes, second[0].volumes)
     np.testing.assert_array_equal(np.asarray(second[0].volumes), fresh.volumes)
+
+
+def test_temporaries_of_killed_processes_are_removed_and_live_ones_kept(tmp_path):
+    import os
+    import subprocess
+    import sys
+    write_knee_phantoms(tmp_path / "data", subjects=1)
+    spec = dataset_spec("oai")
+    subjects = find_subjects(tmp_path / "data", spec)
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True).stdout.strip()
+    stale = cache / f"knee01-0123456789abcdef.h5.tmp{gone}"  # a killed run's half file
+    stale.write_bytes(b"\0" * 1000)
+    live = cache / f"knee01-fedcba9876543210.h5.tmp{os.getpid()}"  # a running writer's
+    live.write_bytes(b"\0" * 1000)
+    prepare_subjects(subjects, spec, cache_dir=cache)
+    assert not stale.exists() and live.exists()
+    assert len(list(cache.glob("*.h5"))) == 1
+
+
+def test_runs_on_the_same_data_share_one_cache(tmp_path, monkeypatch):
+    """Two run folders on one data folder: the second prepares nothing, and no run
+    folder holds a cache of its own (it lives under the data root)."""
+    from reproduce import table1
+    from tests.conftest import TINY_RUN
+    write_knee_phantoms(tmp_path / "knees", subjects=2)
+    options = ["--dataset", "oai", "--data-dir", str(tmp_path / "knees"), *TINY_RUN[2:],
+               "--configs", "plain-a0", "--data-root", str(tmp_path / "root")]
+    assert table1.main([*options, "--out", str(tmp_path / "first")]) == 0
+    cached = sorted((tmp_path / "root" / "prepared").glob("*.h5"))
+    assert len(cached) == 2
+    import data.cache
+    monkeypatch.setattr(data.cache, "prepare_subject",
+                        lambda *a: pytest.fail("the shared cache was not used"))
+    assert table1.main([*options, "--out", str(tmp_path / "second"), "--seed", "3"]) == 0
+    assert sorted((tmp_path / "root" / "prepared").glob("*.h5")) == cached
+    assert not (tmp_path / "first" / "cache").exists()
+    assert not (tmp_path / "second" / "cache").exists()

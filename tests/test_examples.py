@@ -10,6 +10,7 @@ from pathlib import Path
 from examples import make_notebook
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+REPOSITORY = EXAMPLES.parent
 SCRIPT = EXAMPLES / "cross_modality_walkthrough.py"
 
 
@@ -54,3 +55,34 @@ def test_the_walkthrough_runs_top_to_bottom_at_its_small_setting(tmp_path):
     assert sorted(p.name for p in tmp_path.glob("*.png")) == [
         "1_contrasts.png", "4_loss_curves.png", "5_reconstructions.png",
         "6_feature_correlation.png"]
+
+
+def test_the_slurm_example_submits_shards_then_a_dependent_aggregating_call(tmp_path):
+    """bash -n, then a run against a stand-in `sbatch` that records its arguments: an
+    array of N shards 0..N-1, each with --shard ${SLURM_ARRAY_TASK_ID}/N, and a final call
+    without --shard that waits for the array (afterany)."""
+    script = REPOSITORY / "examples" / "slurm_table1.sh"
+    subprocess.run(["bash", "-n", str(script)], check=True)
+    fake = tmp_path / "bin" / "sbatch"
+    fake.parent.mkdir()
+    calls = tmp_path / "calls"
+    fake.write_text(f'#!/bin/bash\nprintf "%s\\n" "$@" > {calls}.$$\necho $$\n')
+    fake.chmod(0o755)
+    environment = {**os.environ, "PATH": f"{fake.parent}:{os.environ['PATH']}", "SHARDS": "4",
+                   "OUT": str(tmp_path / "out"), "DATA": "/data/My BraTS"}
+    finished = subprocess.run(["bash", str(script)], cwd=REPOSITORY, env=environment,
+                              capture_output=True, text=True, timeout=60, check=True)
+    submitted = [path.read_text().splitlines() for path in
+                 sorted(tmp_path.glob("calls.*"), key=lambda p: int(p.suffix[1:]))]
+    assert len(submitted) == 2
+    shards, final = submitted
+    array_id = finished.stdout.split("as job ")[1].split()[0]
+    assert "--array=0-3" in shards
+    shard_command = [a for a in shards if a.startswith("--wrap=")][0]
+    assert shard_command.endswith("--shard ${SLURM_ARRAY_TASK_ID}/4")
+    assert "reproduce/table1.py" in shard_command and "/data/My\\ BraTS" in shard_command
+    assert f"--dependency=afterany:{array_id}" in final
+    final_command = [a for a in final if a.startswith("--wrap=")][0]
+    assert "--shard" not in final_command
+    assert final_command.removeprefix("--wrap=") == shard_command.removeprefix(
+        "--wrap=").rsplit(" --shard", 1)[0]

@@ -251,3 +251,73 @@ def test_table1_runs_on_a_folder_in_the_msd_layout(tmp_path):
     # The extracted folder as --data-dir works too (same subjects, another run folder).
     assert table1.main([*arguments[:3], str(tmp_path / "Task01_BrainTumour"), *arguments[4:-1],
                         str(tmp_path / "run2")]) == 0
+
+
+def open_ms_served(patients=("patient07", "patient19", "patient26")):
+    files = {f"cross_sectional/MNI/{p.parent.name}/{p.name}": p.read_bytes()
+             for p in sorted(SHARED_OPEN_MS.glob("patient*/*.nii.gz"))}
+    chosen = tuple(f for f in fetch.SOURCES["open-ms"].files if f.path.split("/")[0] in patients)
+    return files, {"open-ms": replace(fetch.SOURCES["open-ms"], files=chosen)}
+
+
+@pytest.mark.skipif(not SHARED_OPEN_MS.exists(), reason="../shared/data/open_ms is not beside the checkout")
+def test_named_subjects_download_only_their_files(tmp_path):
+    files, sources = open_ms_served()
+    with Server(files) as server:
+        folder = fetch.fetch("open-ms", tmp_path, mirror=server.url, sources=sources,
+                             show_progress=False, log=lambda *a: None, subjects=["patient19"])
+        assert sorted(path for path, _ in server.requests) == sorted(
+            f"/cross_sectional/MNI/{r.path}" for r in sources["open-ms"].files
+            if r.path.startswith("patient19/"))
+        assert len(server.requests) == 5 and not (folder / fetch.COMPLETE).exists()
+        # Asked again, nothing is downloaded; then the rest completes the dataset.
+        fetch.fetch("open-ms", tmp_path, mirror=server.url, sources=sources,
+                    show_progress=False, log=lambda *a: None, subjects=["patient19"])
+        assert len(server.requests) == 5
+        fetch.fetch("open-ms", tmp_path, mirror=server.url, sources=sources,
+                    show_progress=False, log=lambda *a: None)
+        assert len(server.requests) == 15 and (folder / fetch.COMPLETE).exists()
+    with pytest.raises(fetch.FetchError, match="open-ms has no subject patient99; it has "
+                                               "patient07"):
+        fetch.fetch("open-ms", tmp_path / "x", sources=sources, subjects=["patient99"])
+
+
+@pytest.mark.skipif(not SHARED_OPEN_MS.exists(), reason="../shared/data/open_ms is not beside the checkout")
+def test_open_ms_free_space_is_checked_before_the_first_request(tmp_path, monkeypatch):
+    import shutil as shutil_module
+    from collections import namedtuple
+    files, sources = open_ms_served()
+    usage = namedtuple("usage", "total used free")
+    monkeypatch.setattr(shutil_module, "disk_usage", lambda path: usage(10**9, 10**9, 20_000_000))
+    with Server(files) as server:
+        with pytest.raises(fetch.FetchError, match=r"15 files of open-ms need up to 75.0 MB, "
+                                                   r"but .* has 20.0 MB free"):
+            fetch.fetch("open-ms", tmp_path, mirror=server.url, sources=sources,
+                        show_progress=False, log=lambda *a: None)
+        assert server.requests == []
+        # With the estimate passed, a file larger than the free space is refused on its
+        # announced size (Content-Length), before its body is written.
+        small = replace(sources["open-ms"], files=sources["open-ms"].files[:3], bytes_per_file=1)
+        smallest = min(len(files[f"cross_sectional/MNI/{r.path}"]) for r in small.files)
+        monkeypatch.setattr(shutil_module, "disk_usage",
+                            lambda path: usage(10**9, 10**9, smallest - 1))
+        with pytest.raises(fetch.FetchError, match="needs .* more, but .* free"):
+            fetch.fetch("open-ms", tmp_path, mirror=server.url, sources={"open-ms": small},
+                        show_progress=False, log=lambda *a: None)
+        assert len(server.requests) == 1
+        assert not any((tmp_path / "open_ms").rglob("*.nii.gz*"))
+
+
+def test_the_fetch_command_names_itself_and_its_options():
+    import subprocess
+    import sys
+    repository = Path(__file__).resolve().parents[1]
+    finished = subprocess.run([sys.executable, "-m", "data.fetch", "--help"], cwd=repository,
+                              capture_output=True, text=True, timeout=60)
+    assert finished.stdout.startswith("usage: python -m data.fetch")
+    assert "--subjects" in finished.stdout
+    assert "--data-dir" not in " ".join(s.manual for s in fetch.SOURCES.values()).replace(
+        "reproduce/ scripts as --data-dir", "")
+    refused = subprocess.run([sys.executable, "-m", "data.fetch", "msd-brats", "--subjects", "a"],
+                             cwd=repository, capture_output=True, text=True, timeout=60)
+    assert refused.returncode == 2 and "downloaded whole" in refused.stderr

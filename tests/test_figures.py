@@ -85,7 +85,8 @@ def run_folder(tmp_path_factory):
 ])
 def test_figure_scripts_write_a_png_and_its_numbers(run_folder, script, extra, name):
     out, figures = run_folder / "run", run_folder / "figures"
-    assert script.main([*TINY, "--out", str(out), "--figures-dir", str(figures), *extra]) == 0
+    assert script.main([*TINY, "--out", str(out), "--figures-dir", str(figures), *extra,
+                        "--train-missing"]) == 0
     png = figures / f"{name}.png"
     assert png.stat().st_size > 10_000 and png.read_bytes()[:4] == b"\x89PNG"
     with open(figures / f"{name}.csv") as handle:
@@ -178,7 +179,8 @@ def test_fig8_halves_within_subjects_as_a_script(tmp_path):
     one_test_subject = ["--subjects", "3", "--folds", "3", *TINY[4:]]
     finished = subprocess.run(
         [sys.executable, "reproduce/fig8.py", *one_test_subject, "--out", str(out),
-         "--figures-dir", str(figures), "--halves", "within-subjects", "--k-step", "16"],
+         "--figures-dir", str(figures), "--halves", "within-subjects", "--k-step", "16",
+         "--train-missing"],
         cwd=REPOSITORY, capture_output=True, text=True, timeout=600)
     assert finished.returncode == 0, finished.stdout[-2000:] + finished.stderr[-2000:]
     with open(figures / "fig8.csv") as handle:
@@ -190,3 +192,65 @@ def test_fig8_halves_within_subjects_as_a_script(tmp_path):
          "--figures-dir", str(figures)], cwd=REPOSITORY, capture_output=True, text=True,
         timeout=600)
     assert by_subject.returncode != 0 and "within-subjects" in by_subject.stderr
+
+
+def test_a_figure_script_trains_nothing_unasked_and_names_the_command(tmp_path, trained_units,
+                                                                     capsys):
+    out = tmp_path / "run"
+    with pytest.raises(SystemExit) as stopped:
+        fig6.main([*TINY, "--out", str(out), "--alpha", "0.5"])
+    message = str(stopped.value)
+    assert trained_units == []
+    assert "lacks 8 of the 8 units" in message and "norm-a0.5/fold1" in message
+    assert not (out / "figures").exists()
+    # The command it names trains exactly those units; the figure then trains nothing.
+    command = message.split("`")[1].split()
+    assert command[:2] == ["python", "reproduce/table1.py"]
+    from reproduce import table1
+    assert table1.main(command[2:]) == 0
+    assert sorted({name for name, _, _ in trained_units}) == [
+        "dropout+norm-a0.5", "dropout-a0.5", "norm-a0.5", "plain-a0.5"]
+    trained_units.clear()
+    assert fig6.main([*TINY, "--out", str(out), "--alpha", "0.5"]) == 0
+    assert trained_units == [] and (out / "figures" / "fig6.png").exists()
+
+
+@pytest.mark.parametrize("option", [["--configs", "plain-a0"], ["--shard", "0/2"],
+                                    ["--repeats", "2"]])
+def test_figure_scripts_refuse_the_grid_options(tmp_path, option):
+    with pytest.raises(SystemExit, match=f"{option[0]} do not apply to a figure script"):
+        fig7.main([*TINY, "--out", str(tmp_path), *option])
+
+
+def test_fig7_names_its_own_option_for_an_alpha_outside_the_grid(tmp_path):
+    with pytest.raises(SystemExit, match=r"--alphas 0.3 is not in the grid; choose from 0, "
+                                         r"0.1, 0.2, 0.5"):
+        fig7.main([*TINY, "--out", str(tmp_path), "--alphas", "0.3"])
+    with pytest.raises(SystemExit) as stopped:  # fig7 takes --alphas, not --alpha
+        fig7.main([*TINY, "--out", str(tmp_path), "--alpha", "0.1"])
+    assert stopped.value.code == 2
+
+
+def test_a_figure_script_with_default_options_changes_no_tracked_file(tmp_path):
+    """On a copy of the repository: fig7 with the default run folder and no
+    --figures-dir leaves `git status` clean (its figure goes into the run folder)."""
+    copy = tmp_path / "repository"
+    tracked = subprocess.run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+                             cwd=REPOSITORY, capture_output=True,
+                             check=True).stdout.decode().split("\0")
+    for name in filter(None, tracked):
+        if (REPOSITORY / name).is_file():
+            (copy / name).parent.mkdir(parents=True, exist_ok=True)
+            (copy / name).write_bytes((REPOSITORY / name).read_bytes())
+    git = ["git", "-c", "user.name=test", "-c", "user.email=test@example.org"]
+    for command in (["init", "-q"], ["add", "-A"], ["commit", "-q", "-m", "copy"]):
+        subprocess.run([*git, *command], cwd=copy, check=True)
+    finished = subprocess.run(
+        [sys.executable, "reproduce/fig7.py", *TINY, "--alphas", "0.1", "--train-missing"],
+        cwd=copy, capture_output=True, text=True, timeout=600)
+    assert finished.returncode == 0, finished.stdout[-2000:] + finished.stderr[-2000:]
+    written = list((copy / "runs").glob("*/figures/fig7.png"))
+    assert len(written) == 1
+    status = subprocess.run([*git, "status", "--porcelain"], cwd=copy, capture_output=True,
+                            text=True, check=True).stdout
+    assert status == ""

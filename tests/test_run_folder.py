@@ -80,7 +80,7 @@ def test_damaged_or_incomplete_units_are_trained_again_with_a_warning(tmp_path, 
     trained_units.clear()
     with pytest.warns(UserWarning, match="result.json cannot be read"):
         assert fig7.main([*TINY, "--out", str(out), "--figures-dir", str(tmp_path / "f"),
-                          "--alphas", "0.1"]) == 0
+                          "--alphas", "0.1", "--train-missing"]) == 0
     assert ("dropout-a0.1", 0, None) in trained_units
 
 
@@ -139,10 +139,10 @@ def test_two_shards_started_together_both_finish_and_a_final_call_aggregates(tmp
     outputs = [shard.communicate(timeout=300)[0] for shard in shards]
     assert [shard.returncode for shard in shards] == [0, 0], outputs
     # Each shard trained its own half of the four units: disjoint, together all of them.
-    trained = [set(re.findall(r"\] (\S+) fold (\d)/2", output)) for output in outputs]
+    trained = [set(re.findall(r"\] (\S+)/fold(\d) ", output)) for output in outputs]
     assert [len(units) for units in trained] == [2, 2] and not trained[0] & trained[1]
     assert trained[0] | trained[1] == {(name, fold) for name in ("plain-a0", "dropout-a0")
-                                       for fold in ("1", "2")}
+                                       for fold in ("0", "1")}
     final = subprocess.run(command, cwd=REPOSITORY, capture_output=True, text=True, timeout=300)
     assert final.returncode == 0, final.stdout + final.stderr
     assert "0 to run" in final.stdout and (out / "table1.json").exists()
@@ -162,3 +162,85 @@ def test_a_run_folder_of_an_older_version_is_still_read(tmp_path, trained_units)
     assert trained_units == []  # its units are reused: that was the model of its time
     with pytest.raises(run_folder.RunFolderError, match="differ in: reading"):
         table1.main(arguments)  # today's default model is another run
+
+
+def test_a_unit_stopped_before_its_result_is_trained_again_with_a_warning(tmp_path):
+    directory = tmp_path / "units" / "plain-a0" / "fold0"
+    directory.mkdir(parents=True)
+    assert run_folder.read_unit_result(directory) is None  # not started: no warning
+    (directory / "model.keras").write_bytes(b"half")
+    with pytest.warns(UserWarning, match="plain-a0/fold0 is damaged .*stopped before it "
+                                         "finished: no result.json"):
+        assert run_folder.read_unit_result(directory) is None
+
+
+def test_an_out_that_is_a_file_or_unwritable_fails_in_one_line_before_any_work(tmp_path):
+    file = tmp_path / "a_file"
+    file.write_text("x")
+    finished = subprocess.run([sys.executable, "reproduce/table1.py", *TINY, "--out", str(file)],
+                              cwd=REPOSITORY, capture_output=True, text=True, timeout=300)
+    assert finished.returncode != 0 and "Traceback" not in finished.stderr
+    assert finished.stderr.strip().splitlines()[-1] == (
+        f"error: --out {file} is a file, not a folder; give a folder for the run")
+    with pytest.raises(SystemExit, match=r"--out .*a_file/run cannot be written"):
+        run_folder.check_writable(file / "run")  # a folder below a file
+    if os.geteuid() != 0:  # root may write anywhere
+        locked = tmp_path / "locked"
+        locked.mkdir(mode=0o555)
+        with pytest.raises(SystemExit, match="cannot be written"):
+            run_folder.check_writable(locked / "run")
+
+
+def test_a_folder_without_a_finished_unit_takes_new_arguments(tmp_path, monkeypatch, capsys):
+    """A start that failed (here: Ctrl-C in the first unit) claims nothing: the corrected
+    command runs in the same folder. Ctrl-C ends in one message with the resume command."""
+    from reproduce import unit
+    out = tmp_path / "run"
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+    original = unit.run_unit
+    monkeypatch.setattr(unit, "run_unit", interrupted)
+    with pytest.raises(SystemExit) as stopped:
+        table1.main([*TINY, "--out", str(out), "--configs", "plain-a0", "--seed", "1"])
+    assert stopped.value.code == 130
+    error = capsys.readouterr().err
+    assert "interrupted (Ctrl-C) in plain-a0/fold0: 0 units of this call finished" in error
+    assert "Resume with the same command:\n  python reproduce/table1.py" in error
+    assert (out / "run.json").exists() and not run_folder.finished_units(out)
+    monkeypatch.setattr(unit, "run_unit", original)
+    assert table1.main([*TINY, "--out", str(out), "--configs", "plain-a0"]) == 0
+    assert "no finished unit: its run.json is replaced" in capsys.readouterr().out
+    assert json.loads((out / "run.json").read_text())["arguments"]["seed"] == 0
+    # Now it holds finished units: other arguments are refused, as before.
+    with pytest.raises(SystemExit, match="other arguments .*seed"):
+        table1.main([*TINY, "--out", str(out), "--configs", "plain-a0", "--seed", "1"])
+
+
+def test_ctrl_c_outside_the_grid_ends_in_one_line(capsys):
+    from runtime.console import run_script
+
+    def main():
+        raise KeyboardInterrupt
+    with pytest.raises(SystemExit) as stopped:
+        run_script(main)
+    assert stopped.value.code == 130
+    assert capsys.readouterr().err.strip() == (
+        "interrupted (Ctrl-C): everything finished so far is saved; rerun the same command to "
+        "resume")
+
+
+def test_subjects_and_folds_say_what_was_selected_and_what_exists(tmp_path):
+    from data.synthetic import write_knee_phantoms
+    write_knee_phantoms(tmp_path / "knees", subjects=3, seed=0)
+    with pytest.raises(SystemExit, match="--subjects selected 2 of the 3 subjects in .*knees"):
+        table1.main(["--dataset", "oai", "--data-dir", str(tmp_path / "knees"), *TINY,
+                     "--folds", "3", "--out", str(tmp_path / "run")])
+
+
+def test_the_console_numbers_folds_as_the_folders_do(tmp_path, capsys):
+    assert table1.main([*TINY, "--out", str(tmp_path / "run"), "--configs", "plain-a0"]) == 0
+    output = capsys.readouterr().out
+    assert "[1/2] plain-a0/fold0 " in output and "[2/2] plain-a0/fold1 " in output
+    assert (tmp_path / "run" / "units" / "plain-a0" / "fold1" / "result.json").exists()
+    assert "fold 1" not in output and "fold 2" not in output

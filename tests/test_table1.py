@@ -23,6 +23,20 @@ def test_tiny_run_writes_a_valid_table_and_a_rerun_trains_nothing(tmp_path, trai
     assert document["seed"] == 0 and "table1.py" in document["command"]
     assert {"keras", "tensorflow", "numpy"} <= set(document["versions"])
     assert document["seconds"] > 0
+    # Where the time went: sections of every unit, summed; they add up to the total.
+    split = document["time_split"]
+    assert set(split) == {"total", "training", "feature extraction", "forests",
+                          "patch cutting", "other"}
+    units = [json.loads(p.read_text()) for p in sorted((out / "units").glob("*/*/result.json"))]
+    assert split["training"] == pytest.approx(sum(u["timing"]["training"] for u in units),
+                                              abs=0.1)
+    assert split["total"] == pytest.approx(split["training"] + split["feature extraction"]
+                                           + split["forests"] + split["other"], abs=0.2)
+    assert all("patch cutting" in u["timing"] for u in units)
+    assert 0 <= split["patch cutting"] < split["training"] + split["feature extraction"]
+    assert split["other"] >= 0
+    assert "compute" in (out / "table1.md").read_text() and "forests" in (
+        out / "table1.md").read_text()
     axial, baseline = document["rows"]
     assert (axial["name"], axial["kind"], axial["dropout"], axial["normalization"],
             axial["alpha"], axial["baseline"]) == ("dropout+norm-a0.1", "axial", True, True, 0.1, None)
@@ -211,3 +225,12 @@ def test_four_modalities_end_to_end_on_the_brain_phantom(tmp_path):
     assert (row["published_same"], row["published_cross"]) == (77.5, 65.8)  # BRATS
     with np.load(out / "units" / "dropout+norm-a0" / "fold0" / "features.npz") as stored:
         assert stored["train"].shape[0] == 4 and stored["test"].shape[:2] == (1, 4)
+
+
+def test_publish_copies_the_finished_tables_and_nothing_else(tmp_path):
+    out, published = tmp_path / "run", tmp_path / "paper_figures" / "mine"
+    assert table1.main([*TINY, "--out", str(out), "--configs", "plain-a0",
+                        "--publish", str(published)]) == 0
+    assert sorted(p.name for p in published.iterdir()) == sorted(table1.TABLE_FILES)
+    for name in table1.TABLE_FILES:
+        assert (published / name).read_bytes() == (out / name).read_bytes()

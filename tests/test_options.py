@@ -1,0 +1,85 @@
+"""The common options (reproduce/options.py, command_line.py): every number means what it
+says, a bad value is one `error:` line before anything is computed, and --help answers
+without starting TensorFlow."""
+import io
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from reproduce import command_line
+from tests.conftest import TINY_RUN
+
+REPOSITORY = Path(__file__).resolve().parents[1]
+SCRIPTS = ["table1", "fig5", "fig6", "fig7", "fig8", "accuracy_vs_updates",
+           "claims_by_reading", "recalibration_effect"]
+
+
+@pytest.mark.parametrize("option, value, problem", [
+    ("--configs", "", "names no configuration (an unset shell variable?)"),
+    ("--filters", "0,0,0", "every layer needs at least 1 filter"),
+    ("--filters", "abc", "expected three whole numbers"),
+    ("--filters", "8,16", "expected three whole numbers"),
+    ("--class", "lesion=abc", "class lesion: expected label values as whole numbers"),
+    ("--seed", "-1", "must be at least 0"),
+    ("--momentum", "5", "must lie in [0, 1)"),
+    ("--patches-per-class", "0", "must be at least 1"),
+])
+def test_a_bad_value_is_one_error_line_and_writes_nothing(tmp_path, option, value, problem):
+    out = tmp_path / "run"
+    finished = subprocess.run(
+        [sys.executable, "reproduce/table1.py", *TINY_RUN, "--out", str(out), option, value],
+        cwd=REPOSITORY, capture_output=True, text=True, timeout=120)
+    assert finished.returncode == 2 and "Traceback" not in finished.stderr
+    last = finished.stderr.strip().splitlines()[-1]
+    assert f"error: argument {option}" in last and problem in last
+    assert not out.exists()
+
+
+def test_parsed_values_are_the_given_ones():
+    args = command_line.script_parser("x").parse_args(
+        ["--filters", "8,16,32", "--class", "tumor=1,2,4", "--class", "edema=nonzero",
+         "--momentum", "0", "--configs", "plain-*, baseline-all"])
+    run = command_line.resolve_run(args, [])
+    assert run.filters == (8, 16, 32) and run.momentum == 0.0
+    assert dict(args.classes) == {"tumor": (1, 2, 4), "edema": "nonzero"}
+    assert [c.name for c in run.configurations] == [
+        "plain-a0", "plain-a0.1", "plain-a0.2", "plain-a0.5", "baseline-all"]
+
+
+def test_help_answers_before_tensorflow_starts():
+    """Each script's --help (and any option error) comes before TensorFlow is imported."""
+    probe = ("import runpy, sys\n"
+             "for name in sys.argv[1:]:\n"
+             "    sys.argv = [name, '--help']\n"
+             "    try:\n"
+             "        runpy.run_path(f'reproduce/{name}.py', run_name='__main__')\n"
+             "    except SystemExit:\n"
+             "        pass\n"
+             "print('TENSORFLOW', 'tensorflow' in sys.modules, 'keras' in sys.modules)\n")
+    finished = subprocess.run([sys.executable, "-c", probe, *SCRIPTS], cwd=REPOSITORY,
+                              capture_output=True, text=True, timeout=300)
+    assert finished.returncode == 0, finished.stderr[-2000:]
+    assert finished.stdout.count("usage: ") == len(SCRIPTS)
+    assert finished.stdout.strip().splitlines()[-1] == "TENSORFLOW False False"
+
+
+def test_accuracy_vs_updates_lists_only_options_it_takes():
+    finished = subprocess.run([sys.executable, "reproduce/accuracy_vs_updates.py", "--help"],
+                              cwd=REPOSITORY, capture_output=True, text=True, timeout=120)
+    assert "--checkpoints" in finished.stdout
+    for refused in ("--updates", "--epochs", "--repeats", "--recalibrate-statistics"):
+        assert refused not in finished.stdout
+
+
+class _Terminal(io.StringIO):
+    def isatty(self):
+        return True
+
+
+def test_progress_bars_only_on_a_terminal():
+    assert command_line.progress_level(1, _Terminal()) == 1
+    assert command_line.progress_level(1, io.StringIO()) == 0  # a log file: unit lines only
+    assert command_line.progress_level(2, io.StringIO()) == 2
+    assert command_line.progress_level(0, _Terminal()) == 0
