@@ -4,6 +4,7 @@ The data layer knows no network: it returns NumPy arrays.
 
     subjects.py   finding subjects: file patterns, {subject} placeholders, dataset.json
     volumes.py    reading and checking NIfTI files, classes, normalization, padding
+    scans.py      single scans to segment, and maps written on their own grid
     cache.py      prepared subjects cached in h5py (memory-mapped)
     patches.py    balanced patch centres, and patches cut from every modality at once
     folds.py      subject-wise cross-validation folds
@@ -16,10 +17,13 @@ from .errors import DataError
 from .folds import subject_folds
 from .patches import PATCH_SIZE, PatchTable, gather_patches, sample_centers
 from .presets import DATASET_PRESETS, NONZERO, DatasetSpec, dataset_spec
+from .scans import Scan, ScanFiles, find_scans, read_scan, write_map
 from .subjects import SubjectFiles, find_subjects
-from .volumes import PATCH_RADIUS, PreparedSubject, normalize, prepare_subject, read_volume
+from .volumes import (PATCH_RADIUS, PreparedSubject, class_map_from_labels, normalize,
+                      prepare_subject, read_volume)
 
 __all__ = ["prepare_subjects", "subject_folds", "PATCH_SIZE", "PatchTable", "gather_patches",
            "NONZERO", "DATASET_PRESETS", "DatasetSpec", "dataset_spec", "PATCH_RADIUS",
            "DataError", "PreparedSubject", "SubjectFiles", "find_subjects", "normalize",
-           "prepare_subject", "read_volume", "sample_centers"]
+           "prepare_subject", "read_volume", "sample_centers", "Scan", "ScanFiles",
+           "find_scans", "read_scan", "write_map", "class_map_from_labels"]

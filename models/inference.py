@@ -4,8 +4,15 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from . import axial, layers, train_step  # noqa: F401  (registers the saved classes)
 from .axial import layer_name
 from .batches import as_modality_tuple, without_autotuning
+
+
+def load_network(path):
+    """A saved network (``.keras``), loaded with ``safe_mode=True``. Importing this module
+    has registered every custom layer and the AxialNetwork class the file names."""
+    return keras.saving.load_model(path, safe_mode=True)
 
 
 def predict_in_batches(model, arrays, batch_size=1024):
@@ -78,4 +85,4 @@ def reconstruct(network, patches_by_modality, available, batch_size=1024):
 
 
 
-__all__ = ["predict_in_batches", "feature_extractor", "extract_features", "reconstruct"]
+__all__ = ["load_network", "predict_in_batches", "feature_extractor", "extract_features", "reconstruct"]

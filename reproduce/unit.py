@@ -155,5 +155,4 @@ def load_unit_networks(run, configuration, fold, repeat=0):
                  for name in run.modality_names]
     else:
         paths = [directory / "model.keras"]
-    import keras  # here, so that importing this module does not start TensorFlow
-    return [keras.saving.load_model(path, safe_mode=True) for path in paths]
+    return [models.load_network(path) for path in paths]

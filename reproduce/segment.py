@@ -1,0 +1,216 @@
+#!/usr/bin/env python3
+"""Label one modality, segment another: a random forest trained on a network's features
+of labelled scans of one modality maps every voxel of scans of another modality, through
+the shared representation (the paper's promise; beyond its experiments).
+
+    python reproduce/segment.py --unit runs/open_ms-quick/units/dropout+norm-a0/fold0 \\
+        --data-dir ../shared/data/open_ms --labelled FLAIR='FLAIR_*.nii.gz' \\
+        --label 'GOLD_STANDARD_*.nii.gz' --class lesion=nonzero \\
+        --target T2='T2_*.nii.gz' --target T1='T1_*.nii.gz' --out runs/segment
+
+--unit is a finished unit of a table1.py run folder (repeat it, or give a glob, for
+several). For each unit the forest trains on the labelled modality's features of the
+subjects its network was trained on (those under --data-dir that are not among the
+unit's test subjects; or --labelled-subjects), at balanced sampled voxels as in Table I,
+and predicts every mask voxel of each target scan: the unit's test subjects (or
+--target-subjects) under --target-dir (default --data-dir). A target needs only its
+own modality's image; its mask is --mask where given, else its nonzero voxels. The
+features of a whole scan come from one dense pass of the encoder (models/dense.py),
+equal to the patch-wise features.
+
+Writes, per unit and target scan, OUT/<configuration>/<fold>/<subject>/<modality>_
+probability.nii.gz (the probability of each foreground class; 4-D with several) and
+<modality>_labels.nii.gz (0 background or outside the mask, c for class c), on the
+target's grid with its affine and header; where a target has a label map (--target-label,
+default --label), Dice, sensitivity and precision per class in OUT/segmentation.csv,
+OUT/segmentation.md (mean Dice per network and modality) and with --overlays a PNG per
+unit and subject. Maps are written atomically; existing ones are kept on a rerun.
+"""
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import argparse  # noqa: E402
+
+from reproduce.options import _class_values, _key_value, _seed  # noqa: E402
+from runtime.console import console, format_seconds, run_script, say  # noqa: E402
+from runtime.startup import import_tensorflow_quietly  # noqa: E402
+
+COLUMNS = ["configuration", "fold", "subject", "labelled_modality", "target_modality", "class",
+           "prior", "dice", "sensitivity", "precision", "auc", "true_voxels", "predicted_voxels"]
+
+
+def parser():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], allow_abbrev=False,
+                                     epilog=__doc__.split("\n\n", 1)[1],
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--unit", action="append", required=True, metavar="FOLDER",
+                        help="a finished unit, e.g. OUT/units/dropout+norm-a0/fold0 (repeat, "
+                        "or a glob such as 'OUT/units/*-a0/fold*')")
+    parser.add_argument("--data-dir", type=Path, required=True,
+                        help="the labelled subjects (searched recursively)")
+    parser.add_argument("--labelled", type=_key_value, required=True, metavar="NAME=GLOB",
+                        help="the labelled modality (the network's name for it) and its files")
+    parser.add_argument("--label", required=True, metavar="GLOB", help="label map pattern")
+    parser.add_argument("--class", dest="classes", action="append", type=_class_values,
+                        required=True, metavar="NAME=VALUES",
+                        help="a foreground class and its label values (repeat per class)")
+    parser.add_argument("--mask", metavar="GLOB", help="mask pattern (default: nonzero voxels)")
+    parser.add_argument("--labelled-subjects", help="comma-separated names (default: the "
+                        "subjects the unit's network was trained on)")
+    parser.add_argument("--target", type=_key_value, action="append", required=True,
+                        metavar="NAME=GLOB", help="a modality to segment and its files (repeat)")
+    parser.add_argument("--target-dir", type=Path, help="where the target scans are "
+                        "(default --data-dir)")
+    parser.add_argument("--target-subjects", help="comma-separated names (default: the "
+                        "unit's test subjects; with --target-dir: every subject there)")
+    parser.add_argument("--target-label", metavar="GLOB", help="label maps of the targets, for "
+                        "Dice (default --label; a target without one is segmented all the same)")
+    parser.add_argument("--patches-per-class", type=int, default=500,
+                        help="sampled voxels per class per labelled scan (default 500)")
+    parser.add_argument("--trees", type=int, default=30, help="forest size (default 30)")
+    parser.add_argument("--prior", choices=["labelled", "balanced"], default="labelled",
+                        help="the class frequencies the written maps assume: labelled "
+                        "(default: those of the labelled scans' masks, where most voxels are "
+                        "background) or balanced (as the forest learnt them); the CSV scores "
+                        "both")
+    parser.add_argument("--seed", type=_seed, default=0, help="sampling and forest seed")
+    parser.add_argument("--overlays", action="store_true", help="also a PNG per unit and "
+                        "subject: one slice of each target with its labels and the prediction")
+    parser.add_argument("--out", type=Path, required=True, help="where the maps go")
+    parser.add_argument("--publish", type=Path, metavar="DIR", help="also copy the CSV, the "
+                        "summary and the overlays (not the maps) into DIR")
+    return parser
+
+
+def names(text):
+    return [name.strip() for name in text.split(",") if name.strip()] if text else None
+
+
+def main(argv=None):
+    args = parser().parse_args(argv)
+    if args.patches_per_class < 1 or args.trees < 1:
+        raise SystemExit("error: --patches-per-class and --trees must be at least 1")
+    import_tensorflow_quietly()  # after the options: --help and their errors are quick
+    import data
+    from reproduce import segmentation, segmentation_report
+    from reproduce.run_folder import check_writable
+
+    check_writable(args.out)
+    units = [segmentation.load_unit(folder) for pattern in args.unit
+             for folder in (sorted(Path().glob(pattern)) if any(c in pattern for c in "*?[")
+                            else [Path(pattern)])]
+    if not units:
+        raise SystemExit(f"error: --unit {' '.join(args.unit)} names no folder")
+    class_spec = data.DatasetSpec(name="segmentation", modalities={}, label=(),
+                                  classes=dict(args.classes))
+    labelled_name, labelled_glob = args.labelled
+    for unit in units:  # every modality known to every network, before any work
+        for modality in [labelled_name, *(m for m, _ in args.target)]:
+            unit.input_name(modality)
+    rows, started = [], time.perf_counter()
+    try:
+        for index, unit in enumerate(units):
+            say(f"[{index + 1}/{len(units)}] {unit.name} (elapsed "
+                f"{format_seconds(time.perf_counter() - started)})")
+            labelled_files = data.find_scans(args.data_dir, labelled_glob, args.label, args.mask)
+            chosen = names(args.labelled_subjects) or [
+                f.subject for f in labelled_files if f.subject not in unit.test_subjects]
+            scans = [data.read_scan(f) for f in labelled_files if f.subject in chosen]
+            classifier = segmentation.train_classifier(
+                unit, scans, labelled_name, class_spec, args.patches_per_class, args.trees,
+                args.seed)
+            say(f"    forest on {labelled_name} of {', '.join(s.subject for s in scans)}; their "
+                "class frequencies " + ", ".join(f"{n} {p:.4f}" for n, p in zip(
+                    class_spec.class_names, classifier.labelled_frequencies)))
+            targets = names(args.target_subjects) or (
+                None if args.target_dir else unit.test_subjects)
+            for modality, glob in args.target:
+                for files in data.find_scans(args.target_dir or args.data_dir, glob,
+                                             args.target_label or args.label, args.mask,
+                                             subjects=targets):
+                    rows += segment_one(unit, classifier, files, labelled_name, modality,
+                                        class_spec, args.out, args.prior)
+                    segmentation_report.write_table(rows, args.out, COLUMNS)
+            if args.overlays:
+                segmentation_report.overlays(unit, args, class_spec)
+    except data.DataError as error:
+        console.fail(str(error))
+    say(segmentation_report.write_summary(rows, args.out))
+    if args.publish:
+        segmentation_report.publish(args.out, args.publish)
+        say(f"published the CSV, the summary and the overlays in {args.publish}")
+    return 0
+
+
+def segment_one(unit, classifier, files, labelled_name, modality, class_spec, out, prior):
+    """Maps of one target scan under ``prior`` (kept when they exist) and, per decision
+    rule (each prior), the overlap of its labels with the scan's label map."""
+    import data
+    from reproduce import segmentation
+    folder = out / unit.configuration / unit.directory.name / files.subject
+    probability_path = folder / f"{modality}_probability.nii.gz"
+    labels_path = folder / f"{modality}_labels.nii.gz"  # written last: the maps are whole
+    scan = data.read_scan(files)
+    probability = None
+    if labels_path.exists() and probability_path.exists():
+        say(f"    {files.subject} {modality}: kept {labels_path}")
+    else:
+        begun = time.perf_counter()
+
+        def progress(done, total):
+            seconds = time.perf_counter() - begun
+            say(f"    {files.subject} {modality}: tile {done}/{total}, ETA "
+                f"{format_seconds(seconds / done * (total - done))}", end="\r")
+        # Tile by tile on a terminal; a log file gets the line per scan only.
+        probability = segmentation.segment_scan(unit, classifier, scan, modality,
+                                                progress if sys.stdout.isatty() else None)
+        console.close_line()
+        weighted, labels = segmentation.decide(probability, scan.region,
+                                               classifier.weights(prior))
+        foreground = weighted[..., 1:]
+        data.write_map(probability_path, foreground[..., 0] if foreground.shape[-1] == 1
+                       else foreground, scan)
+        data.write_map(labels_path, labels, scan)
+        say(f"    {files.subject} {modality}: {int((labels > 0).sum())} voxels labelled "
+            f"foreground ({format_seconds(time.perf_counter() - begun)})")
+    if scan.labels is None:
+        return []
+    if probability is None:  # kept maps: the balanced probabilities back from the map
+        probability = kept_probability(probability_path, classifier.weights(prior), scan)
+    rows = []
+    truths = [segmentation.class_truth(scan.labels, values)
+              for values in class_spec.classes.values()]
+    auc = [segmentation.ranking_auc(probability[..., index + 1][scan.region], truth[scan.region])
+           for index, truth in enumerate(truths)]
+    for rule in segmentation.PRIORS:
+        _, labels = segmentation.decide(probability, scan.region, classifier.weights(rule))
+        for index, name in enumerate(class_spec.classes, start=1):
+            scores = segmentation.overlap(labels == index, truths[index - 1])
+            scores["auc"] = auc[index - 1]
+            rows.append({"configuration": unit.configuration, "fold": unit.directory.name,
+                         "subject": files.subject, "labelled_modality": labelled_name,
+                         "target_modality": modality, "class": name, "prior": rule,
+                         **{k: round(v, 4) if isinstance(v, float) else v
+                            for k, v in scores.items()}})
+    return rows
+
+
+def kept_probability(path, weights, scan):
+    """The balanced probabilities (X, Y, Z, C) of a written probability map: the
+    foreground channels, the background as the rest, the prior's weights undone."""
+    import nibabel
+    import numpy as np
+    foreground = np.asarray(nibabel.load(str(path)).dataobj, dtype=np.float32)
+    if foreground.ndim == 3:
+        foreground = foreground[..., None]
+    weighted = np.concatenate([1 - foreground.sum(axis=-1, keepdims=True), foreground], -1)
+    balanced = weighted / np.asarray(weights, dtype=np.float32)
+    balanced /= np.maximum(balanced.sum(axis=-1, keepdims=True), 1e-12)
+    return np.where(scan.region[..., None], balanced, 0)
+
+
+if __name__ == "__main__":
+    run_script(main)

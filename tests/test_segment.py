@@ -1,0 +1,160 @@
+"""Cross-modality segmentation (reproduce/segment.py) end to end on the brain phantom:
+maps on the target's grid, scores recomputed from the written maps, same seed same maps,
+reruns that keep what exists, and clear errors."""
+import csv
+import subprocess
+import sys
+from pathlib import Path
+
+import nibabel as nib
+import numpy as np
+import pytest
+
+from reproduce import segment, segmentation, table1
+from tests.conftest import TINY_RUN
+
+REPOSITORY = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def brain_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("segment") / "run"
+    assert table1.main([*TINY_RUN[:1], "3", *TINY_RUN[2:], "--phantom", "brain", "--folds", "3",
+                        "--out", str(out), "--configs", "dropout+norm-a0"]) == 0
+    return out
+
+
+def options(run, out, *extra):
+    return ["--unit", str(run / "units" / "dropout+norm-a0" / "fold0"),
+            "--data-dir", str(run / "data" / "brain"), "--labelled", "FLAIR=*_flair.nii.gz",
+            "--label", "*_seg.nii.gz", "--class", "tumor=1,2,4", "--target", "T2=*_t2.nii.gz",
+            "--target", "FLAIR=*_flair.nii.gz", "--patches-per-class", "20", "--trees", "5",
+            "--out", str(out), *extra]
+
+
+def test_maps_on_the_targets_grid_with_scores_from_the_written_maps(brain_run, tmp_path):
+    out = tmp_path / "maps"
+    assert segment.main(options(brain_run, out, "--overlays")) == 0
+    unit = segmentation.load_unit(brain_run / "units" / "dropout+norm-a0" / "fold0")
+    (subject,) = unit.test_subjects  # one test phantom per fold
+    with open(out / "segmentation.csv") as handle:
+        rows = list(csv.DictReader(handle))
+    assert {(r["target_modality"], r["prior"]) for r in rows} == {
+        (m, p) for m in ("T2", "FLAIR") for p in ("labelled", "balanced")}
+    image = nib.load(next((brain_run / "data" / "brain" / subject).glob("*_t2.nii.gz")))
+    truth = np.isin(np.rint(nib.load(next((brain_run / "data" / "brain" / subject).glob(
+        "*_seg.nii.gz"))).get_fdata()), [1, 2, 4])
+    for modality in ("T2", "FLAIR"):
+        labels_map = nib.load(out / "dropout+norm-a0" / "fold0" / subject /
+                              f"{modality}_labels.nii.gz")
+        probability = nib.load(out / "dropout+norm-a0" / "fold0" / subject /
+                               f"{modality}_probability.nii.gz")
+        for written in (labels_map, probability):
+            assert written.shape == image.shape
+            np.testing.assert_array_equal(written.affine, image.affine)
+            assert written.header.get_zooms() == image.header.get_zooms()
+        labels = np.asarray(labels_map.dataobj)
+        assert labels.dtype == np.uint8 and set(np.unique(labels)) <= {0, 1}
+        foreground = np.asarray(probability.dataobj)
+        assert foreground.min() >= 0 and foreground.max() <= 1
+        # The labelled prior's map: a voxel is tumour where its probability wins.
+        mask = np.asarray(image.dataobj) != 0
+        np.testing.assert_array_equal(labels == 1, mask & (foreground > 0.5))
+        (row,) = [r for r in rows if r["target_modality"] == modality and r["prior"] == "labelled"]
+        predicted = labels == 1
+        both = np.count_nonzero(predicted & truth)
+        assert int(row["true_voxels"]) == truth.sum()
+        assert int(row["predicted_voxels"]) == predicted.sum()
+        if predicted.sum():
+            assert float(row["dice"]) == pytest.approx(2 * both / (predicted.sum() + truth.sum()),
+                                                       abs=1e-4)
+    assert len(list((out / "overlays").glob("*.png"))) == 1
+    assert "Dice, prior: labelled" in (out / "segmentation.md").read_text()
+
+
+def test_same_seed_same_maps_and_a_rerun_keeps_them(brain_run, tmp_path, capsys):
+    first, second = tmp_path / "first", tmp_path / "second"
+    for out in (first, second):
+        assert segment.main(options(brain_run, out, "--prior", "balanced")) == 0
+    maps = sorted(p.relative_to(first) for p in first.rglob("*.nii.gz"))
+    assert len(maps) == 4
+    for relative in maps:
+        assert np.array_equal(np.asarray(nib.load(first / relative).dataobj),
+                              np.asarray(nib.load(second / relative).dataobj))
+    table = (first / "segmentation.csv").read_text()
+    stamps = {p: p.stat().st_mtime_ns for p in first.rglob("*.nii.gz")}
+    capsys.readouterr()
+    assert segment.main(options(brain_run, first, "--prior", "balanced")) == 0
+    assert "kept" in capsys.readouterr().out
+    assert {p: p.stat().st_mtime_ns for p in first.rglob("*.nii.gz")} == stamps
+    assert (first / "segmentation.csv").read_text() == table  # scores from the kept maps
+
+
+def test_a_target_with_only_its_own_modality_is_segmented(brain_run, tmp_path):
+    """A folder holding nothing but T2 scans (no labels, no other modality)."""
+    import shutil
+    targets = tmp_path / "t2_only" / "case1"
+    targets.mkdir(parents=True)
+    source = next((brain_run / "data" / "brain").glob("*/*_t2.nii.gz"))
+    shutil.copyfile(source, targets / "scan_t2.nii.gz")
+    out = tmp_path / "maps"
+    arguments = options(brain_run, out)
+    arguments[arguments.index("--target") + 1] = "T2=*_t2.nii.gz"
+    del arguments[arguments.index("FLAIR=*_flair.nii.gz", 10) - 1:
+                  arguments.index("FLAIR=*_flair.nii.gz", 10) + 1]
+    assert segment.main([*arguments, "--target-dir", str(targets.parent)]) == 0
+    assert (out / "dropout+norm-a0" / "fold0" / "case1" / "T2_labels.nii.gz").exists()
+    assert not (out / "segmentation.csv").exists()  # nothing to score against
+
+
+@pytest.mark.parametrize("change, message", [
+    (["--target", "PD=*_t2.nii.gz"], "has no PD encoder; it knows T1, T1c, T2, FLAIR"),
+    (["--unit", "{run}/units/dropout+norm-a0/fold9"], "is not a finished unit"),
+    (["--mask", "*_seg.nii.gz", "--class", "tumor=3"], "no voxel of class 'tumor'"),
+])
+def test_bad_input_is_one_error_line(brain_run, tmp_path, change, message):
+    arguments = options(brain_run, tmp_path / "maps")
+    change = [c.replace("{run}", str(brain_run)) for c in change]
+    if change[0] == "--unit":
+        arguments[1] = change[1]
+    elif change[0] == "--mask":
+        arguments[arguments.index("tumor=1,2,4")] = "tumor=3"
+        arguments += change[:2]
+    else:
+        arguments += change
+    with pytest.raises(SystemExit, match=message):
+        segment.main(arguments)
+
+
+def test_a_mask_on_another_grid_names_both_files(brain_run, tmp_path):
+    import shutil
+    folder = tmp_path / "targets" / "case1"
+    folder.mkdir(parents=True)
+    source = next((brain_run / "data" / "brain").glob("*/*_t2.nii.gz"))
+    shutil.copyfile(source, folder / "case_t2.nii.gz")
+    image = nib.load(source)
+    nib.save(nib.Nifti1Image(np.ones([s - 1 for s in image.shape], np.uint8), image.affine),
+             folder / "case_mask.nii.gz")
+    finished = subprocess.run(
+        [sys.executable, "reproduce/segment.py", *options(brain_run, tmp_path / "maps"),
+         "--target-dir", str(tmp_path / "targets"), "--mask", "*_mask.nii.gz"],
+        cwd=REPOSITORY, capture_output=True, text=True, timeout=300)
+    assert finished.returncode != 0 and "Traceback" not in finished.stderr
+    last = finished.stderr.strip().splitlines()[-1]
+    assert last.startswith("error: ") and "case_mask.nii.gz has shape" in last
+
+
+def test_an_empty_target_mask_is_named(brain_run, tmp_path):
+    import shutil
+    folder = tmp_path / "targets" / "case1"
+    folder.mkdir(parents=True)
+    source = next((brain_run / "data" / "brain").glob("*/*_t2.nii.gz"))
+    shutil.copyfile(source, folder / "case_t2.nii.gz")
+    image = nib.load(source)
+    nib.save(nib.Nifti1Image(np.zeros(image.shape, np.uint8), image.affine),
+             folder / "case_mask.nii.gz")
+    arguments = options(brain_run, tmp_path / "maps")
+    with pytest.raises(SystemExit, match=r"case_mask.nii.gz: the mask has no voxels"):
+        segment.main([*arguments[:arguments.index("--target")], "--target", "T2=*_t2.nii.gz",
+                      "--target-dir", str(tmp_path / "targets"), "--out",
+                      str(tmp_path / "maps"), "--mask", "*_mask.nii.gz"])
