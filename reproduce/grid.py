@@ -25,9 +25,11 @@ def prepare(run, args):
     say(f"run folder: {run.out}")
     try:
         locate_data(run, log=say)
+        # A progress line on a terminal; a log file gets the one summary line.
         patch_data = load_patch_data(
-            run, log=say, progress=lambda i, n, name: say(f"  preparing {i + 1}/{n}: {name}",
-                                                          end="\r"))
+            run, log=say, progress=(lambda i, n, name: say(f"  preparing {i + 1}/{n}: {name}",
+                                                           end="\r"))
+            if sys.stdout.isatty() else None)
     except data.DataError as error:
         console.fail(str(error))
     console.close_line()

@@ -50,7 +50,9 @@ def load_unit(directory):
     result = read_unit_result(directory) if directory.is_dir() else None
     if result is None:
         raise SystemExit(f"error: {directory} is not a finished unit (no valid result.json "
-                         "beside its network): finish it with table1.py, or name another")
+                         "beside its network): train it with table1.py and the same run "
+                         "options (e.g. --configs dropout+norm-a0 --out OUT), then name "
+                         "OUT/units/<configuration>/fold<k>")
     if not (directory / "model.keras").exists():
         raise SystemExit(f"error: {directory} holds one network per training modality (the "
                          "training-modality baseline): segmentation needs one network that "

@@ -99,7 +99,7 @@ def test_too_many_folds_for_the_subjects_names_both(tmp_path):
         table1.main([*TINY, "--folds", "3", "--out", str(tmp_path / "run")])
 
 
-def test_a_progress_line_is_closed_before_an_error(tmp_path, capsys):
+def test_a_progress_line_is_closed_before_an_error(tmp_path, capsys, monkeypatch):
     import nibabel
     from data.synthetic import write_knee_phantoms
     write_knee_phantoms(tmp_path / "knees", subjects=2, seed=0)
@@ -108,9 +108,14 @@ def test_a_progress_line_is_closed_before_an_error(tmp_path, capsys):
     voxels = np.asarray(image.dataobj, dtype=np.float32)
     voxels[0, 0, 0] = np.nan
     nibabel.save(nibabel.Nifti1Image(voxels, image.affine), broken)
+    arguments = ["--dataset", "oai", "--data-dir", str(tmp_path / "knees"), *TINY[2:],
+                 "--out", str(tmp_path / "run")]
     with pytest.raises(SystemExit, match="NaN or infinite"):
-        table1.main(["--dataset", "oai", "--data-dir", str(tmp_path / "knees"), *TINY[2:],
-                     "--out", str(tmp_path / "run")])
+        table1.main(arguments)
+    assert "preparing" not in capsys.readouterr().out  # not a terminal: no progress line
+    monkeypatch.setattr(sys.stdout, "isatty", lambda: True)  # as on a terminal
+    with pytest.raises(SystemExit, match="NaN or infinite"):
+        table1.main(arguments)
     output = capsys.readouterr().out
     assert "preparing 2/2" in output and output.endswith("\n")
 

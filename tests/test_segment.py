@@ -126,15 +126,20 @@ def test_bad_input_is_one_error_line(brain_run, tmp_path, change, message):
         segment.main(arguments)
 
 
-def test_a_mask_on_another_grid_names_both_files(brain_run, tmp_path):
+def target_with_mask(brain_run, folder, mask_of_shape):
+    """A target folder with one phantom's T2 and the mask ``mask_of_shape(image shape)``."""
     import shutil
-    folder = tmp_path / "targets" / "case1"
     folder.mkdir(parents=True)
     source = next((brain_run / "data" / "brain").glob("*/*_t2.nii.gz"))
     shutil.copyfile(source, folder / "case_t2.nii.gz")
     image = nib.load(source)
-    nib.save(nib.Nifti1Image(np.ones([s - 1 for s in image.shape], np.uint8), image.affine),
+    nib.save(nib.Nifti1Image(mask_of_shape(image.shape).astype(np.uint8), image.affine),
              folder / "case_mask.nii.gz")
+
+
+def test_a_mask_on_another_grid_names_both_files(brain_run, tmp_path):
+    target_with_mask(brain_run, tmp_path / "targets" / "case1",
+                     lambda shape: np.ones([s - 1 for s in shape]))
     finished = subprocess.run(
         [sys.executable, "reproduce/segment.py", *options(brain_run, tmp_path / "maps"),
          "--target-dir", str(tmp_path / "targets"), "--mask", "*_mask.nii.gz"],
@@ -145,14 +150,7 @@ def test_a_mask_on_another_grid_names_both_files(brain_run, tmp_path):
 
 
 def test_an_empty_target_mask_is_named(brain_run, tmp_path):
-    import shutil
-    folder = tmp_path / "targets" / "case1"
-    folder.mkdir(parents=True)
-    source = next((brain_run / "data" / "brain").glob("*/*_t2.nii.gz"))
-    shutil.copyfile(source, folder / "case_t2.nii.gz")
-    image = nib.load(source)
-    nib.save(nib.Nifti1Image(np.zeros(image.shape, np.uint8), image.affine),
-             folder / "case_mask.nii.gz")
+    target_with_mask(brain_run, tmp_path / "targets" / "case1", np.zeros)
     arguments = options(brain_run, tmp_path / "maps")
     with pytest.raises(SystemExit, match=r"case_mask.nii.gz: the mask has no voxels"):
         segment.main([*arguments[:arguments.index("--target")], "--target", "T2=*_t2.nii.gz",

@@ -126,8 +126,9 @@ def test_an_interrupted_run_resumes_where_it_stopped(tmp_path, monkeypatch, trai
         return original(run, configuration, patch_data, fold)
 
     monkeypatch.setattr(unit, "run_unit", interrupted)
-    with pytest.raises(KeyboardInterrupt):
+    with pytest.raises(SystemExit) as stopped:  # Ctrl-C: one message, status 130
         table1.main(arguments)
+    assert stopped.value.code == 130
     assert not (out / "table1.json").exists()
     finished = sorted(p.parent.name for p in (out / "units").rglob("result.json"))
     assert len(finished) == 2
