@@ -1,9 +1,11 @@
-"""A run folder (the ``Run`` itself is in ``run.py``): what was run, on which input files, and which units are finished.
+"""A run folder (the ``Run`` itself is in ``run.py``): what was run, on which input
+files, and which units are finished.
 
     OUT/run.json                         the arguments that fix the results, and the
                                          identity of every input file (path, size,
                                          modification time, SHA-256)
-    OUT/cache/                           prepared volumes (h5, memory-mapped)
+    OUT/cache/                           the synthetic phantoms' prepared volumes (other
+                                         data: one cache per data root, ``run.cache_dir``)
     OUT/units/<configuration>/fold<k>/   model*.keras, features.npz, result.json (last)
 
 A unit counts as finished only when its ``result.json`` reads and every file it lists
