@@ -6,9 +6,10 @@ with modality dropout, per-feature normalization and alpha = 0.1 (fold0).
     python reproduce/fig5.py                   # the default table1.py run folder
     python reproduce/fig5.py --alpha 0.5 --fold 1
 
-Takes the same data and run options as table1.py and reuses its trained model (a missing
-unit is named, and trained only with --train-missing). Writes fig5.png and fig5.csv (per-row mean absolute
-reconstruction error) into OUT/figures/ (or --figures-dir).
+Takes the same data and run options as table1.py and reuses its trained model (a
+missing unit is named, and trained only with --train-missing). Writes fig5.png and
+fig5.csv (per-row mean absolute reconstruction error) into OUT/figures/ (or
+--figures-dir).
 """
 import sys
 from pathlib import Path
