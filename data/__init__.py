@@ -9,7 +9,8 @@ The data layer knows no network: it returns NumPy arrays.
     patches.py    balanced patch centres, and patches cut from every modality at once
     folds.py      subject-wise cross-validation folds
     presets.py    dataset presets (file patterns, classes, normalization)
-    fetch.py      the public datasets by name (download.py: one file)
+    fetch.py      the public datasets by name (download.py: one file; archives.py: safe
+                  extraction)
     synthetic.py  knee and brain phantoms
 """
 from .cache import prepare_subjects

@@ -20,7 +20,6 @@ else ``~/.cache/cross_modality``.
 """
 import argparse
 import json
-import copy
 import os
 import shutil
 import sys
@@ -29,8 +28,9 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
 from runtime.console import format_bytes
-from runtime.files import Checksum, atomic_path, checksum_of_file
+from runtime.files import Checksum, checksum_of_file
 
+from .archives import COMPLETE, extract
 from .download import FetchError, download
 
 __all__ = ["SOURCES", "Source", "RemoteFile", "FetchError", "Checksum", "checksum_of_file",
@@ -38,7 +38,6 @@ __all__ = ["SOURCES", "Source", "RemoteFile", "FetchError", "Checksum", "checksu
 
 DATA_ROOT_VARIABLE = "CROSS_MODALITY_DATA"
 MANIFEST = Path(__file__).with_name("open_ms_manifest.tsv")
-COMPLETE = ".complete"
 
 
 @dataclass(frozen=True)
@@ -117,46 +116,6 @@ SOURCES = {
 
 def default_data_root():
     return Path(os.environ.get(DATA_ROOT_VARIABLE) or Path.home() / ".cache" / "cross_modality")
-
-
-# -- extraction -----------------------------------------------------------------------------
-def safe_members(archive, keep):
-    """The archive's regular files under ``keep``, without ``._*``, absolute or ``..`` paths."""
-    for member in archive:
-        name = member.name
-        path = PurePosixPath(name)
-        if not member.isfile() or name.startswith("/") or ".." in path.parts:
-            continue
-        if path.name.startswith("._"):
-            continue
-        normalized = "/".join(part for part in path.parts if part != ".")
-        if any(normalized == k or (k.endswith("/") and normalized.startswith(k)) for k in keep):
-            yield member, normalized
-
-
-def extract(archive_path, root, keep, folder):
-    """Extracts the kept members into ROOT/FOLDER through a temporary folder, with
-    tarfile's "data" filter (no links out of the folder, no devices, safe permissions)
-    on top of our own choice of members."""
-    root = Path(root)
-    count = 0
-    with atomic_path(root / folder) as temporary:
-        try:
-            with tarfile.open(archive_path) as archive:
-                for member, name in safe_members(archive, keep):
-                    relative = PurePosixPath(name).relative_to(folder) \
-                        if PurePosixPath(name).parts[0] == folder else PurePosixPath(name)
-                    member = copy.copy(member)
-                    member.name = str(relative)
-                    archive.extract(member, temporary, filter="data")
-                    count += 1
-        except (tarfile.TarError, OSError) as error:
-            raise FetchError(f"{archive_path}: cannot be extracted ({error})") from None
-        if count == 0:
-            raise FetchError(f"{archive_path}: no member under {', '.join(keep)}")
-        (temporary / COMPLETE).write_text(json.dumps({"archive": str(archive_path),
-                                                      "files": count}))
-    return root / folder
 
 
 # -- datasets -------------------------------------------------------------------------------
