@@ -14,6 +14,7 @@ import data
 from reproduce.options import add_arguments
 from reproduce.run import Run, default_out
 from reproduce.settings import CONFIGURATIONS, RUN_PRESETS
+from runtime.console import on_terminal
 
 REPOSITORY = Path(__file__).resolve().parents[1]
 FETCHED = {"msd-brats", "open-ms"}  # named public datasets that data.fetch can download
@@ -146,5 +147,4 @@ def resolve_run(args, argv=None, script="table1.py", out_suffix=""):
 def progress_level(verbose, stream=None):
     """Keras's progress bar only on a terminal: in a log file its redraws are noise, so
     redirected output gets the per-unit lines only (--verbose 2 stays one line per epoch)."""
-    stream = stream or sys.stdout
-    return 0 if verbose == 1 and not stream.isatty() else verbose
+    return 0 if verbose == 1 and not on_terminal(stream) else verbose

@@ -2,6 +2,7 @@
 units they need, and writing a figure together with the numbers behind it."""
 import csv
 import dataclasses
+import shlex
 from pathlib import Path
 
 from reproduce import command_line, grid
@@ -82,7 +83,7 @@ def prepare_figure_run(args, argv, script, configurations):
 
 def table1_command(run, configurations):
     """The table1.py command with this run's options that trains these configurations."""
-    words = run.command.split()
+    words = shlex.split(run.command)
     words[1] = "reproduce/table1.py"
     kept, skip = [], False
     figure_only = {"--alpha", "--alphas", "--fold", "--figures-dir", "--k-step", "--halves",
@@ -96,7 +97,7 @@ def table1_command(run, configurations):
             skip = "=" not in word and option != "--train-missing"
             continue
         kept.append(word)
-    return " ".join(kept + ["--configs", ",".join(c.name for c in configurations)])
+    return shlex.join(kept + ["--configs", ",".join(c.name for c in configurations)])
 
 
 def figures_dir_of(args, run):

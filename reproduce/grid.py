@@ -10,7 +10,7 @@ from reproduce.run_folder import (check_writable, open_run_folder, read_unit_res
                                   unit_label)
 from reproduce import unit
 from reproduce.unit import UNITS
-from runtime.console import INTERRUPTED, console, format_seconds, say
+from runtime.console import INTERRUPTED, console, format_seconds, on_terminal, say
 
 
 def prepare(run, args):
@@ -29,7 +29,7 @@ def prepare(run, args):
         patch_data = load_patch_data(
             run, log=say, progress=(lambda i, n, name: say(f"  preparing {i + 1}/{n}: {name}",
                                                            end="\r"))
-            if sys.stdout.isatty() else None)
+            if on_terminal() else None)
     except data.DataError as error:
         console.fail(str(error))
     console.close_line()

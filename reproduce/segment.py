@@ -35,7 +35,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import argparse  # noqa: E402
 
 from reproduce.options import _class_values, _key_value, _seed  # noqa: E402
-from runtime.console import console, format_seconds, run_script, say  # noqa: E402
+from runtime.console import (console, format_seconds, on_terminal, run_script,  # noqa: E402
+                             say)
 from runtime.startup import import_tensorflow_quietly  # noqa: E402
 
 COLUMNS = ["configuration", "fold", "subject", "labelled_modality", "target_modality", "class",
@@ -110,15 +111,18 @@ def main(argv=None):
     for unit in units:  # every modality known to every network, before any work
         for modality in [labelled_name, *(m for m, _ in args.target)]:
             unit.input_name(modality)
-    rows, started = [], time.perf_counter()
+    rows, started, labelled = [], time.perf_counter(), {}
     try:
+        labelled_files = data.find_scans(args.data_dir, labelled_glob, args.label, args.mask)
         for index, unit in enumerate(units):
             say(f"[{index + 1}/{len(units)}] {unit.name} (elapsed "
                 f"{format_seconds(time.perf_counter() - started)})")
-            labelled_files = data.find_scans(args.data_dir, labelled_glob, args.label, args.mask)
             chosen = names(args.labelled_subjects) or [
                 f.subject for f in labelled_files if f.subject not in unit.test_subjects]
-            scans = [data.read_scan(f) for f in labelled_files if f.subject in chosen]
+            for files in labelled_files:  # each scan read once, whichever units use it
+                if files.subject in chosen and files.subject not in labelled:
+                    labelled[files.subject] = data.read_scan(files)
+            scans = [labelled[f.subject] for f in labelled_files if f.subject in chosen]
             classifier = segmentation.train_classifier(
                 unit, scans, labelled_name, class_spec, args.patches_per_class, args.trees,
                 args.seed)
@@ -166,7 +170,7 @@ def segment_one(unit, classifier, files, labelled_name, modality, class_spec, ou
                 f"{format_seconds(seconds / done * (total - done))}", end="\r")
         # Tile by tile on a terminal; a log file gets the line per scan only.
         probability = segmentation.segment_scan(unit, classifier, scan, modality,
-                                                progress if sys.stdout.isatty() else None)
+                                                progress if on_terminal() else None)
         console.close_line()
         weighted, labels = segmentation.decide(probability, scan.region,
                                                classifier.weights(prior))

@@ -44,6 +44,12 @@ def format_bytes(count):
         count /= 1000
 
 
+def on_terminal(stream=None):
+    """Whether output goes to a terminal: progress lines (``\\r``) only then; a log file
+    gets whole lines."""
+    return (stream or sys.stdout).isatty()
+
+
 INTERRUPTED = 130  # the shell's exit status for Ctrl-C
 
 
