@@ -116,9 +116,6 @@ def write_map(path, values, scan):
     image = nib.Nifti1Image(values, scan.affine, header)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    with atomic_path(path) as temporary:
-        # nibabel picks the format from the name: keep the suffix on the temporary.
-        named = temporary.with_name(temporary.name + "".join(path.suffixes))
-        nib.save(image, str(named))
-        os.replace(named, temporary)
+    with atomic_path(path) as temporary:  # keeps the suffix: nibabel picks the format by it
+        nib.save(image, str(temporary))
     return path

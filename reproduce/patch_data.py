@@ -40,6 +40,11 @@ class PatchData:
                        (*subject.modality_files.values(), subject.label_file, subject.mask_file)
                        if path is not None})
 
+    def subject_names(self, fold, part):
+        """Sorted names of the fold's "training" or "test" subjects."""
+        return sorted(self.subjects[i].name for i in self.folds[fold][0 if part == "training"
+                                                                       else 1])
+
     def rows(self, table, fold, part):
         """Rows of ``table`` ("training" or "test" part of a fold)."""
         subjects = self.folds[fold][0 if part == "training" else 1]

@@ -180,34 +180,35 @@ def write_unit_result(directory, result):
                                                                    indent=2))
 
 
-def read_unit_result(directory, verify=True):
+def read_unit_result(directory, verify=True, consequence="it will be trained again"):
     """The unit's result, or None when it is missing, incomplete or damaged (a warning
-    names what is wrong, so that the unit is trained again)."""
+    names what is wrong and ``consequence``: what the caller does about it)."""
     path = Path(directory) / "result.json"
     if not path.exists():
         if Path(directory).is_dir() and any(Path(directory).iterdir()):
-            return _damaged(directory, "it was stopped before it finished: no result.json")
+            return _damaged(directory, "it was stopped before it finished: no result.json",
+                            consequence)
         return None
     try:
         result = json.loads(path.read_text())
         files = result["files"]
     except (OSError, ValueError, KeyError, TypeError) as error:
-        return _damaged(directory, f"result.json cannot be read ({error})")
+        return _damaged(directory, f"result.json cannot be read ({error})", consequence)
     for name, recorded in files.items():
         file = Path(directory) / name
         if not file.exists():
-            return _damaged(directory, f"{name} is missing")
+            return _damaged(directory, f"{name} is missing", consequence)
         if file.stat().st_size != recorded["size"]:
             return _damaged(directory, f"{name} has {file.stat().st_size} bytes, not "
-                            f"{recorded['size']}")
+                            f"{recorded['size']}", consequence)
         if verify and checksum_of_file(file, "sha256") != recorded["sha256"]:
-            return _damaged(directory, f"{name} does not have its recorded SHA-256")
+            return _damaged(directory, f"{name} does not have its recorded SHA-256",
+                            consequence)
     return result
 
 
-def _damaged(directory, problem):
-    warnings.warn(f"unit {directory} is damaged ({problem}); it will be trained again",
-                  stacklevel=3)
+def _damaged(directory, problem, consequence):
+    warnings.warn(f"unit {directory} is damaged ({problem}); {consequence}", stacklevel=3)
     return None
 
 

@@ -18,13 +18,17 @@ own modality's image; its mask is --mask where given, else its nonzero voxels. T
 features of a whole scan come from one dense pass of the encoder (models/dense.py),
 equal to the patch-wise features.
 
-Writes, per unit and target scan, OUT/<configuration>/<fold>/<subject>/<modality>_
-probability.nii.gz (the probability of each foreground class; 4-D with several) and
-<modality>_labels.nii.gz (0 background or outside the mask, c for class c), on the
-target's grid with its affine and header; where a target has a label map (--target-label,
-default --label), Dice, sensitivity and precision per class in OUT/segmentation.csv,
-OUT/segmentation.md (mean Dice per network and modality) and with --overlays a PNG per
-unit and subject. Maps are written atomically; existing ones are kept on a rerun.
+Writes, per unit and target scan, OUT/<run folder>/<configuration>/<fold>/<subject>/
+<modality>_probability.nii.gz (the probability of each foreground class; 4-D with
+several) and <modality>_labels.nii.gz (0 background or outside the mask, c for class c),
+on the target's grid with its affine and header, and <modality>_maps.json: what made
+them (the unit's network, the labelled scans, every option that changes a map, the
+target's files). Where a target has a label map (--target-label, default --label), Dice,
+sensitivity, precision and AUC per class go to OUT/segmentation.csv with the target's
+role (held-out, unseen, network-training or labelled: the forest's own scans), and the
+means over held-out targets to OUT/segmentation.md; with --overlays a PNG per unit and
+subject. Maps are written atomically; a rerun keeps those made under the same options
+and refuses, before any work, to mix in maps made under others (naming the difference).
 """
 import sys
 import time
@@ -39,8 +43,8 @@ from runtime.console import (console, format_seconds, on_terminal, run_script,  
                              say)
 from runtime.startup import import_tensorflow_quietly  # noqa: E402
 
-COLUMNS = ["configuration", "fold", "subject", "labelled_modality", "target_modality", "class",
-           "prior", "dice", "sensitivity", "precision", "auc", "true_voxels", "predicted_voxels"]
+COLUMNS = ["run", "configuration", "fold", "subject", "role", "labelled_modality",
+           "target_modality", "class", "prior", "dice", "sensitivity", "precision", "auc", "true_voxels", "predicted_voxels"]
 
 
 def parser():
@@ -90,56 +94,141 @@ def names(text):
     return [name.strip() for name in text.split(",") if name.strip()] if text else None
 
 
+def unit_folders(patterns):
+    """The folders the --unit options name; a pattern (absolute or relative) that names
+    nothing is an error, even beside one that does."""
+    import glob
+    folders = []
+    for pattern in patterns:
+        if glob.has_magic(pattern):
+            found = sorted(Path(p) for p in glob.glob(pattern))
+            if not found:
+                raise SystemExit(f"error: --unit {pattern} matches no folder")
+            folders += found
+        else:
+            folders.append(Path(pattern))
+    return list(dict.fromkeys(folders))
+
+
+def maps_folder(out, unit):
+    """OUT/<run folder>/<configuration>/<fold>: units of different runs never share one."""
+    return Path(out) / unit.directory.resolve().parents[2].name / unit.configuration / \
+        unit.directory.name
+
+
+def plan(args, units, labelled_files):
+    """Every (unit, labelled scans, targets) of this call, with the record of each map,
+    checked before any work: a kept map made under other options stops the call, naming
+    the difference. Returns [(unit, [labelled ScanFiles], {subject: identity},
+    [(files, modality, record, role, keep)])]."""
+    import data
+    from reproduce import segmentation_records as records
+    checksums = records.Checksums()
+    options = {"labelled_modality": args.labelled[0], "classes": dict(args.classes),
+               "patches_per_class": args.patches_per_class, "trees": args.trees,
+               "seed": args.seed, "prior": args.prior}
+    known = [f.subject for f in labelled_files]
+    asked = names(args.labelled_subjects)
+    if asked is not None and not asked:
+        raise SystemExit("error: --labelled-subjects names no subject")
+    unknown = [name for name in asked or [] if name not in known]
+    if unknown:
+        raise SystemExit(f"error: --labelled-subjects {', '.join(unknown)}: no "
+                         f"{args.labelled[1]!r} scan under {args.data_dir}; found "
+                         f"{', '.join(known[:8]) or 'none'}")
+    steps, folders, conflicts = [], {}, []
+    for unit in units:
+        folder = maps_folder(args.out, unit)
+        other = folders.setdefault(folder, unit.directory.resolve())
+        if other != unit.directory.resolve():
+            raise SystemExit(f"error: units {other} and {unit.directory} would share the map "
+                             f"folder {folder}: give them in separate calls with other --out")
+        chosen = asked or [name for name in known if name not in unit.test_subjects]
+        scans = [f for f in labelled_files if f.subject in chosen]
+        if not scans:
+            raise SystemExit(f"error: {unit.name}: no labelled subject is left for the forest "
+                             f"(every scan under {args.data_dir} is one of its test subjects); "
+                             "give --labelled-subjects")
+        labelled = {f.subject: records.scan_identity(f, checksums) for f in scans}
+        targets = names(args.target_subjects) or (None if args.target_dir else unit.test_subjects)
+        work = []
+        for modality, glob in args.target:
+            for files in data.find_scans(args.target_dir or args.data_dir, glob,
+                                         args.target_label or args.label, args.mask,
+                                         subjects=targets):
+                target = records.scan_identity(files, checksums)
+                record = records.maps_record(unit, labelled, target, modality, options)
+                kept = records.kept_record(folder / files.subject, modality)
+                keep = kept == record and all(
+                    (folder / files.subject / f"{modality}_{kind}.nii.gz").exists()
+                    for kind in ("probability", "labels"))
+                if kept is not None and kept != record:
+                    conflicts.append((folder / files.subject / f"{modality}_maps.json",
+                                      records.differences(kept, record)))
+                role = records.target_role(unit, files.subject, target, labelled)
+                work.append((files, modality, record, role, keep))
+        steps.append((unit, scans, labelled, work))
+    if conflicts:
+        path, changed = conflicts[0]
+        more = f" (and {len(conflicts) - 1} more maps)" if len(conflicts) > 1 else ""
+        raise SystemExit(f"error: {path.parent} holds maps made under other options{more}: "
+                         f"{'; '.join(changed[:6])}. Give another --out, or delete those maps "
+                         "to make them again under these options")
+    return steps
+
+
 def main(argv=None):
     args = parser().parse_args(argv)
     if args.patches_per_class < 1 or args.trees < 1:
         raise SystemExit("error: --patches-per-class and --trees must be at least 1")
+    folders = unit_folders(args.unit)  # before TensorFlow starts: a typo fails at once
     import_tensorflow_quietly()  # after the options: --help and their errors are quick
     import data
     from reproduce import segmentation, segmentation_report
+    from reproduce.segmentation_records import HELD_OUT_ROLES, ROLES
     from reproduce.run_folder import check_writable
+    from runtime.files import remove_stale_temporaries
 
-    check_writable(args.out)
-    units = [segmentation.load_unit(folder) for pattern in args.unit
-             for folder in (sorted(Path().glob(pattern)) if any(c in pattern for c in "*?[")
-                            else [Path(pattern)])]
-    if not units:
-        raise SystemExit(f"error: --unit {' '.join(args.unit)} names no folder")
+    units = [segmentation.load_unit(folder) for folder in folders]
     class_spec = data.DatasetSpec(name="segmentation", modalities={}, label=(),
                                   classes=dict(args.classes))
     labelled_name, labelled_glob = args.labelled
     for unit in units:  # every modality known to every network, before any work
         for modality in [labelled_name, *(m for m, _ in args.target)]:
             unit.input_name(modality)
-    rows, started, labelled = [], time.perf_counter(), {}
     try:
         labelled_files = data.find_scans(args.data_dir, labelled_glob, args.label, args.mask)
-        for index, unit in enumerate(units):
+        steps = plan(args, units, labelled_files)
+    except data.DataError as error:
+        console.fail(str(error))
+    check_writable(args.out)
+    remove_stale_temporaries(args.out, recursive=True)  # half maps of killed runs
+    roles = [(role, files.subject) for _, _, _, work in steps for files, _, _, role, _ in work
+             if role not in HELD_OUT_ROLES]
+    if roles:
+        say(f"{len(roles)} target scans are not held out ("
+            + ", ".join(f"{role}: {ROLES[role]}" for role in dict.fromkeys(r for r, _ in roles))
+            + "): scored in segmentation.csv with their role, left out of the summary's means")
+    rows, started, labelled = [], time.perf_counter(), {}
+    try:
+        for index, (unit, scans, _, work) in enumerate(steps):
             say(f"[{index + 1}/{len(units)}] {unit.name} (elapsed "
                 f"{format_seconds(time.perf_counter() - started)})")
-            chosen = names(args.labelled_subjects) or [
-                f.subject for f in labelled_files if f.subject not in unit.test_subjects]
-            for files in labelled_files:  # each scan read once, whichever units use it
-                if files.subject in chosen and files.subject not in labelled:
+            for files in scans:  # each scan read once, whichever units use it
+                if files.subject not in labelled:
                     labelled[files.subject] = data.read_scan(files)
-            scans = [labelled[f.subject] for f in labelled_files if f.subject in chosen]
             classifier = segmentation.train_classifier(
-                unit, scans, labelled_name, class_spec, args.patches_per_class, args.trees,
-                args.seed)
-            say(f"    forest on {labelled_name} of {', '.join(s.subject for s in scans)}; their "
+                unit, [labelled[f.subject] for f in scans], labelled_name, class_spec,
+                args.patches_per_class, args.trees, args.seed)
+            say(f"    forest on {labelled_name} of {', '.join(f.subject for f in scans)}; their "
                 "class frequencies " + ", ".join(f"{n} {p:.4f}" for n, p in zip(
                     class_spec.class_names, classifier.labelled_frequencies)))
-            targets = names(args.target_subjects) or (
-                None if args.target_dir else unit.test_subjects)
-            for modality, glob in args.target:
-                for files in data.find_scans(args.target_dir or args.data_dir, glob,
-                                             args.target_label or args.label, args.mask,
-                                             subjects=targets):
-                    rows += segment_one(unit, classifier, files, labelled_name, modality,
-                                        class_spec, args.out, args.prior)
-                    segmentation_report.write_table(rows, args.out, COLUMNS)
+            for files, modality, record, role, keep in work:
+                rows += segment_one(unit, classifier, files, modality, class_spec, args,
+                                    record, role, keep)
+                segmentation_report.write_table(rows, args.out, COLUMNS)
             if args.overlays:
-                segmentation_report.overlays(unit, args, class_spec)
+                segmentation_report.overlays(unit, maps_folder(args.out, unit), args, class_spec)
     except data.DataError as error:
         console.fail(str(error))
     say(segmentation_report.write_summary(rows, args.out))
@@ -149,18 +238,19 @@ def main(argv=None):
     return 0
 
 
-def segment_one(unit, classifier, files, labelled_name, modality, class_spec, out, prior):
-    """Maps of one target scan under ``prior`` (kept when they exist) and, per decision
-    rule (each prior), the overlap of its labels with the scan's label map."""
+def segment_one(unit, classifier, files, modality, class_spec, args, record, role, keep):
+    """Maps of one target scan under the --prior (kept when ``keep``: their record is this
+    call's) and, per decision rule (each prior), the overlap of its labels with the scan's
+    label map."""
     import data
-    from reproduce import segmentation
-    folder = out / unit.configuration / unit.directory.name / files.subject
+    from reproduce import segmentation, segmentation_records
+    folder = maps_folder(args.out, unit) / files.subject
     probability_path = folder / f"{modality}_probability.nii.gz"
-    labels_path = folder / f"{modality}_labels.nii.gz"  # written last: the maps are whole
+    labels_path = folder / f"{modality}_labels.nii.gz"
     scan = data.read_scan(files)
     probability = None
-    if labels_path.exists() and probability_path.exists():
-        say(f"    {files.subject} {modality}: kept {labels_path}")
+    if keep:
+        say(f"    {files.subject} {modality}: kept {labels_path} (made under these options)")
     else:
         begun = time.perf_counter()
 
@@ -173,17 +263,19 @@ def segment_one(unit, classifier, files, labelled_name, modality, class_spec, ou
                                                 progress if on_terminal() else None)
         console.close_line()
         weighted, labels = segmentation.decide(probability, scan.region,
-                                               classifier.weights(prior))
+                                               classifier.weights(args.prior))
         foreground = weighted[..., 1:]
+        segmentation_records.record_path(folder, modality).unlink(missing_ok=True)
         data.write_map(probability_path, foreground[..., 0] if foreground.shape[-1] == 1
                        else foreground, scan)
         data.write_map(labels_path, labels, scan)
-        say(f"    {files.subject} {modality}: {int((labels > 0).sum())} voxels labelled "
-            f"foreground ({format_seconds(time.perf_counter() - begun)})")
+        segmentation_records.write_record(folder, modality, record)  # last: the maps are whole
+        say(f"    {files.subject} {modality} ({role}): {int((labels > 0).sum())} voxels "
+            f"labelled foreground ({format_seconds(time.perf_counter() - begun)})")
     if scan.labels is None:
         return []
     if probability is None:  # kept maps: the balanced probabilities back from the map
-        probability = kept_probability(probability_path, classifier.weights(prior), scan)
+        probability = kept_probability(probability_path, classifier.weights(args.prior), scan)
     rows = []
     truths = [segmentation.class_truth(scan.labels, values)
               for values in class_spec.classes.values()]
@@ -194,8 +286,10 @@ def segment_one(unit, classifier, files, labelled_name, modality, class_spec, ou
         for index, name in enumerate(class_spec.classes, start=1):
             scores = segmentation.overlap(labels == index, truths[index - 1])
             scores["auc"] = auc[index - 1]
-            rows.append({"configuration": unit.configuration, "fold": unit.directory.name,
-                         "subject": files.subject, "labelled_modality": labelled_name,
+            rows.append({"run": maps_folder(args.out, unit).parents[1].name,
+                         "configuration": unit.configuration, "fold": unit.directory.name,
+                         "subject": files.subject, "role": role,
+                         "labelled_modality": args.labelled[0],
                          "target_modality": modality, "class": name, "prior": rule,
                          **{k: round(v, 4) if isinstance(v, float) else v
                             for k, v in scores.items()}})

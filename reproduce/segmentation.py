@@ -5,6 +5,7 @@ they match its labels. ``segment.py`` runs these steps over units and scans.
 Composes ``models`` (the network, its dense features) and ``data`` (scans, sampling,
 maps), which do not know each other.
 """
+import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -13,7 +14,7 @@ import numpy as np
 import data
 import models
 from reproduce.forests import fitted_forest
-from reproduce.run_folder import read_unit_result
+from reproduce.run_folder import RUN_FILE, read_unit_result
 from runtime.seeds import derived_seed
 
 PREDICTION_CHUNK = 200_000  # voxels per forest call: bounds the memory of predict_proba
@@ -27,6 +28,9 @@ class Unit:
     fold: int
     test_subjects: list
     network: object
+    network_sha256: str = None
+    training_subjects: tuple = ()  # recorded by units made since the roles were recorded
+    run_input_checksums: frozenset = frozenset()  # SHA-256 of every input file of its run
 
     @property
     def name(self):
@@ -47,7 +51,8 @@ def load_unit(directory):
     """The Unit in ``directory`` (OUT/units/<configuration>/fold<k>[-repeat<r>]); a clear
     error when it is not a finished unit with one network for every modality."""
     directory = Path(directory)
-    result = read_unit_result(directory) if directory.is_dir() else None
+    result = (read_unit_result(directory, consequence="segment.py cannot use it")
+              if directory.is_dir() else None)
     if result is None:
         raise SystemExit(f"error: {directory} is not a finished unit (no valid result.json "
                          "beside its network): train it with table1.py and the same run "
@@ -59,7 +64,20 @@ def load_unit(directory):
                          "serves every modality")
     network = models.load_network(directory / "model.keras")
     return Unit(directory, result["configuration"], result["fold"],
-                list(result.get("test_subjects", [])), network)
+                list(result.get("test_subjects", [])), network,
+                result["files"]["model.keras"]["sha256"],
+                tuple(result.get("training_subjects", ())), run_input_checksums(directory))
+
+
+def run_input_checksums(directory):
+    """SHA-256 of the input files recorded in the run.json of the unit's run folder
+    (OUT/units/<configuration>/<fold>): every scan its network or forests saw."""
+    path = Path(directory).resolve().parents[2] / RUN_FILE
+    try:
+        inputs = json.loads(path.read_text()).get("inputs", {})
+    except (OSError, ValueError, AttributeError):
+        return frozenset()
+    return frozenset(identity.get("sha256") for identity in inputs.values())
 
 
 def training_samples(unit, scans, modality, class_spec, per_class, seed):

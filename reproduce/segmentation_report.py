@@ -21,16 +21,28 @@ def write_table(rows, out, columns):
             writer.writerows(rows)
 
 
-def write_summary(rows, out):
-    """OUT/segmentation.md: mean Dice (± SD over scans) per configuration and labelled →
-    target modality (and class), one table per prior; returns a one-line summary."""
-    if not rows:
+def write_summary(all_rows, out):
+    """OUT/segmentation.md: mean Dice (± SD over held-out scans) per configuration and
+    labelled → target modality (and class), one table per prior; returns a one-line
+    summary. Scans the network or the forest learnt from are in the CSV only."""
+    from reproduce.segmentation_records import HELD_OUT_ROLES
+    if not all_rows:
         return f"wrote the maps into {out} (no target had a label map: no Dice)"
+    rows = [row for row in all_rows if row.get("role", "held-out") in HELD_OUT_ROLES]
+    left_out = sorted({(row["subject"], row["role"]) for row in all_rows} -
+                      {(row["subject"], row["role"]) for row in rows})
     lines = ["# Cross-modality segmentation", "",
-             "Mean Dice ± SD over the target scans (n), by network (rows) and labelled → "
-             "target modality (columns); sensitivity and precision per scan in "
+             "Mean Dice ± SD over the held-out target scans (n), by network (rows) and "
+             "labelled → target modality (columns); sensitivity and precision per scan in "
              "segmentation.csv. The forest learns balanced classes (as in Table I); each "
              "table decides every voxel under one class prior."]
+    if left_out:
+        lines += ["", "Left out of every mean (scores in segmentation.csv): "
+                  + ", ".join(f"{subject} ({role})" for subject, role in left_out) + "."]
+    if not rows:
+        atomic_write_text(Path(out) / "segmentation.md", "\n".join(lines) + "\n")
+        return (f"wrote the maps and segmentation.csv into {out}; no target is held out, so "
+                "segmentation.md has no means")
     best = []
     for prior in dict.fromkeys(row["prior"] for row in rows):
         chosen = [r for r in rows if r["prior"] == prior]
@@ -47,7 +59,7 @@ def write_summary(rows, out):
               "(the same under every prior)", ""]
     lines += summary_table([r for r in rows if r["prior"] == first], "auc")
     atomic_write_text(Path(out) / "segmentation.md", "\n".join(lines) + "\n")
-    return (f"wrote {Path(out) / 'segmentation.md'} and segmentation.csv ({len(rows)} scores); "
+    return (f"wrote {Path(out) / 'segmentation.md'} and segmentation.csv ({len(all_rows)} scores); "
             f"highest mean Dice: {'; '.join(best)}")
 
 
@@ -72,16 +84,16 @@ def summary_table(rows, measure):
     return lines
 
 
-def overlays(unit, args, class_spec):
-    """OUT/overlays/<configuration>-<fold>-<subject>.png: per target modality the slice
-    with the most labelled voxels, its labels (green outline) and the prediction (red)."""
+def overlays(unit, folder, args, class_spec):
+    """OUT/overlays/<run>-<configuration>-<fold>-<subject>.png: per target modality the
+    slice with the most labelled voxels, its labels (green outline) and the prediction
+    (red); ``folder``: the unit's map folder."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     import nibabel
 
     import data
-    folder = Path(args.out) / unit.configuration / unit.directory.name
     for subject_folder in sorted(p for p in folder.iterdir() if p.is_dir()):
         modalities = [m for m, _ in args.target
                       if (subject_folder / f"{m}_labels.nii.gz").exists()]
@@ -117,8 +129,8 @@ def overlays(unit, args, class_spec):
         figure.suptitle(f"{unit.name}: {subject_folder.name} (green: labels, red: predicted)",
                         fontsize=8)
         figure.tight_layout()
-        target = Path(args.out) / "overlays" / (f"{unit.configuration}-{unit.directory.name}-"
-                                                f"{subject_folder.name}.png")
+        target = Path(args.out) / "overlays" / (f"{folder.parents[1].name}-{unit.configuration}-"
+                                                f"{unit.directory.name}-{subject_folder.name}.png")
         target.parent.mkdir(parents=True, exist_ok=True)
         figure.savefig(target, dpi=80)
         plt.close(figure)

@@ -126,6 +126,7 @@ def run_unit(run, configuration, patch_data, fold, repeat=0):
               "modalities": run.modality_names, "same": same, "cross": cross,
               "test_patches": int(correct.shape[2]),
               "test_subjects": sorted(set(features["test_subjects"].tolist())),
+              "training_subjects": patch_data.subject_names(fold, "training"),
               "subject_accuracy": subject_accuracy(correct, features["test_subjects"]),
               "feature_scale": feature_scale(features),
               "modality_separation": modality_separation(features),

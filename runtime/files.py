@@ -2,6 +2,7 @@
 import contextlib
 import hashlib
 import os
+import re
 import shutil
 from pathlib import Path
 
@@ -38,20 +39,30 @@ def checksum_of_file(path, algorithm="sha256", chunk=1 << 20):
     return checksum.hexdigest()
 
 
+TEMPORARY = re.compile(r"\.tmp(\d+)((?:\.[A-Za-z0-9]+)*)$")
+
+
 def temporary_name(path):
-    """Where ``atomic_path`` writes before the rename: beside the target, by process."""
+    """Where ``atomic_path`` writes before the rename: beside the target, named by process,
+    ``<name>.tmp<PID><suffixes>`` (``scan.nii.gz`` → ``scan.nii.gz.tmp123.nii.gz``), so that
+    libraries that choose a format by the suffix (nibabel) write the right one. The one
+    convention for every temporary file of the project: ``remove_stale_temporaries``
+    knows it."""
     path = Path(path)
-    return path.with_name(f"{path.name}.tmp{os.getpid()}")
+    return path.with_name(f"{path.name}.tmp{os.getpid()}{''.join(path.suffixes)}")
 
 
-def remove_stale_temporaries(folder):
-    """Deletes what ``atomic_path`` left in ``folder`` when its process was killed: every
-    ``*.tmp<PID>`` whose process is gone (another live process's are kept). Returns the
-    paths removed."""
+def remove_stale_temporaries(folder, recursive=False):
+    """Deletes what ``atomic_path`` left in ``folder`` (and below it, ``recursive``) when
+    its process was killed: every ``temporary_name`` whose process is gone (another live
+    process's are kept). Returns the paths removed."""
     removed = []
-    for path in Path(folder).glob("*.tmp*"):
-        pid = path.name.rpartition(".tmp")[2]
-        if not pid.isdigit() or _process_alive(int(pid)):
+    folder = Path(folder)
+    if not folder.is_dir():
+        return removed
+    for path in sorted((folder.rglob if recursive else folder.glob)("*.tmp*")):
+        match = TEMPORARY.search(path.name)
+        if match is None or _process_alive(int(match.group(1))):
             continue
         _remove(path)
         removed.append(path)

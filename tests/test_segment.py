@@ -45,9 +45,9 @@ def test_maps_on_the_targets_grid_with_scores_from_the_written_maps(brain_run, t
     truth = np.isin(np.rint(nib.load(next((brain_run / "data" / "brain" / subject).glob(
         "*_seg.nii.gz"))).get_fdata()), [1, 2, 4])
     for modality in ("T2", "FLAIR"):
-        labels_map = nib.load(out / "dropout+norm-a0" / "fold0" / subject /
+        labels_map = nib.load(out / "run" / "dropout+norm-a0" / "fold0" / subject /
                               f"{modality}_labels.nii.gz")
-        probability = nib.load(out / "dropout+norm-a0" / "fold0" / subject /
+        probability = nib.load(out / "run" / "dropout+norm-a0" / "fold0" / subject /
                                f"{modality}_probability.nii.gz")
         for written in (labels_map, probability):
             assert written.shape == image.shape
@@ -103,7 +103,7 @@ def test_a_target_with_only_its_own_modality_is_segmented(brain_run, tmp_path):
     del arguments[arguments.index("FLAIR=*_flair.nii.gz", 10) - 1:
                   arguments.index("FLAIR=*_flair.nii.gz", 10) + 1]
     assert segment.main([*arguments, "--target-dir", str(targets.parent)]) == 0
-    assert (out / "dropout+norm-a0" / "fold0" / "case1" / "T2_labels.nii.gz").exists()
+    assert (out / "run" / "dropout+norm-a0" / "fold0" / "case1" / "T2_labels.nii.gz").exists()
     assert not (out / "segmentation.csv").exists()  # nothing to score against
 
 
@@ -140,8 +140,10 @@ def target_with_mask(brain_run, folder, mask_of_shape):
 def test_a_mask_on_another_grid_names_both_files(brain_run, tmp_path):
     target_with_mask(brain_run, tmp_path / "targets" / "case1",
                      lambda shape: np.ones([s - 1 for s in shape]))
+    arguments = options(brain_run, tmp_path / "maps")
     finished = subprocess.run(
-        [sys.executable, "reproduce/segment.py", *options(brain_run, tmp_path / "maps"),
+        [sys.executable, "reproduce/segment.py", *arguments[:arguments.index("--target")],
+         "--target", "T2=*_t2.nii.gz", "--out", str(tmp_path / "maps"),
          "--target-dir", str(tmp_path / "targets"), "--mask", "*_mask.nii.gz"],
         cwd=REPOSITORY, capture_output=True, text=True, timeout=300)
     assert finished.returncode != 0 and "Traceback" not in finished.stderr
@@ -156,3 +158,115 @@ def test_an_empty_target_mask_is_named(brain_run, tmp_path):
         segment.main([*arguments[:arguments.index("--target")], "--target", "T2=*_t2.nii.gz",
                       "--target-dir", str(tmp_path / "targets"), "--out",
                       str(tmp_path / "maps"), "--mask", "*_mask.nii.gz"])
+
+
+# -- reruns, leaks and bad names (each failed silently before maps were keyed) ----------------
+def test_a_rerun_under_other_options_is_refused_naming_the_difference(brain_run, tmp_path):
+    out = tmp_path / "maps"
+    assert segment.main(options(brain_run, out)) == 0
+    stamps = {p: p.stat().st_mtime_ns for p in out.rglob("*.nii.gz")}
+    for change, named in ((["--prior", "balanced"], "prior: labelled → balanced"),
+                          (["--seed", "3"], "seed: 0 → 3"),
+                          (["--trees", "6"], "trees: 5 → 6")):
+        arguments = options(brain_run, out)
+        if change[0] == "--trees":
+            arguments[arguments.index("--trees") + 1] = "6"
+        else:
+            arguments += change
+        with pytest.raises(SystemExit, match=named):
+            segment.main(arguments)
+    labelled = options(brain_run, out)
+    labelled[labelled.index("--labelled") + 1] = "T2=*_t2.nii.gz"
+    with pytest.raises(SystemExit, match="labelled_modality: FLAIR → T2"):
+        segment.main(labelled)
+    assert {p: p.stat().st_mtime_ns for p in out.rglob("*.nii.gz")} == stamps
+
+
+def perturbed_copy(run, destination):
+    """Another run folder whose dropout+norm-a0/fold0 network has other weights."""
+    import json
+    import shutil
+
+    import models
+    from reproduce.run_folder import write_unit_result
+    shutil.copytree(run, destination, ignore=shutil.ignore_patterns("data"))
+    unit = destination / "units" / "dropout+norm-a0" / "fold0"
+    network = models.load_network(unit / "model.keras")
+    rng = np.random.default_rng(1)
+    network.set_weights([w + rng.normal(scale=0.5, size=w.shape).astype(w.dtype)
+                         for w in network.get_weights()])
+    network.save(unit / "model.keras")
+    result = json.loads((unit / "result.json").read_text())
+    del result["files"]
+    write_unit_result(unit, result)
+    return unit
+
+
+def test_units_of_two_runs_get_their_own_maps(brain_run, tmp_path):
+    other = perturbed_copy(brain_run, tmp_path / "other_run")
+    out = tmp_path / "maps"
+    arguments = options(brain_run, out)
+    assert segment.main([*arguments, "--unit", str(other)]) == 0
+    subject = segmentation.load_unit(other).test_subjects[0]
+    first = out / "run" / "dropout+norm-a0" / "fold0" / subject / "T2_probability.nii.gz"
+    second = out / "other_run" / "dropout+norm-a0" / "fold0" / subject / "T2_probability.nii.gz"
+    assert not np.array_equal(np.asarray(nib.load(first).dataobj),
+                              np.asarray(nib.load(second).dataobj))
+    with open(out / "segmentation.csv") as handle:
+        rows = list(csv.DictReader(handle))
+    assert {r["run"] for r in rows} == {"run", "other_run"}
+
+
+def test_targets_the_forest_learnt_from_are_marked_and_kept_out_of_the_means(
+        brain_run, tmp_path, capsys):
+    out = tmp_path / "maps"
+    arguments = options(brain_run, out)
+    arguments = arguments[:arguments.index("--target")] + [
+        "--target", "T2=*_t2.nii.gz", "--out", str(out)]
+    unit = segmentation.load_unit(brain_run / "units" / "dropout+norm-a0" / "fold0")
+    assert segment.main([*arguments, "--target-dir", str(brain_run / "data" / "brain")]) == 0
+    with open(out / "segmentation.csv") as handle:
+        rows = list(csv.DictReader(handle))
+    roles = {r["subject"]: r["role"] for r in rows}
+    assert len(roles) == 3
+    for subject, role in roles.items():
+        assert role == ("held-out" if subject in unit.test_subjects else "labelled")
+    assert "2 target scans are not held out" in capsys.readouterr().out
+    summary = (out / "segmentation.md").read_text()
+    assert "(n=1)" in summary and "(n=3)" not in summary  # the mean is the held-out scan's
+    (held,) = [r for r in rows if r["role"] == "held-out" and r["prior"] == "labelled"]
+    assert f"| dropout+norm-a0 | {float(held['dice']):.3f} ± 0.000 (n=1)" in summary
+    assert "(labelled)" in summary.split("## Dice")[0]
+
+
+def test_unit_globs_absolute_or_relative_and_one_that_names_nothing(brain_run, tmp_path):
+    out = tmp_path / "maps"
+    arguments = options(brain_run, out)
+    arguments[1] = str(brain_run.resolve() / "units" / "dropout+norm-a0" / "fold[0]")
+    assert segment.main(arguments) == 0
+    missing = str(brain_run / "units" / "plain-a0" / "fold*")
+    with pytest.raises(SystemExit, match=r"--unit .*plain-a0/fold\* matches no folder"):
+        segment.main([*arguments, "--unit", missing])
+
+
+def test_an_unknown_labelled_subject_is_one_error_line(brain_run, tmp_path):
+    finished = subprocess.run(
+        [sys.executable, "reproduce/segment.py", *options(brain_run, tmp_path / "maps"),
+         "--labelled-subjects", "patient99"], cwd=REPOSITORY, capture_output=True, text=True,
+        timeout=300)
+    assert finished.returncode != 0 and "Traceback" not in finished.stderr
+    last = finished.stderr.strip().splitlines()[-1]
+    assert last.startswith("error: --labelled-subjects patient99") and "found" in last
+    assert not (tmp_path / "maps").exists()
+
+
+def test_half_maps_of_a_killed_run_are_removed_on_the_next(brain_run, tmp_path):
+    out = tmp_path / "maps"
+    assert segment.main(options(brain_run, out)) == 0
+    subject_folder = next(out.glob("run/dropout+norm-a0/fold0/*"))
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True).stdout.strip()
+    stale = subject_folder / f"T2_labels.nii.gz.tmp{dead}.nii.gz"
+    stale.write_bytes(b"half a map")
+    assert segment.main(options(brain_run, out)) == 0
+    assert not stale.exists()
