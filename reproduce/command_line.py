@@ -74,6 +74,11 @@ def resolve_run(args, argv=None, script="table1.py", out_suffix=""):
     looks at whether a named dataset's --data-dir is an archive or a folder)."""
     preset = RUN_PRESETS[args.preset]
     filters = args.filters or preset.filters
+    if filters[-1] < 2 and args.vector_normalization != "never":
+        raise SystemExit(f"error: --filters {','.join(map(str, filters))}: the encoder's last "
+                         "layer gives the features, and the feature-vector normalization "
+                         "(§II-C) sets a single feature to 0 for every patch; give at least 2 "
+                         "(or --vector-normalization never)")
     if args.updates and args.epochs:
         raise SystemExit("error: give --updates or --epochs, not both")
     out = args.out or default_out(REPOSITORY, args.dataset, args.phantom, args.preset, args.seed,

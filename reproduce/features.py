@@ -59,6 +59,22 @@ def unit_features(networks, patch_data, fold, modality_count):
             "modalities": np.array(table.modality_names)}
 
 
+def degenerate_modalities(features):
+    """{modality: why} for every modality whose features cannot tell patches apart: not
+    finite, or every feature constant over the forests' training or test patches (each
+    forest would then guess, and read 50 % with no error)."""
+    names = [str(n) for n in features["modalities"]]
+    found = {}
+    for m, name in enumerate(names):
+        for side, values in (("training", features["train"][m]),
+                             ("test", features["test"][features["network_of"][m], m])):
+            if not np.all(np.isfinite(values)):
+                found[name] = f"non-finite features on the {side} patches"
+            elif len(values) > 1 and np.all(np.ptp(values, axis=0) == 0):
+                found[name] = f"every feature constant over the {side} patches"
+    return found
+
+
 def feature_scale(features):
     """{"train"|"test": {modality: {median_sd, median_abs_mean}}}: per feature, the SD
     and |mean| of modality m's features (after the network's normalization) over the

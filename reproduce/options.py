@@ -46,6 +46,16 @@ def _seed(text):
     return value
 
 
+def _regular_expression(text):
+    """A Python regular expression, compiled here so that a typo fails at parse time."""
+    import re
+    try:
+        re.compile(text)
+    except re.error as error:
+        raise argparse.ArgumentTypeError(f"not a regular expression ({error}): {text!r}") from None
+    return text
+
+
 def _filters(text):
     """Three encoder widths, e.g. 32,64,128, each at least 1."""
     parts = [part.strip() for part in text.split(",")]
@@ -123,7 +133,7 @@ def add_arguments(parser):
     group.add_argument("--class", dest="classes", action="append", type=_class_values, default=[],
                        metavar="NAME=VALUES", help="label merge map: a foreground class and "
                        "its label values, e.g. tumor=1,2,4 or lesion=nonzero; repeat per class")
-    group.add_argument("--group-pattern", help="regex whose first group of the subject name "
+    group.add_argument("--group-pattern", type=_regular_expression, help="regex whose first group of the subject name "
                        "is the subject id (keeps visits in one fold)")
     group.add_argument("--subjects", type=_subjects, metavar="N|NAME,NAME,...",
                        help="use part of the data: a seeded choice of N subjects, or the named "

@@ -91,8 +91,16 @@ def open_run_folder(run, input_files, discard_stale=False, log=print):
             log(f"{run.out} has no finished unit: its run.json is replaced by this run's")
             stored = None
         elif canonical(arguments) != canonical(fingerprint):
-            changed = sorted(k for k in set(arguments or {}) | set(fingerprint)
-                             if (arguments or {}).get(k) != fingerprint.get(k))
+            before, after = canonical(arguments), canonical(fingerprint)
+            changed = sorted(k for k in set(before or {}) | set(after)
+                             if (before or {}).get(k) != after.get(k))
+            if changed == ["modality_order"]:
+                raise RunFolderError(
+                    f"{run.out} holds a run of the modalities in the order "
+                    f"{', '.join(before['modality_order'])}, this call gives "
+                    f"{', '.join(after['modality_order'])}: features and figures are indexed "
+                    "by position, so give the --modality options (or --modalities) in the run's "
+                    "order, or another --out")
             raise RunFolderError(
                 f"{run.out} holds a run made with other arguments (they differ in: "
                 f"{', '.join(changed)}); its finished units are kept. Give another --out, or "
@@ -144,7 +152,9 @@ def canonical(arguments):
                 if f.default is not MISSING or f.default_factory is not MISSING}
     defaults = json.loads(json.dumps(defaults, default=str))
     spec = {k: v for k, v in arguments["spec"].items() if not (k in defaults and v == defaults[k])}
-    return {**arguments, "spec": spec}
+    # Features, accuracies and figures are indexed by the modalities' positions: the order
+    # is part of the run (a dict comparison alone would ignore it).
+    return {**arguments, "spec": spec, "modality_order": list(spec.get("modalities", {}))}
 
 
 def describe_changes(before, after):

@@ -9,15 +9,17 @@ With ``--repeats`` a configuration and fold are trained again from derived seeds
 (``network_seed``); each training is a unit of its own.
 """
 import dataclasses
+import shutil
 import time
 
 import numpy as np
 
 import data
 import models
-from reproduce.features import feature_scale, modality_separation, unit_features
+from reproduce.features import (degenerate_modalities, feature_scale, modality_separation,
+                                unit_features)
 from reproduce.forests import same_and_cross, score_forests, subject_accuracy
-from reproduce.run_folder import clear_unit, unit_dir, write_unit_result
+from reproduce.run_folder import clear_unit, unit_dir, unit_label, write_unit_result
 from runtime.seeds import derived_seed, seed_everything
 from runtime.timing import Stopwatch, TimedPatches
 
@@ -117,6 +119,15 @@ def run_unit(run, configuration, patch_data, fold, repeat=0):
     with stopwatch("feature extraction"):
         features = unit_features(networks, timed, fold, len(run.modality_names))
     network_seconds = time.perf_counter() - started  # training and feature extraction
+    degenerate = degenerate_modalities(features)
+    if degenerate:
+        shutil.rmtree(directory)
+        raise SystemExit(
+            f"error: unit {unit_label(configuration.name, fold, repeat)}: its network gives "
+            "features that cannot tell patches apart (" + "; ".join(
+                f"{name}: {why}" for name, why in degenerate.items()) + "), so every forest "
+            "would guess. Nothing of it is saved; change the settings (e.g. more --filters, a "
+            "smaller learning rate) before running it again")
     with stopwatch("forests"):
         accuracy, correct = score_forests(features, run.trees,
                                           forest_seed(run, configuration, fold, repeat))

@@ -74,3 +74,27 @@ def test_runs_on_the_same_data_share_one_cache(tmp_path, monkeypatch):
     assert sorted((tmp_path / "root" / "prepared").glob("*.h5")) == cached
     assert not (tmp_path / "first" / "cache").exists()
     assert not (tmp_path / "second" / "cache").exists()
+
+
+def test_another_modality_order_reuses_the_file_and_gets_its_own_order(tmp_path, monkeypatch):
+    from data import gather_patches
+    write_knee_phantoms(tmp_path / "data", subjects=1)
+    spec = dataset_spec("oai")
+    reordered = dataset_spec("oai", select=["FS", "N"])
+    assert spec.modality_names == ["N", "FS"] and reordered.modality_names == ["FS", "N"]
+    first = prepare_subjects(find_subjects(tmp_path / "data", spec), spec,
+                             cache_dir=tmp_path / "cache")
+    import data.cache
+    monkeypatch.setattr(data.cache, "prepare_subject",
+                        lambda *a: pytest.fail("the cache was not used"))
+    subjects = find_subjects(tmp_path / "data", reordered)
+    (second,) = prepare_subjects(subjects, reordered, cache_dir=tmp_path / "cache")
+    assert len(list((tmp_path / "cache").glob("*.h5"))) == 1
+    monkeypatch.undo()
+    fresh = prepare_subject(subjects[0], reordered)  # prepared in the new order
+    assert second.modality_names == ["FS", "N"]
+    np.testing.assert_array_equal(np.asarray(second.volumes), fresh.volumes)
+    np.testing.assert_array_equal(second.volumes[0], first[0].volumes[1])
+    centers = np.argwhere(second.class_map > 0)[:50]
+    np.testing.assert_array_equal(gather_patches(second.volumes, centers),
+                                  gather_patches(fresh.volumes, centers))

@@ -25,6 +25,7 @@ SCRIPTS = ["table1", "fig5", "fig6", "fig7", "fig8", "accuracy_vs_updates",
     ("--seed", "-1", "must be at least 0"),
     ("--momentum", "5", "must lie in [0, 1)"),
     ("--patches-per-class", "0", "must be at least 1"),
+    ("--group-pattern", "(", "not a regular expression (missing ), unterminated subpattern"),
 ])
 def test_a_bad_value_is_one_error_line_and_writes_nothing(tmp_path, option, value, problem):
     out = tmp_path / "run"
@@ -35,6 +36,21 @@ def test_a_bad_value_is_one_error_line_and_writes_nothing(tmp_path, option, valu
     last = finished.stderr.strip().splitlines()[-1]
     assert f"error: argument {option}" in last and problem in last
     assert not out.exists()
+
+
+def test_one_feature_under_the_vector_normalization_is_refused_before_any_work(tmp_path):
+    """The §II-C step maps a single feature to 0: every cell would read 50.0 ± 0.0."""
+    out = tmp_path / "run"
+    finished = subprocess.run(
+        [sys.executable, "reproduce/table1.py", *TINY_RUN, "--out", str(out), "--filters",
+         "4,4,1"], cwd=REPOSITORY, capture_output=True, text=True, timeout=120)
+    assert finished.returncode != 0 and "Traceback" not in finished.stderr
+    last = finished.stderr.strip().splitlines()[-1]
+    assert last.startswith("error: --filters 4,4,1") and "give at least 2" in last
+    assert not out.exists()
+    args = command_line.script_parser("x").parse_args(
+        [*TINY_RUN, "--filters", "4,4,1", "--vector-normalization", "never"])
+    assert command_line.resolve_run(args, argv=[]).filters == (4, 4, 1)  # nothing to zero
 
 
 def test_parsed_values_are_the_given_ones():

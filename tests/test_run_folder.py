@@ -249,3 +249,46 @@ def test_the_console_numbers_folds_as_the_folders_do(tmp_path, capsys):
     assert "[1/2] plain-a0/fold0 " in output and "[2/2] plain-a0/fold1 " in output
     assert (tmp_path / "run" / "units" / "plain-a0" / "fold1" / "result.json").exists()
     assert "fold 1" not in output and "fold 2" not in output
+
+
+def test_another_modality_order_on_a_finished_run_is_refused_naming_both(tmp_path):
+    """Features are indexed by position: FS patches must never reach the N encoder."""
+    from reproduce import fig6, recalibration_effect
+    out = tmp_path / "run"
+    assert table1.main([*TINY, "--out", str(out), "--configs", "plain-a0"]) == 0
+    run_json = (out / "run.json").read_text()
+    for script, extra in ((recalibration_effect, ["--configs", "plain-a0"]),
+                          (fig6, ["--alpha", "0"]), (table1, ["--configs", "plain-a0"])):
+        with pytest.raises(SystemExit, match=r"in the order N, FS, this call gives FS, N"):
+            script.main([*TINY, "--out", str(out), "--modalities", "FS,N", *extra])
+    assert (out / "run.json").read_text() == run_json
+    assert table1.main([*TINY, "--out", str(out), "--configs", "plain-a0",
+                        "--modalities", "N,FS"]) == 0  # the run's own order resumes it
+
+
+def test_a_unit_whose_features_are_constant_stops_with_an_error(tmp_path, monkeypatch):
+    from reproduce import unit
+    from reproduce.features import degenerate_modalities
+    original = unit.unit_features
+
+    def constant_for_fs(*arguments):
+        features = original(*arguments)
+        features["test"][:, 1] = 0.0  # FS's features: one vector for every test patch
+        return features
+
+    monkeypatch.setattr(unit, "unit_features", constant_for_fs)
+    out = tmp_path / "run"
+    with pytest.raises(SystemExit, match=r"unit plain-a0/fold0: .*FS: every feature constant "
+                                         r"over the test patches"):
+        table1.main([*TINY, "--out", str(out), "--configs", "plain-a0"])
+    assert run_folder.finished_units(out) == []
+    assert not (out / "units" / "plain-a0" / "fold0").exists()
+    rng = np.random.default_rng(0)
+    varied = {"modalities": np.array(["A", "B"]), "network_of": np.zeros(2, int),
+              "train": rng.normal(size=(2, 5, 3)), "test": rng.normal(size=(1, 2, 5, 3))}
+    assert degenerate_modalities(varied) == {}
+    varied["train"][0, :, :] = 7.0
+    varied["test"][0, 1, 2, 0] = np.nan
+    assert degenerate_modalities(varied) == {
+        "A": "every feature constant over the training patches",
+        "B": "non-finite features on the test patches"}
