@@ -127,6 +127,7 @@ def fetch(name, data_root=None, mirror=None, log=print, show_progress=True, sour
         raise FetchError(f"unknown dataset {name!r}; choose from {', '.join(sources)}")
     source = sources[name]
     root = Path(data_root) if data_root else default_data_root()
+    _check_data_root(root)
     final = root / source.folder
     if (final / COMPLETE).exists():
         return final
@@ -177,6 +178,17 @@ def _from_any(base_urls, remote, target, show_progress, retries, backoff):
     raise FetchError("; ".join(errors))
 
 
+def _check_data_root(root):
+    """A data root must be a folder (or not exist yet): a file there is named, not
+    tripped over."""
+    for place in (root, *root.parents):
+        if place.exists():
+            if not place.is_dir():
+                raise FetchError(f"the data root {root} cannot be a folder: {place} is a file; "
+                                 "give --data-root a folder")
+            return
+
+
 def folder_of(name, data_dir=None, data_root=None, sources=SOURCES):
     """Where a named dataset will be read from, without fetching or extracting anything:
     the data root's folder (downloaded, or extracted from a given archive), the dataset
@@ -225,8 +237,10 @@ def main(argv=None):
     parser.add_argument("--subjects", metavar="NAME,NAME,...", help="open-ms: only these "
                         "patients' files (e.g. patient07,patient19)")
     args = parser.parse_args(argv)
-    subjects = [n.strip() for n in args.subjects.split(",") if n.strip()] if args.subjects \
-        else None
+    subjects = [n.strip() for n in args.subjects.split(",") if n.strip()] \
+        if args.subjects is not None else None
+    if subjects == []:
+        parser.error(f"--subjects {args.subjects!r} names no subject")
     if subjects and SOURCES[args.name].archive is not None:
         parser.error(f"--subjects: {args.name} is one archive; it is downloaded whole")
     try:

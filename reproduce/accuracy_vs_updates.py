@@ -32,6 +32,7 @@ import numpy as np  # noqa: E402
 from reproduce import claims, command_line, figures, grid, intervals  # noqa: E402
 from reproduce.table_report import grouped_by_fold  # noqa: E402
 from reproduce.checkpoints import CHECKPOINT_UNITS, run_checkpoint_unit  # noqa: E402
+from reproduce.run_folder import require_run  # noqa: E402
 from runtime.console import say  # noqa: E402
 
 DEFAULT_CONFIGURATIONS = ("plain-a0,norm-a0,dropout-a0,dropout+norm-a0,plain-a0.1,norm-a0.1,"
@@ -158,6 +159,8 @@ def main(argv=None):
                          "takes the axial configurations and baseline-all")
     run = dataclasses.replace(run, epochs=None, updates=checkpoints[-1],
                               extra={"checkpoints": checkpoints})
+    if args.report_only:
+        require_run(run.out, f"{NAME}.py --report-only", "the same command without --report-only")
     patch_data = grid.prepare(run, args)
     if not args.report_only:
         grid.run_grid(run, patch_data, command_line.parse_shard(args.shard),

@@ -36,8 +36,8 @@ import numpy as np  # noqa: E402
 
 from reproduce import claims, command_line, grid, reading_report, unit  # noqa: E402
 from reproduce.recalibration_effect import RECALIBRATED_UNITS, recalibrated_unit  # noqa: E402
-from reproduce.run_folder import (open_run_folder, read_unit_result, unit_dir,  # noqa: E402
-                                  unit_label)
+from reproduce.run_folder import (open_run_folder, read_unit_result,  # noqa: E402
+                                  require_run, unit_dir, unit_label)
 from runtime.console import format_seconds, say  # noqa: E402
 
 NAME = reading_report.NAME
@@ -156,6 +156,9 @@ def main(argv=None):
                          "--readings")
     base = command_line.resolve_run(args, argv, script=f"{NAME}.py", out_suffix="-readings")
     names = chosen_readings(args.readings, len(base.modality_names))
+    if args.report_only:
+        require_run(base.out, f"{NAME}.py --report-only", "the same command without "
+                    "--report-only")
     patch_data = grid.prepare(base, args)  # the data, its cache and OUT/run.json, once
     runs = reading_runs(base, names)
     for run in runs.values():

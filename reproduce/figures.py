@@ -6,7 +6,7 @@ import shlex
 from pathlib import Path
 
 from reproduce import command_line, grid
-from reproduce.run_folder import read_unit_result, unit_dir
+from reproduce.run_folder import read_unit_result, require_run, unit_dir
 from reproduce.unit import UNITS
 from reproduce.settings import CONFIGURATIONS
 from runtime.console import format_seconds, say
@@ -60,6 +60,10 @@ def prepare_figure_run(args, argv, script, configurations):
     reject_grid_options(args)
     run = command_line.resolve_run(args, argv, script=script)
     run = dataclasses.replace(run, configurations=list(configurations))
+    if not args.train_missing:  # nothing is written where no run is
+        require_run(run.out, script, f"the units of {', '.join(c.name for c in configurations)} "
+                    f"on every fold: `{table1_command(run, configurations)}`, or rerun this "
+                    "command with --train-missing")
     patch_data = grid.prepare(run, args)
     needed = [(c, f, 0) for c in run.configurations for f in range(len(patch_data.folds))]
     missing = grid.unfinished(run, needed)

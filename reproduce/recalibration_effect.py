@@ -30,7 +30,8 @@ from runtime.startup import import_tensorflow_quietly  # noqa: E402
 
 from reproduce import command_line, features, forests, grid, intervals, unit  # noqa: E402
 from runtime.console import say  # noqa: E402
-from reproduce.run_folder import clear_unit, unit_dir, write_unit_result  # noqa: E402
+from reproduce.run_folder import (clear_unit, require_run, unit_dir,  # noqa: E402
+                                  write_unit_result)
 from runtime.files import atomic_write_text  # noqa: E402
 from reproduce.table_report import feature_scale  # noqa: E402
 
@@ -132,6 +133,7 @@ def main(argv=None):
         raise SystemExit("error: give the options of a run trained without "
                          "--recalibrate-statistics; this script recalibrates its units")
     run = command_line.resolve_run(args, argv, script=f"{NAME}.py")
+    require_run(run.out, f"{NAME}.py", "table1.py and the same options")
     patch_data = grid.prepare(run, args)
     fold_count = len(patch_data.folds)
     before, missing = grid.collect(run, fold_count)

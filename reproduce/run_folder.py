@@ -55,17 +55,30 @@ class RunFolderError(SystemExit):
 
 def check_writable(out):
     """Fails with one line, before anything is computed, when ``out`` cannot be a run
-    folder: an existing file, or a place this user cannot write (read-only mount, mode)."""
+    folder: an existing file (or one above it), or a place this user cannot write
+    (read-only mount, mode). Creates nothing: a start that fails later leaves no folder."""
     out = Path(out)
     if out.exists() and not out.is_dir():
         raise RunFolderError(f"--out {out} is a file, not a folder; give a folder for the run")
+    existing = next(place for place in (out, *out.absolute().parents) if place.exists())
+    if not existing.is_dir():
+        raise RunFolderError(f"--out {out} cannot be a folder: {existing} is a file; give "
+                             "another folder for the run")
     try:
-        out.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryFile(dir=out):
+        with tempfile.TemporaryFile(dir=existing):
             pass
     except OSError as error:
         raise RunFolderError(f"--out {out} cannot be written ({error.strerror or error}); give a "
                              "folder you can write to") from None
+
+
+def require_run(out, reader, how_to_make):
+    """Fails with one line when ``out`` holds no run (no run.json): ``reader`` (a script
+    that reads a finished run) then writes nothing, not even the folder."""
+    if not (Path(out) / RUN_FILE).is_file():
+        raise RunFolderError(f"{out} holds no run (no {RUN_FILE}): {reader} reads a run that "
+                             f"exists; check --out and the run's options, or make it with "
+                             f"{how_to_make}")
 
 
 def open_run_folder(run, input_files, discard_stale=False, log=print):

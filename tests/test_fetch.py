@@ -321,3 +321,26 @@ def test_the_fetch_command_names_itself_and_its_options():
     refused = subprocess.run([sys.executable, "-m", "data.fetch", "msd-brats", "--subjects", "a"],
                              cwd=repository, capture_output=True, text=True, timeout=60)
     assert refused.returncode == 2 and "downloaded whole" in refused.stderr
+
+
+def test_an_empty_selection_or_a_file_as_data_root_is_one_error_line(tmp_path):
+    """Nothing is requested: both fail before any download (no server is needed)."""
+    import subprocess
+    import sys
+    repository = Path(__file__).resolve().parents[1]
+    empty = subprocess.run([sys.executable, "-m", "data.fetch", "open-ms", "--subjects", ",",
+                            "--data-root", str(tmp_path / "root")], cwd=repository,
+                           capture_output=True, text=True, timeout=60)
+    assert empty.returncode == 2 and "--subjects ',' names no subject" in empty.stderr
+    assert "ready" not in empty.stdout and not (tmp_path / "root").exists()
+    a_file = tmp_path / "notes.txt"
+    a_file.write_text("not a folder")
+    for root in (a_file, a_file / "below"):
+        refused = subprocess.run([sys.executable, "-m", "data.fetch", "open-ms", "--data-root",
+                                  str(root)], cwd=repository, capture_output=True, text=True,
+                                 timeout=60)
+        assert refused.returncode != 0 and "Traceback" not in refused.stderr
+        last = refused.stderr.strip().splitlines()[-1]
+        assert last == (f"error: the data root {root} cannot be a folder: {a_file} is a file; "
+                        "give --data-root a folder")
+    assert a_file.read_text() == "not a folder"

@@ -1,5 +1,6 @@
 """Feature analysis (Figs. 6–8) against NumPy, and the figure scripts end to end."""
 import csv
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -201,8 +202,8 @@ def test_a_figure_script_trains_nothing_unasked_and_names_the_command(tmp_path, 
         fig6.main([*TINY, "--out", str(out), "--alpha", "0.5"])
     message = str(stopped.value)
     assert trained_units == []
-    assert "lacks 8 of the 8 units" in message and "norm-a0.5/fold1" in message
-    assert not (out / "figures").exists()
+    assert "holds no run" in message and "plain-a0.5, norm-a0.5, dropout-a0.5" in message
+    assert not out.exists()  # a failed start leaves no folder
     # The command it names trains exactly those units; the figure then trains nothing.
     command = message.split("`")[1].split()
     assert command[:2] == ["python", "reproduce/table1.py"]
@@ -213,6 +214,9 @@ def test_a_figure_script_trains_nothing_unasked_and_names_the_command(tmp_path, 
     trained_units.clear()
     assert fig6.main([*TINY, "--out", str(out), "--alpha", "0.5"]) == 0
     assert trained_units == [] and (out / "figures" / "fig6.png").exists()
+    shutil.rmtree(out / "units" / "norm-a0.5" / "fold1")  # a run that lacks a unit
+    with pytest.raises(SystemExit, match=r"lacks 1 of the 8 units .*norm-a0.5/fold1"):
+        fig6.main([*TINY, "--out", str(out), "--alpha", "0.5"])
 
 
 @pytest.mark.parametrize("option", [["--configs", "plain-a0"], ["--shard", "0/2"],

@@ -187,7 +187,7 @@ def test_an_out_that_is_a_file_or_unwritable_fails_in_one_line_before_any_work(t
     assert finished.returncode != 0 and "Traceback" not in finished.stderr
     assert finished.stderr.strip().splitlines()[-1] == (
         f"error: --out {file} is a file, not a folder; give a folder for the run")
-    with pytest.raises(SystemExit, match=r"--out .*a_file/run cannot be written"):
+    with pytest.raises(SystemExit, match=r"--out .*a_file/run cannot be a folder: .*a_file is a file"):
         run_folder.check_writable(file / "run")  # a folder below a file
     if os.geteuid() != 0:  # root may write anywhere
         locked = tmp_path / "locked"
@@ -292,3 +292,30 @@ def test_a_unit_whose_features_are_constant_stops_with_an_error(tmp_path, monkey
     assert degenerate_modalities(varied) == {
         "A": "every feature constant over the training patches",
         "B": "non-finite features on the test patches"}
+
+
+@pytest.mark.parametrize("script, extra", [
+    ("recalibration_effect.py", []), ("claims_by_reading.py", ["--report-only"]),
+    ("accuracy_vs_updates.py", ["--report-only", "--checkpoints", "2"]), ("fig5.py", [])])
+def test_a_script_that_reads_a_run_on_a_mistyped_out_writes_nothing(tmp_path, script, extra):
+    out = tmp_path / "no_such_run"
+    tiny = TINY if "--checkpoints" not in extra else [  # the study sets its own length
+        a for i, a in enumerate(TINY) if "--updates" not in TINY[max(i - 1, 0):i + 1]]
+    finished = subprocess.run(
+        [sys.executable, f"reproduce/{script}", *tiny, "--out", str(out), *extra],
+        cwd=REPOSITORY, capture_output=True, text=True, timeout=300)
+    assert finished.returncode != 0 and "Traceback" not in finished.stderr
+    last = finished.stderr.strip().splitlines()[-1]
+    assert last.startswith(f"error: {out} holds no run (no run.json)")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_start_that_fails_on_its_data_leaves_no_folder(tmp_path):
+    out = tmp_path / "run"
+    finished = subprocess.run(
+        [sys.executable, "reproduce/table1.py", "--dataset", "folder", "--data-dir",
+         str(tmp_path / "missing"), "--modality", "A=*_a.nii.gz", "--label", "*_seg.nii.gz",
+         "--out", str(out), "--verbose", "0"], cwd=REPOSITORY, capture_output=True, text=True,
+        timeout=300)
+    assert finished.returncode != 0 and "Traceback" not in finished.stderr
+    assert not out.exists()
