@@ -26,8 +26,10 @@ contrast works on features of the other. Three techniques make that work:
 This walkthrough builds the idea in a few minutes on a laptop, with this project's own
 `models/` and `data/` (nothing is re-implemented here), on a synthetic knee phantom
 with two contrasts, N and FS, and three classes (background, cartilage, meniscus).
-It runs top to bottom in about 5 minutes on 2 CPU cores; set `WALKTHROUGH_QUICK=1` for
-a one-minute version with tiny settings (the numbers are then meaningless).
+It runs top to bottom in about 6 minutes on 2 CPU cores; set `WALKTHROUGH_QUICK=1` for
+a one-minute version with tiny settings (the numbers are then meaningless). Figures go
+to `runs/walkthrough/` (set `WALKTHROUGH_FIGURES` for another folder;
+`WALKTHROUGH_FIGURES=examples/walkthrough_figures` renews the committed ones).
 """
 
 """
@@ -63,7 +65,8 @@ from reproduce.analysis import cross_modality_ncc
 from reproduce.forests import same_and_cross, score_forests
 
 QUICK = os.environ.get("WALKTHROUGH_QUICK") == "1"
-FIGURES = Path(os.environ.get("WALKTHROUGH_FIGURES", HERE / "walkthrough_figures"))
+# A folder of its own: a run never overwrites the committed figures unless asked to.
+FIGURES = Path(os.environ.get("WALKTHROUGH_FIGURES", HERE.parent / "runs" / "walkthrough"))
 FIGURES.mkdir(parents=True, exist_ok=True)
 SUBJECTS = 3 if QUICK else 6  # knees; the last two are the test subjects
 TRAINING_PATCHES = 20 if QUICK else 150  # per class per knee, for the autoencoders
@@ -89,9 +92,10 @@ contrast and cut into 15×15×15 patches centred on balanced samples of the thre
 classes. Marrow and fat are bright in N and dark in FS; fluid is the other way round.
 """
 
-folder = write_knee_phantoms(Path(tempfile.mkdtemp()) / "knees", subjects=SUBJECTS, seed=0)
-spec = data.dataset_spec("oai")
-subjects = data.prepare_subjects(data.find_subjects(folder, spec), spec)
+with tempfile.TemporaryDirectory() as phantoms:  # read into memory, then removed
+    folder = write_knee_phantoms(Path(phantoms) / "knees", subjects=SUBJECTS, seed=0)
+    spec = data.dataset_spec("oai")
+    subjects = data.prepare_subjects(data.find_subjects(folder, spec), spec)
 names = spec.modality_names  # ["N", "FS"]
 
 

@@ -45,16 +45,32 @@ def test_cells_split_prose_from_code():
 
 
 def test_the_walkthrough_runs_top_to_bottom_at_its_small_setting(tmp_path):
-    environment = {**os.environ, "WALKTHROUGH_QUICK": "1", "WALKTHROUGH_FIGURES": str(tmp_path)}
-    finished = subprocess.run([sys.executable, str(SCRIPT)], capture_output=True, text=True,
+    """As the README runs it (no WALKTHROUGH_FIGURES): from a copy of the script beside
+    the repository's code, its figures go to runs/walkthrough/ of that copy, the committed
+    figures are untouched and the temporary folder is left empty."""
+    import shutil
+    copy = tmp_path / "checkout" / "examples" / SCRIPT.name
+    copy.parent.mkdir(parents=True)
+    shutil.copyfile(SCRIPT, copy)
+    temporary = tmp_path / "temporary"
+    temporary.mkdir()
+    committed = {p: p.stat().st_mtime_ns for p in (EXAMPLES / "walkthrough_figures").iterdir()}
+    environment = {**{k: v for k, v in os.environ.items() if k != "WALKTHROUGH_FIGURES"},
+                   "WALKTHROUGH_QUICK": "1", "PYTHONPATH": str(REPOSITORY),
+                   "TMPDIR": str(temporary)}
+    finished = subprocess.run([sys.executable, str(copy)], capture_output=True, text=True,
                               env=environment, timeout=300)
     assert finished.returncode == 0, finished.stdout[-2000:] + finished.stderr[-2000:]
     for line in ("tested on FS:", "plain: same-modality", "dropout + normalization: same-modality",
                  "median NCC"):
         assert line in finished.stdout
-    assert sorted(p.name for p in tmp_path.glob("*.png")) == [
+    figures = tmp_path / "checkout" / "runs" / "walkthrough"
+    assert sorted(p.name for p in figures.glob("*.png")) == [
         "1_contrasts.png", "4_loss_curves.png", "5_reconstructions.png",
         "6_feature_correlation.png"]
+    assert list(temporary.iterdir()) == []
+    assert {p: p.stat().st_mtime_ns for p in (EXAMPLES / "walkthrough_figures").iterdir()} \
+        == committed
 
 
 def test_the_slurm_example_submits_shards_then_a_dependent_aggregating_call(tmp_path):

@@ -270,3 +270,13 @@ def test_half_maps_of_a_killed_run_are_removed_on_the_next(brain_run, tmp_path):
     stale.write_bytes(b"half a map")
     assert segment.main(options(brain_run, out)) == 0
     assert not stale.exists()
+
+
+def test_a_damaged_unit_is_named_without_promising_a_training(brain_run, tmp_path):
+    import shutil
+    copy = tmp_path / "run" / "units" / "dropout+norm-a0" / "fold0"
+    shutil.copytree(brain_run / "units" / "dropout+norm-a0" / "fold0", copy)
+    (copy / "features.npz").unlink()
+    with pytest.warns(UserWarning, match=r"features.npz is missing\); segment.py cannot use it"):
+        with pytest.raises(SystemExit, match="is not a finished unit"):
+            segmentation.load_unit(copy)
