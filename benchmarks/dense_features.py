@@ -16,14 +16,12 @@ line per figure; the peak resident memory is the process's (TensorFlow included)
 """
 import argparse
 import resource
-import sys
 import time
 from pathlib import Path
 
 import numpy as np
 
 REPOSITORY = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPOSITORY))
 OPEN_MS_FLAIR = next(iter(sorted((REPOSITORY.parent / "shared" / "data" / "open_ms" /
                                   "patient07").glob("FLAIR_*.nii.gz"))), None)
 

@@ -27,13 +27,12 @@ from pathlib import Path
 import numpy as np
 
 REPOSITORY = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPOSITORY))
 TORCH_REFERENCE = REPOSITORY.parent / "shared" / "bench" / "torch_reference.py"
 
-from data import PatchTable, PreparedSubject, gather_patches  # noqa: E402
-from runtime.metadata import write_record  # noqa: E402
-from runtime.seeds import seed_everything  # noqa: E402
-from runtime.startup import import_tensorflow_quietly  # noqa: E402
+from data import PatchTable, PreparedSubject, gather_patches
+from runtime.metadata import write_record
+from runtime.seeds import seed_everything
+from runtime.startup import import_tensorflow_quietly
 
 
 def synthetic_table(modality_count, shape, count, seed=0):

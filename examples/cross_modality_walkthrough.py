@@ -37,12 +37,10 @@ to `runs/walkthrough/` (set `WALKTHROUGH_FIGURES` for another folder;
 """
 
 import os
-import sys
 import tempfile
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent if "__file__" in globals() else Path.cwd()
-sys.path.insert(0, str(HERE.parent))  # the repository root: models/, data/, reproduce/
 
 from runtime.startup import import_tensorflow_quietly
 
@@ -61,8 +59,8 @@ from sklearn.ensemble import RandomForestClassifier
 import data
 import models
 from data.synthetic import write_knee_phantoms
-from reproduce.analysis import cross_modality_ncc
-from reproduce.forests import same_and_cross, score_forests
+from experiments.analysis import cross_modality_ncc
+from experiments.forests import same_and_cross, score_forests
 
 QUICK = os.environ.get("WALKTHROUGH_QUICK") == "1"
 # A folder of its own: a run never overwrites the committed figures unless asked to.
@@ -221,7 +219,7 @@ save(figure, "4_loss_curves")
 
 For each network we extract the features of the forest patches per contrast, train a
 forest on one contrast's features of the training knees and test it on both contrasts'
-features of the test knees (`reproduce.forests.score_forests`, the code of Table I).
+features of the test knees (`experiments.forests.score_forests`, the code of Table I).
 Same-modality accuracy is the diagonal of the 2×2 table, cross-modality the rest.
 """
 
@@ -295,7 +293,7 @@ normalization most features correlate across contrasts.
 2. **Drop the normalization.** Train with `dropout=True, normalization=False`. Expected
    on this phantom: about as good as with normalization after a short training — the
    paper's large normalization gain is not reproduced at this scale (see
-   `reproduce/accuracy_vs_updates.py` for how it changes with training length).
+   `studies/accuracy_vs_updates.py` for how it changes with training length).
 3. **Real data.** Run the same comparison on three MS patients:
    `python reproduce/table1.py --dataset open-ms --data-dir ../shared/data/open_ms
    --modalities FLAIR,T2 --configs 'plain-a0,dropout+norm-a0'`. Expected: plain about

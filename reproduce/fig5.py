@@ -11,18 +11,14 @@ missing unit is named, and trained only with --train-missing). Writes fig5.png a
 fig5.csv (per-row mean absolute reconstruction error) into OUT/figures/ (or
 --figures-dir).
 """
-import sys
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from runtime.console import run_script
+from runtime.startup import import_tensorflow_quietly
 
-from runtime.console import run_script  # noqa: E402
-from runtime.startup import import_tensorflow_quietly  # noqa: E402
+import numpy as np
 
-import numpy as np  # noqa: E402
-
-from reproduce import figures, unit  # noqa: E402
-from reproduce.settings import CONFIGURATIONS_BY_NAME, axial_name  # noqa: E402
+from experiments import figures, unit
+from experiments.settings import CONFIGURATIONS_BY_NAME, axial_name
 
 PATCHES = 15
 
@@ -37,9 +33,7 @@ def shown_rows(table, test_rows, seed):
 
 
 def main(argv=None):
-    parser = figures.figure_parser(__doc__)
-    parser.add_argument("--fold", type=int, default=0, help="which fold's model, counted "
-                        "from 0 as the run folder's fold<k> (default 0)")
+    parser = figures.figure_parser(__doc__, fold_option="model")
     args = parser.parse_args(argv)
     import_tensorflow_quietly()  # after the options: --help and their errors are quick
     configuration = CONFIGURATIONS_BY_NAME.get(axial_name(True, True, args.alpha))

@@ -9,23 +9,17 @@ the test patches of one fold. Features are sorted by MI in the first modality.
 
 Writes fig6.png and fig6.csv (configuration, feature, rank, mi_<m>, sd_<m>, ncc).
 """
-import sys
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from runtime.console import run_script
+from runtime.startup import import_tensorflow_quietly
 
-from runtime.console import run_script  # noqa: E402
-from runtime.startup import import_tensorflow_quietly  # noqa: E402
+import numpy as np
 
-import numpy as np  # noqa: E402
-
-from reproduce import analysis, figures, unit  # noqa: E402
+from experiments import analysis, figures, unit
 
 
 def main(argv=None):
-    parser = figures.figure_parser(__doc__)
-    parser.add_argument("--fold", type=int, default=0, help="which fold, counted from 0 "
-                        "as the run folder's fold<k> (default 0)")
+    parser = figures.figure_parser(__doc__, fold_option="features")
     args = parser.parse_args(argv)
     import_tensorflow_quietly()  # after the options: --help and their errors are quick
     configurations = figures.four_settings(args.alpha)

@@ -8,18 +8,14 @@ normalization), one panel per alpha.
 
 Writes fig7.png and fig7.csv (configuration, rank, ncc averaged over folds).
 """
-import sys
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from runtime.console import run_script
+from runtime.startup import import_tensorflow_quietly
 
-from runtime.console import run_script  # noqa: E402
-from runtime.startup import import_tensorflow_quietly  # noqa: E402
+import numpy as np
 
-import numpy as np  # noqa: E402
-
-from reproduce import analysis, figures, unit  # noqa: E402
-from reproduce.published import ALPHAS  # noqa: E402
+from experiments import analysis, figures, unit
+from experiments.published import ALPHAS
 
 
 def main(argv=None):

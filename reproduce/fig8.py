@@ -9,18 +9,14 @@ other half, and vice versa (folds x 2 subsets); k = all features equals Table I'
 
 Writes fig8.png and fig8.csv (configuration, k, same, cross).
 """
-import sys
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from runtime.console import run_script
+from runtime.startup import import_tensorflow_quietly
 
-from runtime.console import run_script  # noqa: E402
-from runtime.startup import import_tensorflow_quietly  # noqa: E402
+import numpy as np
 
-import numpy as np  # noqa: E402
-
-from reproduce import analysis, figures, forests, unit  # noqa: E402
-from runtime.seeds import derived_seed  # noqa: E402
+from experiments import analysis, figures, forests, unit
+from runtime.seeds import derived_seed
 
 
 def main(argv=None):

@@ -10,28 +10,27 @@ subject-wise cross-validation, with the published numbers beside ours.
         --modality T1POST='T1POST_*.nii.gz' --modality T2='T2_*.nii.gz' \\
         --label 'GOLD_STANDARD_*.nii.gz' --class lesion=nonzero --published brats
 
-Writes table1.md, table1.csv, table1_pairs.csv, table1_claims.csv,
+Writes table1.md, table1.csv, table1_pairs.csv, table1_pairs.png, table1_claims.csv,
 table1_feature_scale.csv and table1.json into the run folder: every cell with its 95 %
-interval and whether the published number lies inside, and a verdict on each of the
-paper's claims (reproduced, contradicted, undecided). Every
+interval and whether the published number lies inside, a verdict on each of the paper's
+claims (reproduced, contradicted, undecided), the controls (raw intensities, an
+untrained network: what the forests get without a trained network) against every
+network, and every comparison per ordered modality pair. Every
 (configuration, fold) unit is saved as it finishes: rerun the same command to resume;
 --shard I/N splits the grid over several processes.
 """
 import shutil
-import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from runtime.console import run_script
+from runtime.startup import import_tensorflow_quietly
 
-from runtime.console import run_script  # noqa: E402
-from runtime.startup import import_tensorflow_quietly  # noqa: E402
-
-from reproduce import command_line, grid, table_report  # noqa: E402
-from runtime.console import say  # noqa: E402
+from experiments import command_line, grid, pair_report, table_report
+from runtime.console import say
 
 
 TABLE_FILES = ("table1.md", "table1.csv", "table1_pairs.csv", "table1_claims.csv",
-               "table1_feature_scale.csv", "table1.json")
+               "table1_feature_scale.csv", "table1.json", "table1_pairs.png")
 
 
 def main(argv=None):
@@ -53,13 +52,14 @@ def main(argv=None):
         return 0
     rows = table_report.table_rows(run, results)
     compared = table_report.comparisons(run, results)
+    pairs = pair_report.pair_comparisons(run, results)
     split = table_report.time_split(results)
-    text = table_report.write_outputs(run, rows, compared, split, fold_count)
+    text = table_report.write_outputs(run, rows, compared, split, fold_count, pairs)
     say()
     say(text)
     say(f"compute: {table_report.time_split_text(split)}")
-    say(f"wrote {run.out / 'table1.md'}, table1.csv, table1_pairs.csv, table1_claims.csv, "
-        "table1_feature_scale.csv and table1.json")
+    say(f"wrote {run.out / 'table1.md'}, table1.csv, table1_pairs.csv (.png), "
+        "table1_claims.csv, table1_feature_scale.csv and table1.json")
     if args.publish:
         args.publish.mkdir(parents=True, exist_ok=True)
         for name in TABLE_FILES:

@@ -111,3 +111,18 @@ def atomic_path(path, replace_existing=True):
 def atomic_write_text(path, text):
     with atomic_path(path) as temporary:
         temporary.write_text(text)
+
+
+def atomic_write_csv(path, header, rows):
+    """A CSV file written atomically: ``header`` (column names) and ``rows`` (sequences in
+    the header's order, or dicts; a dict's keys outside the header are ignored)."""
+    import csv
+    with atomic_path(path) as temporary:
+        with open(temporary, "w", newline="") as handle:
+            if rows and isinstance(rows[0], dict):
+                writer = csv.DictWriter(handle, header, extrasaction="ignore")
+                writer.writeheader()
+            else:
+                writer = csv.writer(handle)
+                writer.writerow(header)
+            writer.writerows(rows)

@@ -29,7 +29,7 @@ TINY_RUN = ["--subjects", "2", "--filters", "4,8,16", "--patches-per-class", "12
 @pytest.fixture
 def trained_units(monkeypatch):
     """Records (configuration, fold, modality) of every network that is trained."""
-    from reproduce import unit
+    from experiments import unit
     calls = []
     original = unit.train_network
 

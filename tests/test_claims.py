@@ -4,7 +4,7 @@ import math
 
 import pytest
 
-from reproduce import claims, intervals
+from experiments import claims, intervals
 
 
 def units(values_by_fold):

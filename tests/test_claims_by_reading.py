@@ -1,4 +1,4 @@
-"""The readings study (reproduce/claims_by_reading.py) on a tiny phantom, and the
+"""The readings study (studies/claims_by_reading.py) on a tiny phantom, and the
 mechanism measures (analysis.modality_separation) against scikit-learn."""
 import csv
 import json
@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 from sklearn.metrics import roc_auc_score
 
-from reproduce import analysis, claims_by_reading
+from experiments import analysis
+from studies import claims_by_reading
 from tests.conftest import TINY_RUN
 
 

@@ -9,9 +9,10 @@ import numpy as np
 import pytest
 
 import models
-from reproduce import analysis, command_line, fig5, fig6, fig7, fig8, forests, unit
-from reproduce.patch_data import load_patch_data
-from reproduce.settings import CONFIGURATIONS_BY_NAME
+from experiments import analysis, command_line, forests, unit
+from reproduce import fig5, fig6, fig7, fig8
+from experiments.patch_data import load_patch_data
+from experiments.settings import CONFIGURATIONS_BY_NAME
 from runtime.seeds import derived_seed
 
 REPOSITORY = Path(__file__).resolve().parents[1]

@@ -4,7 +4,7 @@ import math
 import numpy as np
 import pytest
 
-from reproduce import intervals
+from experiments import intervals
 
 
 def coverage(simulate, truth, repeats=4000, seed=0):

@@ -8,12 +8,13 @@ from pathlib import Path
 
 import pytest
 
-from reproduce import command_line
+from experiments import command_line
 from tests.conftest import TINY_RUN
 
 REPOSITORY = Path(__file__).resolve().parents[1]
-SCRIPTS = ["table1", "fig5", "fig6", "fig7", "fig8", "accuracy_vs_updates",
-           "claims_by_reading", "recalibration_effect"]
+SCRIPTS = ["reproduce/table1", "reproduce/fig5", "reproduce/fig6", "reproduce/fig7",
+           "reproduce/fig8", "studies/accuracy_vs_updates", "studies/claims_by_reading",
+           "studies/recalibration_effect", "studies/segment"]
 
 
 @pytest.mark.parametrize("option, value, problem", [
@@ -70,7 +71,7 @@ def test_help_answers_before_tensorflow_starts():
              "for name in sys.argv[1:]:\n"
              "    sys.argv = [name, '--help']\n"
              "    try:\n"
-             "        runpy.run_path(f'reproduce/{name}.py', run_name='__main__')\n"
+             "        runpy.run_path(f'{name}.py', run_name='__main__')\n"
              "    except SystemExit:\n"
              "        pass\n"
              "print('TENSORFLOW', 'tensorflow' in sys.modules, 'keras' in sys.modules)\n")
@@ -82,7 +83,7 @@ def test_help_answers_before_tensorflow_starts():
 
 
 def test_accuracy_vs_updates_lists_only_options_it_takes():
-    finished = subprocess.run([sys.executable, "reproduce/accuracy_vs_updates.py", "--help"],
+    finished = subprocess.run([sys.executable, "studies/accuracy_vs_updates.py", "--help"],
                               cwd=REPOSITORY, capture_output=True, text=True, timeout=120)
     assert "--checkpoints" in finished.stdout
     for refused in ("--updates", "--epochs", "--repeats", "--recalibrate-statistics"):

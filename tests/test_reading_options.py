@@ -6,8 +6,10 @@ import json
 import numpy as np
 import pytest
 
-from reproduce import command_line, recalibration_effect, table1
-from reproduce.run_folder import RunFolderError, canonical
+from experiments import command_line
+from studies import recalibration_effect
+from reproduce import table1
+from experiments.run_folder import RunFolderError, canonical
 from tests.conftest import TINY_RUN
 
 

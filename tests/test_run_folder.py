@@ -11,7 +11,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from reproduce import fig7, run_folder, table1
+from experiments import run_folder
+from reproduce import fig7, table1
 from runtime import startup
 from tests.conftest import TINY_RUN
 
@@ -199,7 +200,7 @@ def test_an_out_that_is_a_file_or_unwritable_fails_in_one_line_before_any_work(t
 def test_a_folder_without_a_finished_unit_takes_new_arguments(tmp_path, monkeypatch, capsys):
     """A start that failed (here: Ctrl-C in the first unit) claims nothing: the corrected
     command runs in the same folder. Ctrl-C ends in one message with the resume command."""
-    from reproduce import unit
+    from experiments import unit
     out = tmp_path / "run"
 
     def interrupted(*args, **kwargs):
@@ -253,7 +254,8 @@ def test_the_console_numbers_folds_as_the_folders_do(tmp_path, capsys):
 
 def test_another_modality_order_on_a_finished_run_is_refused_naming_both(tmp_path):
     """Features are indexed by position: FS patches must never reach the N encoder."""
-    from reproduce import fig6, recalibration_effect
+    from studies import recalibration_effect
+    from reproduce import fig6
     out = tmp_path / "run"
     assert table1.main([*TINY, "--out", str(out), "--configs", "plain-a0"]) == 0
     run_json = (out / "run.json").read_text()
@@ -267,8 +269,8 @@ def test_another_modality_order_on_a_finished_run_is_refused_naming_both(tmp_pat
 
 
 def test_a_unit_whose_features_are_constant_stops_with_an_error(tmp_path, monkeypatch):
-    from reproduce import unit
-    from reproduce.features import degenerate_modalities
+    from experiments import unit
+    from experiments.features import degenerate_modalities
     original = unit.unit_features
 
     def constant_for_fs(*arguments):
@@ -295,14 +297,15 @@ def test_a_unit_whose_features_are_constant_stops_with_an_error(tmp_path, monkey
 
 
 @pytest.mark.parametrize("script, extra", [
-    ("recalibration_effect.py", []), ("claims_by_reading.py", ["--report-only"]),
-    ("accuracy_vs_updates.py", ["--report-only", "--checkpoints", "2"]), ("fig5.py", [])])
+    ("studies/recalibration_effect.py", []), ("studies/claims_by_reading.py", ["--report-only"]),
+    ("studies/accuracy_vs_updates.py", ["--report-only", "--checkpoints", "2"]),
+    ("reproduce/fig5.py", [])])
 def test_a_script_that_reads_a_run_on_a_mistyped_out_writes_nothing(tmp_path, script, extra):
     out = tmp_path / "no_such_run"
     tiny = TINY if "--checkpoints" not in extra else [  # the study sets its own length
         a for i, a in enumerate(TINY) if "--updates" not in TINY[max(i - 1, 0):i + 1]]
     finished = subprocess.run(
-        [sys.executable, f"reproduce/{script}", *tiny, "--out", str(out), *extra],
+        [sys.executable, script, *tiny, "--out", str(out), *extra],
         cwd=REPOSITORY, capture_output=True, text=True, timeout=300)
     assert finished.returncode != 0 and "Traceback" not in finished.stderr
     last = finished.stderr.strip().splitlines()[-1]

@@ -1,4 +1,4 @@
-"""Cross-modality segmentation (reproduce/segment.py) end to end on the brain phantom:
+"""Cross-modality segmentation (studies/segment.py) end to end on the brain phantom:
 maps on the target's grid, scores recomputed from the written maps, same seed same maps,
 reruns that keep what exists, and clear errors."""
 import csv
@@ -10,7 +10,9 @@ import nibabel as nib
 import numpy as np
 import pytest
 
-from reproduce import segment, segmentation, table1
+from experiments import segmentation
+from studies import segment
+from reproduce import table1
 from tests.conftest import TINY_RUN
 
 REPOSITORY = Path(__file__).resolve().parents[1]
@@ -142,7 +144,7 @@ def test_a_mask_on_another_grid_names_both_files(brain_run, tmp_path):
                      lambda shape: np.ones([s - 1 for s in shape]))
     arguments = options(brain_run, tmp_path / "maps")
     finished = subprocess.run(
-        [sys.executable, "reproduce/segment.py", *arguments[:arguments.index("--target")],
+        [sys.executable, "studies/segment.py", *arguments[:arguments.index("--target")],
          "--target", "T2=*_t2.nii.gz", "--out", str(tmp_path / "maps"),
          "--target-dir", str(tmp_path / "targets"), "--mask", "*_mask.nii.gz"],
         cwd=REPOSITORY, capture_output=True, text=True, timeout=300)
@@ -188,7 +190,7 @@ def perturbed_copy(run, destination):
     import shutil
 
     import models
-    from reproduce.run_folder import write_unit_result
+    from experiments.run_folder import write_unit_result
     shutil.copytree(run, destination, ignore=shutil.ignore_patterns("data"))
     unit = destination / "units" / "dropout+norm-a0" / "fold0"
     network = models.load_network(unit / "model.keras")
@@ -251,7 +253,7 @@ def test_unit_globs_absolute_or_relative_and_one_that_names_nothing(brain_run, t
 
 def test_an_unknown_labelled_subject_is_one_error_line(brain_run, tmp_path):
     finished = subprocess.run(
-        [sys.executable, "reproduce/segment.py", *options(brain_run, tmp_path / "maps"),
+        [sys.executable, "studies/segment.py", *options(brain_run, tmp_path / "maps"),
          "--labelled-subjects", "patient99"], cwd=REPOSITORY, capture_output=True, text=True,
         timeout=300)
     assert finished.returncode != 0 and "Traceback" not in finished.stderr

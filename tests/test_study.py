@@ -1,13 +1,14 @@
-"""reproduce/accuracy_vs_updates.py: one training per network, scored at checkpoints."""
+"""studies/accuracy_vs_updates.py: one training per network, scored at checkpoints."""
 import csv
 import json
 
 import numpy as np
 import pytest
 
-from reproduce import accuracy_vs_updates, command_line, forests, unit
-from reproduce.features import unit_features
-from reproduce.patch_data import load_patch_data
+from experiments import command_line, unit
+from studies import accuracy_vs_updates
+from experiments.features import unit_features
+from experiments.patch_data import load_patch_data
 
 STUDY = ["--subjects", "3", "--filters", "4,8,16", "--patches-per-class", "12",
          "--evaluation-patches-per-class", "20", "--verbose", "0", "--checkpoints", "2,5",
@@ -18,13 +19,13 @@ def test_each_network_trains_once_and_a_checkpoint_equals_training_that_long(
         tmp_path, trained_units, monkeypatch):
     out, figures = tmp_path / "run", tmp_path / "figures"
     seen = {}
-    original = forests.score_forests
+    original = unit.score_forests
 
     def recording(features, trees, seed):
         seen.setdefault(len(seen), features["train"].copy())
         return original(features, trees, seed)
 
-    monkeypatch.setattr(forests, "score_forests", recording)
+    monkeypatch.setattr(unit, "score_forests", recording)
     assert accuracy_vs_updates.main([*STUDY, "--out", str(out), "--figures-dir", str(figures)]) == 0
     assert sorted(trained_units) == [(name, fold, None) for name in ("baseline-all", "dropout+norm-a0")
                                      for fold in range(3)]  # once per unit, not per checkpoint

@@ -6,8 +6,9 @@ import numpy as np
 import pytest
 
 import models
-from reproduce import intervals, table1, unit
-from reproduce.published import TABLE_1
+from experiments import intervals, unit
+from reproduce import table1
+from experiments.published import TABLE_1
 from tests.conftest import TINY_RUN
 
 TINY = TINY_RUN
@@ -108,8 +109,8 @@ def test_tiny_run_writes_a_valid_table_and_a_rerun_trains_nothing(tmp_path, trai
 
 def patch_table_of(out):
     """The forest patch table of a tiny run folder, rebuilt as the run built it."""
-    from reproduce import command_line
-    from reproduce.patch_data import load_patch_data
+    from experiments import command_line
+    from experiments.patch_data import load_patch_data
     args = command_line.script_parser("x").parse_args([*TINY, "--out", str(out)])
     run = command_line.resolve_run(args, [])
     return load_patch_data(run, log=lambda *a: None).evaluation

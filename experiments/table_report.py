@@ -1,13 +1,12 @@
 """Table I from finished units: rows with 95 % intervals, the published-number check,
 the paper's claims with verdicts (``claims``), and the output files."""
-import csv
 import json
 
-from reproduce import claims, intervals
-from reproduce.published import ALPHAS, published
-from reproduce.settings import CONFIGURATIONS
+from experiments import claims, intervals, pair_report
+from experiments.published import ALPHAS, published
+from experiments.settings import CONFIGURATIONS
 from runtime.console import format_seconds
-from runtime.files import atomic_write_text
+from runtime.files import atomic_write_csv, atomic_write_text
 from runtime.metadata import versions
 
 
@@ -42,7 +41,9 @@ def table_rows(run, results):
                             "same": round(r["same"], 2),
                             "cross": round(r["cross"], 2), "accuracy": r["accuracy"],
                             "test_patches": r["test_patches"],
-                            "test_subjects": r["test_subjects"]} for r in per_fold]
+                            "test_subjects": r["test_subjects"],
+                            "training_subjects": r.get("training_subjects", [])}
+                           for r in per_fold]
         row["feature_scale"] = feature_scale(per_fold, run.modality_names)
         rows.append(row)
     return rows
@@ -100,7 +101,7 @@ def time_split_text(split):
     return text
 
 
-def markdown(run, rows, compared, split, fold_count):
+def markdown(run, rows, compared, split, fold_count, pairs=()):
     by_name = {row["name"]: row for row in rows}
     length = f"{run.updates} updates per network" if run.updates else f"{run.epochs} epochs"
     published_note = (f" In brackets the published {run.published_table.upper()} number: ✓ inside our "
@@ -131,18 +132,22 @@ def markdown(run, rows, compared, split, fold_count):
                 cells[measure].append(cell(by_name.get(match.name), measure))
         if any(c != "–" for c in cells["same"]):
             lines.append(f"| {label} | " + " | ".join(cells["same"] + cells["cross"]) + " |")
-    baselines = [c for c in CONFIGURATIONS if c.kind == "baseline" and c.name in by_name]
-    if baselines:
-        lines += ["", "| Baseline network | same | cross |", "|---|---|---|"]
-        for configuration in baselines:
-            row = by_name[configuration.name]
-            lines.append(f"| {configuration.row_label} | {cell(row, 'same')} | "
-                         f"{cell(row, 'cross')} |")
+    for kind, heading in (("baseline", "Baseline network"),
+                          ("control", "Control, no trained network (beyond the paper)")):
+        chosen = [c for c in CONFIGURATIONS if c.kind == kind and c.name in by_name]
+        if chosen:
+            lines += ["", f"| {heading} | same | cross |", "|---|---|---|"]
+            for configuration in chosen:
+                row = by_name[configuration.name]
+                lines.append(f"| {configuration.row_label} | {cell(row, 'same')} | "
+                             f"{cell(row, 'cross')} |")
     patch_errors = [row[f"{m}_patch_se"] for row in rows for m in ("same", "cross")]
     lines += ["", f"Standard error from test-patch sampling alone: at most "
               f"{max(patch_errors):.2f} points per cell (the rest of each interval is "
               "variation between folds and trainings)."]
     lines += claims.claim_lines(compared)
+    lines += claims.control_lines(compared)
+    lines += pair_report.markdown_lines(run, rows, compared, pairs)
     lines += scale_lines(run, rows)
     lines += ["", "Per fold (same / cross" + ("; one pair per training" if run.repeats > 1
                                               else "") + "):", ""]
@@ -194,53 +199,66 @@ CSV_COLUMNS = ["name", "kind", "dropout", "normalization", "alpha", "baseline",
                "published_cross", "published_cross_inside"]
 
 
-def write_outputs(run, rows, compared, split, fold_count):
+CLAIM_COLUMNS = ["claims", "comparison", "pair", "measure", "alpha", "difference", "low", "high",
+                 "paper", "paper_inside", "verdict", "folds", "trainings", "beyond_paper"]
+
+
+def write_outputs(run, rows, compared, split, fold_count, pairs=()):
+    """table1.json / .md / .csv, table1_feature_scale.csv, table1_claims.csv (every
+    comparison over the mean of pairs, "pair" = mean, then per ordered pair),
+    table1_pairs.csv and table1_pairs.png, each written atomically."""
     document = {"dataset": run.dataset, "preset": run.preset, "modalities": run.modality_names,
                 "folds": fold_count, "updates": run.updates, "epochs": run.epochs,
                 "seed": run.seed, "command": run.command, "reading": run.reading,
+                "scale": run_scale(run, rows, fold_count),
                 "confidence": intervals.CONFIDENCE,
                 "interval": rows[0]["interval"] if rows else intervals.FOLD_METHOD,
                 "repeats": run.repeats, "versions": versions(),
                 "seconds": split["total"], "time_split": split, "rows": rows,
-                "comparisons": compared,
-                "claims_summary": claims.summary(compared),
+                "comparisons": compared, "pair_comparisons": list(pairs),
+                "claims_summary": claims.summary(claims.paper_comparisons(compared)),
+                "controls_summary": claims.summary([c for c in compared
+                                                    if c.get("beyond_paper")]),
                 "claims": [{"key": c.key, "statement": c.statement,
+                            "beyond_paper": c.beyond_paper,
                             "comparisons": [f["label"] + ("" if f["measure"] == "cross" else
                                                           f" ({f['measure']})")
                                             for f in compared if c.key in f["claims"]]}
                            for c in claims.CLAIMS]}
     atomic_write_text(run.out / "table1.json", json.dumps(document, indent=2))
-    text = markdown(run, rows, compared, split, fold_count)
+    text = markdown(run, rows, compared, split, fold_count, pairs)
     atomic_write_text(run.out / "table1.md", text)
-    with open(run.out / "table1.csv", "w", newline="") as handle:
-        writer = csv.DictWriter(handle, CSV_COLUMNS, extrasaction="ignore")
-        writer.writeheader()
-        writer.writerows(rows)
-    with open(run.out / "table1_feature_scale.csv", "w", newline="") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(["name", "modality", "train_median_sd", "train_median_abs_mean",
-                         "test_median_sd", "test_median_abs_mean"])
-        for row in rows:
-            for scale in row["feature_scale"]:
-                writer.writerow([row["name"], *scale.values()])
-    with open(run.out / "table1_claims.csv", "w", newline="") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(["claims", "comparison", "measure", "alpha", "difference", "low", "high",
-                         "paper", "paper_inside", "verdict", "folds", "trainings"])
-        for item in compared:
-            writer.writerow([" ".join(item["claims"]), item["label"], item["measure"],
-                             item["alpha"], item["difference"], item["low"], item["high"],
-                             item["paper"], item["paper_inside"], item["verdict"],
-                             item["folds"], item["trainings"]])
-    with open(run.out / "table1_pairs.csv", "w", newline="") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(["name", "fold", "training_modality", "test_modality", "accuracy"]
-                        + (["repeat"] if run.repeats > 1 else []))
-        for row in rows:
-            for fold in row["per_fold"]:
-                for a, training_modality in enumerate(run.modality_names):
-                    for b, test_modality in enumerate(run.modality_names):
-                        writer.writerow([row["name"], fold["fold"], training_modality,
-                                         test_modality, round(fold["accuracy"][a][b], 2)]
-                                        + ([fold["repeat"]] if run.repeats > 1 else []))
+    atomic_write_csv(run.out / "table1.csv", CSV_COLUMNS, rows)
+    atomic_write_csv(run.out / "table1_feature_scale.csv",
+                     ["name", "modality", "train_median_sd", "train_median_abs_mean",
+                      "test_median_sd", "test_median_abs_mean"],
+                     [[row["name"], *scale.values()] for row in rows
+                      for scale in row["feature_scale"]])
+    atomic_write_csv(run.out / "table1_claims.csv", CLAIM_COLUMNS, [
+        {**item, "claims": " ".join(item["claims"]), "comparison": item["label"],
+         "pair": item.get("pair", "mean"), "beyond_paper": bool(item.get("beyond_paper"))}
+        for item in [*compared, *pairs]])
+    atomic_write_csv(run.out / "table1_pairs.csv",
+                     ["name", "fold", "training_modality", "test_modality", "accuracy"]
+                     + (["repeat"] if run.repeats > 1 else []),
+                     [[row["name"], fold["fold"], training_modality, test_modality,
+                       round(fold["accuracy"][a][b], 2)]
+                      + ([fold["repeat"]] if run.repeats > 1 else [])
+                      for row in rows for fold in row["per_fold"]
+                      for a, training_modality in enumerate(run.modality_names)
+                      for b, test_modality in enumerate(run.modality_names)])
+    if rows:
+        pair_report.plot(run, rows, run.out / "table1_pairs.png")
     return text
+
+
+def run_scale(run, rows, fold_count):
+    """How big the run was, beside the paper's (the findings page puts them side by side):
+    updates per network, training subjects per fold, features, forest and training
+    patches."""
+    subjects = [len(f.get("training_subjects", ())) for row in rows for f in row["per_fold"]]
+    return {"updates": run.updates, "epochs": run.epochs, "batch_size": run.batch_size,
+            "features": run.filters[-1], "filters": list(run.filters),
+            "training_subjects": max(subjects) if subjects and max(subjects) else None,
+            "folds": fold_count, "patches_per_class": run.patches_per_class,
+            "evaluation_patches_per_class": run.evaluation_patches_per_class}

@@ -8,8 +8,8 @@ OUT/checkpoints/<configuration>/fold<k>/ (model.keras and result.json, no featur
 import time
 
 import models
-from reproduce import features, forests, unit
-from reproduce.run_folder import clear_unit, unit_dir, write_unit_result
+from experiments import features, unit
+from experiments.run_folder import clear_unit, unit_dir, unit_label, write_unit_result
 from runtime.seeds import derived_seed
 
 CHECKPOINT_UNITS = "checkpoints"
@@ -29,11 +29,11 @@ def run_checkpoint_unit(run, configuration, patch_data, fold):
     def evaluate(network, updates):
         begun = time.perf_counter()
         found = features.unit_features([network], patch_data, fold, modality_count)
-        accuracy, correct = forests.score_forests(
-            found, run.trees, derived_seed(run.seed, configuration.name, fold, updates))
-        same, cross = forests.same_and_cross(accuracy)
-        checkpoints.append({"updates": updates, "accuracy": accuracy.tolist(), "same": same,
-                            "cross": cross, "test_patches": int(correct.shape[2]),
+        scores = unit.scored_features(
+            found, run.trees, derived_seed(run.seed, configuration.name, fold, updates),
+            f"{unit_label(configuration.name, fold)} at {updates} updates")
+        same, cross = scores["same"], scores["cross"]
+        checkpoints.append({"updates": updates, **scores,
                             "training_seconds": round(begun - started - sum(
                                 c["evaluation_seconds"] for c in checkpoints), 2),
                             "evaluation_seconds": round(time.perf_counter() - begun, 2)})
@@ -42,7 +42,8 @@ def run_checkpoint_unit(run, configuration, patch_data, fold):
 
     updates = run.extra["checkpoints"]
     network = unit.train_network(run, configuration, patch_data, fold,
-                            callbacks=[models.AtUpdates(updates, evaluate)], updates=updates[-1])
+                                 callbacks=[models.AtUpdates(updates, evaluate)],
+                                 updates=updates[-1])
     network.save(directory / "model.keras")
     last = checkpoints[-1]
     result = {"configuration": configuration.name, "fold": fold, "modalities": run.modality_names,

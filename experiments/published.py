@@ -36,7 +36,7 @@ TABLE_1 = {
 
 def published(table, configuration):
     """(same, cross) published for a configuration, or (None, None)."""
-    if table not in TABLE_1:
+    if table not in TABLE_1 or configuration.kind == "control":
         return None, None
     if configuration.kind == "baseline":
         return TABLE_1[table][f"baseline-{configuration.baseline}"]

@@ -3,8 +3,8 @@
 accuracy of the configurations that the paper's claims rest on, evaluated at
 checkpoints of one training run per network, with 95 % intervals over folds.
 
-    python reproduce/accuracy_vs_updates.py                 # knee phantom, 100 ... 3000 updates
-    python reproduce/accuracy_vs_updates.py --dataset folder --data-dir ../shared/data/open_ms \\
+    python studies/accuracy_vs_updates.py                 # knee phantom, 100 ... 3000 updates
+    python studies/accuracy_vs_updates.py --dataset folder --data-dir ../shared/data/open_ms \\
         --modality FLAIR='FLAIR_*.nii.gz' --modality T2='T2_*.nii.gz' \\
         --label 'GOLD_STANDARD_*.nii.gz' --class lesion=nonzero --published brats
 
@@ -19,21 +19,18 @@ first, so a partial run already compares them. Writes accuracy_vs_updates.png / 
 """
 import argparse
 import dataclasses
-import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from runtime.console import format_seconds, run_script
+from runtime.startup import import_tensorflow_quietly
 
-from runtime.console import format_seconds, run_script  # noqa: E402
-from runtime.startup import import_tensorflow_quietly  # noqa: E402
+import numpy as np
 
-import numpy as np  # noqa: E402
-
-from reproduce import claims, command_line, figures, grid, intervals  # noqa: E402
-from reproduce.table_report import grouped_by_fold  # noqa: E402
-from reproduce.checkpoints import CHECKPOINT_UNITS, run_checkpoint_unit  # noqa: E402
-from reproduce.run_folder import require_run  # noqa: E402
-from runtime.console import say  # noqa: E402
+from experiments import claims, command_line, figures, grid, intervals
+from experiments.table_report import grouped_by_fold
+from experiments.checkpoints import CHECKPOINT_UNITS, run_checkpoint_unit
+from experiments.run_folder import require_run
+from runtime.console import say
 
 DEFAULT_CONFIGURATIONS = ("plain-a0,norm-a0,dropout-a0,dropout+norm-a0,plain-a0.1,norm-a0.1,"
                           "dropout-a0.1,dropout+norm-a0.1,baseline-all")
@@ -152,11 +149,12 @@ def main(argv=None):
         raise SystemExit("error: --recalibrate-statistics applies after training; this study "
                          "scores networks in the middle of their training")
     checkpoints = parse_checkpoints(args.checkpoints)
-    run = command_line.resolve_run(args, argv, script=f"{NAME}.py",
+    run = command_line.resolve_run(args, argv, script=f"studies/{NAME}.py",
                                    out_suffix="-training-length")
-    if any(c.baseline == "training" for c in run.configurations):
-        raise SystemExit("error: baseline-training trains one network per modality; this study "
-                         "takes the axial configurations and baseline-all")
+    if any(c.baseline == "training" or c.kind == "control" for c in run.configurations):
+        raise SystemExit("error: this study takes the axial configurations and baseline-all "
+                         "(baseline-training trains one network per modality; the controls "
+                         "are not trained)")
     run = dataclasses.replace(run, epochs=None, updates=checkpoints[-1],
                               extra={"checkpoints": checkpoints})
     if args.report_only:

@@ -3,8 +3,8 @@
 scored again after its networks' moving statistics are recomputed from the training
 patches under the final weights (``--recalibrate-statistics``).
 
-    python reproduce/recalibration_effect.py          # the default run folder of table1.py
-    python reproduce/recalibration_effect.py --dataset folder --data-dir ../shared/data/open_ms ...
+    python studies/recalibration_effect.py          # the default run folder of table1.py
+    python studies/recalibration_effect.py --dataset folder --data-dir ../shared/data/open_ms ...
 
 Give the options of the table1.py run (they find its run folder). For each finished
 unit the saved network(s) are loaded, recalibrated exactly as a run with
@@ -19,50 +19,21 @@ Writes recalibration_effect.md / .csv / .json into the run folder (or --figures-
 recalibrated units are kept in OUT/recalibrated/ so a rerun resumes.
 """
 import csv
+import dataclasses
 import json
-import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from runtime.console import run_script
+from runtime.startup import import_tensorflow_quietly
 
-from runtime.console import run_script  # noqa: E402
-from runtime.startup import import_tensorflow_quietly  # noqa: E402
-
-from reproduce import command_line, features, forests, grid, intervals, unit  # noqa: E402
-from runtime.console import say  # noqa: E402
-from reproduce.run_folder import (clear_unit, require_run, unit_dir,  # noqa: E402
-                                  write_unit_result)
-from runtime.files import atomic_write_text  # noqa: E402
-from reproduce.table_report import feature_scale  # noqa: E402
+from experiments import command_line, grid, intervals
+from experiments.recalibrated_units import RECALIBRATED_UNITS, recalibrated_unit
+from runtime.console import say
+from experiments.run_folder import require_run
+from runtime.files import atomic_write_text
+from experiments.table_report import feature_scale
 
 NAME = "recalibration_effect"
-RECALIBRATED_UNITS = "recalibrated"
-
-
-def recalibrated_unit(run, configuration, patch_data, fold, repeat=0):
-    """A finished unit's networks recalibrated and scored again (saved like a unit)."""
-    directory = unit_dir(run.out, RECALIBRATED_UNITS, configuration.name, fold, repeat)
-    clear_unit(directory)
-    networks = unit.load_unit_networks(run, configuration, fold, repeat)
-    patches = 0
-    for index, network in enumerate(networks):
-        modality = index if len(networks) > 1 else None
-        patches = unit.recalibrate(run, configuration, patch_data, fold, network, modality,
-                                   repeat)
-    found = features.unit_features(networks, patch_data, fold, len(run.modality_names))
-    accuracy, correct = forests.score_forests(
-        found, run.trees, unit.forest_seed(run, configuration, fold, repeat))
-    same, cross = forests.same_and_cross(accuracy)
-    result = {"configuration": configuration.name, "fold": fold, "repeat": repeat,
-              "accuracy": accuracy.tolist(),
-              "same": same, "cross": cross, "test_patches": int(correct.shape[2]),
-              "recalibration_patches": patches, "feature_scale": features.feature_scale(found),
-              "modality_separation": features.modality_separation(found),
-              "seconds": 0.0}
-    write_unit_result(directory, result)
-    return result
-
-
 def effect_rows(run, before, after):
     rows = []
     for configuration in run.configurations:
@@ -132,8 +103,12 @@ def main(argv=None):
     if args.recalibrate_statistics:
         raise SystemExit("error: give the options of a run trained without "
                          "--recalibrate-statistics; this script recalibrates its units")
-    run = command_line.resolve_run(args, argv, script=f"{NAME}.py")
+    run = command_line.resolve_run(args, argv, script=f"studies/{NAME}.py")
     require_run(run.out, f"{NAME}.py", "table1.py and the same options")
+    # The controls have no trained statistics to recalibrate (the untrained network's
+    # are recalibrated already).
+    run = dataclasses.replace(run, configurations=[c for c in run.configurations
+                                                   if c.kind != "control"])
     patch_data = grid.prepare(run, args)
     fold_count = len(patch_data.folds)
     before, missing = grid.collect(run, fold_count)

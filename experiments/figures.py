@@ -5,20 +5,24 @@ import dataclasses
 import shlex
 from pathlib import Path
 
-from reproduce import command_line, grid
-from reproduce.run_folder import read_unit_result, require_run, unit_dir
-from reproduce.unit import UNITS
-from reproduce.settings import CONFIGURATIONS
+from experiments import command_line, grid
+from experiments.run_folder import read_unit_result, require_run, unit_dir
+from experiments.unit import UNITS
+from experiments.settings import CONFIGURATIONS
 from runtime.console import format_seconds, say
 
 # The grid options that choose units to train: a figure script draws fixed units.
 NOT_FOR_FIGURES = {"configs": "--configs", "shard": "--shard", "repeats": "--repeats"}
 
 
-def figure_parser(doc, alpha=0.1, alpha_option=True):
-    """The common options plus --alpha, --figures-dir and --train-missing."""
+def figure_parser(doc, alpha=0.1, alpha_option=True, fold_option=None):
+    """The common options plus --alpha, --figures-dir and --train-missing; --fold when
+    ``fold_option`` says what of the fold is shown (e.g. "model")."""
     parser = command_line.script_parser(doc)
     group = parser.add_argument_group("figure")
+    if fold_option:
+        group.add_argument("--fold", type=int, default=0, help=f"which fold's {fold_option}, "
+                           "counted from 0 as the run folder's fold<k> (default 0)")
     if alpha_option:
         group.add_argument("--alpha", type=float, default=alpha,
                            help=f"weight of the similarity term of the models shown (default "
@@ -58,7 +62,7 @@ def prepare_figure_run(args, argv, script, configurations):
     script stops, naming them and the table1.py command that trains them.
     Returns (run, patch_data, figures_dir)."""
     reject_grid_options(args)
-    run = command_line.resolve_run(args, argv, script=script)
+    run = command_line.resolve_run(args, argv, script=f"reproduce/{script}")
     run = dataclasses.replace(run, configurations=list(configurations))
     if not args.train_missing:  # nothing is written where no run is
         require_run(run.out, script, f"the units of {', '.join(c.name for c in configurations)} "

@@ -3,7 +3,7 @@
 claims rest on, trained under each reading of what the paper leaves open, with a
 verdict on every claim per reading and the mechanism behind normalization measured.
 
-    python reproduce/claims_by_reading.py --dataset folder --data-dir ../shared/data/open_ms \\
+    python studies/claims_by_reading.py --dataset folder --data-dir ../shared/data/open_ms \\
         --modality FLAIR='FLAIR_*.nii.gz' --modality T2='T2_*.nii.gz' \\
         --label 'GOLD_STANDARD_*.nii.gz' --class lesion=nonzero --published brats \\
         --patches-per-class 500 --epochs 8 --momentum 0.99 --folds 3 --repeats 4
@@ -23,22 +23,19 @@ between modalities in pooled SDs and the mean single-feature AUC for telling the
 modalities apart, on test patches) into OUT, or --figures-dir.
 """
 import dataclasses
-import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from runtime.console import run_script
+from runtime.startup import import_tensorflow_quietly
 
-from runtime.console import run_script  # noqa: E402
-from runtime.startup import import_tensorflow_quietly  # noqa: E402
+import numpy as np
 
-import numpy as np  # noqa: E402
-
-from reproduce import claims, command_line, grid, reading_report, unit  # noqa: E402
-from reproduce.recalibration_effect import RECALIBRATED_UNITS, recalibrated_unit  # noqa: E402
-from reproduce.run_folder import (open_run_folder, read_unit_result,  # noqa: E402
+from experiments import claims, command_line, grid, reading_report, unit
+from experiments.recalibrated_units import RECALIBRATED_UNITS, recalibrated_unit
+from experiments.run_folder import (open_run_folder, read_unit_result,
                                   require_run, unit_dir, unit_label)
-from runtime.console import format_seconds, say  # noqa: E402
+from runtime.console import format_seconds, say
 
 NAME = reading_report.NAME
 DEFAULT_CONFIGURATIONS = ("plain-a0,norm-a0,dropout-a0,dropout+norm-a0,plain-a0.1,norm-a0.1,"
@@ -154,7 +151,7 @@ def main(argv=None):
             "unless-per-feature", "bn-lrelu", "uniform-subsets") or args.recalibrate_statistics:
         raise SystemExit("error: this study sets the model readings itself; choose them with "
                          "--readings")
-    base = command_line.resolve_run(args, argv, script=f"{NAME}.py", out_suffix="-readings")
+    base = command_line.resolve_run(args, argv, script=f"studies/{NAME}.py", out_suffix="-readings")
     names = chosen_readings(args.readings, len(base.modality_names))
     if args.report_only:
         require_run(base.out, f"{NAME}.py --report-only", "the same command without "

@@ -11,9 +11,9 @@ from fnmatch import fnmatch
 from pathlib import Path
 
 import data
-from reproduce.options import add_arguments
-from reproduce.run import Run, default_out
-from reproduce.settings import CONFIGURATIONS, RUN_PRESETS
+from experiments.options import add_arguments
+from experiments.run import Run, default_out
+from experiments.settings import CONFIGURATIONS, RUN_PRESETS
 from runtime.console import on_terminal
 
 REPOSITORY = Path(__file__).resolve().parents[1]
@@ -69,7 +69,7 @@ def _modality_patterns(pairs):
     return patterns, channels
 
 
-def resolve_run(args, argv=None, script="table1.py", out_suffix=""):
+def resolve_run(args, argv=None, script="reproduce/table1.py", out_suffix=""):
     """A Run from parsed arguments. Writes nothing and sets no global state (it only
     looks at whether a named dataset's --data-dir is an archive or a folder)."""
     preset = RUN_PRESETS[args.preset]
@@ -140,7 +140,7 @@ def resolve_run(args, argv=None, script="table1.py", out_suffix=""):
                                 if args.recalibrate_statistics is None
                                 else args.recalibrate_statistics),
         configurations=selected_configurations(args.configs),
-        command=" ".join(["python", f"reproduce/{script}",
+        command=" ".join(["python", script,
                           *(shlex.quote(a) for a in (sys.argv[1:] if argv is None else argv))]),
         subjects=subjects, phantom_subjects=phantom_subjects, fetch=fetch_options,
         cache_dir=Path(cache_dir),

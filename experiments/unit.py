@@ -16,10 +16,11 @@ import numpy as np
 
 import data
 import models
-from reproduce.features import (degenerate_modalities, feature_scale, modality_separation,
-                                unit_features)
-from reproduce.forests import same_and_cross, score_forests, subject_accuracy
-from reproduce.run_folder import clear_unit, unit_dir, unit_label, write_unit_result
+from experiments.features import (RawVoxels, degenerate_modalities, feature_scale,
+                                  modality_separation, unit_features)
+from experiments.forests import same_and_cross, score_forests, subject_accuracy
+from experiments.run_folder import clear_unit, unit_dir, unit_label, write_unit_result
+from experiments.settings import RAW_BLOCKS, Configuration
 from runtime.seeds import derived_seed, seed_everything
 from runtime.timing import Stopwatch, TimedPatches
 
@@ -85,8 +86,29 @@ def recalibrate(run, configuration, patch_data, fold, network, modality=None, re
         run, configuration, patch_data, fold, derived_seed(seed, "recalibration"), modality))
 
 
+# The untrained control's architecture: the dropout + normalization network at α = 0.
+UNTRAINED_ARCHITECTURE = Configuration("dropout+norm-a0", "axial", True, True, 0.0)
+
+
+def control_networks(run, configuration, patch_data, fold, repeat=0):
+    """[RawVoxels], or [the untrained network]: its seeded initial weights (a seed of the
+    control's own), its normalization statistics recomputed from the fold's training
+    patches (no weight changes), as a trained network's would be."""
+    if configuration.control in RAW_BLOCKS:
+        return [RawVoxels(RAW_BLOCKS[configuration.control])]
+    seed = network_seed(run, configuration, fold, repeat=repeat)
+    seed_everything(seed)
+    network = build_network(run, UNTRAINED_ARCHITECTURE, seed)
+    models.recalibrate_statistics(network, network_batches(
+        run, UNTRAINED_ARCHITECTURE, patch_data, fold, derived_seed(seed, "recalibration")))
+    return [network]
+
+
 def train_networks(run, configuration, patch_data, fold, repeat=0):
-    """[network]: one, or one per training modality for that baseline."""
+    """[network]: one, or one per training modality for that baseline (a control's
+    features without training: ``control_networks``)."""
+    if configuration.kind == "control":
+        return control_networks(run, configuration, patch_data, fold, repeat)
     if configuration.kind == "baseline" and configuration.baseline == "training":
         return [train_network(run, configuration, patch_data, fold, modality=a, repeat=repeat)
                 for a in range(len(run.modality_names))]
@@ -94,7 +116,12 @@ def train_networks(run, configuration, patch_data, fold, repeat=0):
 
 
 def save_unit(directory, networks, features, result, modality_names):
-    """Model(s), features.npz, then result.json with the files' sizes and hashes."""
+    """Model(s), features.npz, then result.json with the files' sizes and hashes. A raw-
+    intensity control keeps result.json only (its features are the patches: 3,375 per
+    modality and patch)."""
+    if isinstance(networks[0], RawVoxels):
+        write_unit_result(directory, result)
+        return
     if len(networks) == 1:
         networks[0].save(directory / "model.keras")
     else:
@@ -102,6 +129,29 @@ def save_unit(directory, networks, features, result, modality_names):
             network.save(directory / f"model_{models.layer_name(name)}.keras")
     np.savez(directory / "features.npz", **features)
     write_unit_result(directory, result)
+
+
+def scored_features(features, trees, seed, label):
+    """What every unit records of its features (Table I units, recalibrated units, the
+    training-length study's checkpoints): the forests' accuracy matrix (a forest per
+    training modality, seeded by ``seed``), same and cross, per-subject accuracy, the
+    feature scale and the modality separation. Features that cannot tell patches apart
+    stop the call with an error naming the unit (``label``): every forest would guess."""
+    degenerate = degenerate_modalities(features)
+    if degenerate:
+        raise SystemExit(
+            f"error: unit {label}: its network gives features that cannot tell patches apart ("
+            + "; ".join(f"{name}: {why}" for name, why in degenerate.items()) + "), so every "
+            "forest would guess. Nothing of it is saved; change the settings (e.g. more "
+            "--filters, a smaller learning rate) before running it again")
+    accuracy, correct = score_forests(features, trees, seed)
+    same, cross = same_and_cross(accuracy)
+    return {"accuracy": accuracy.tolist(), "same": same, "cross": cross,
+            "test_patches": int(correct.shape[2]),
+            "test_subjects": sorted(set(features["test_subjects"].tolist())),
+            "subject_accuracy": subject_accuracy(correct, features["test_subjects"]),
+            "feature_scale": feature_scale(features),
+            "modality_separation": modality_separation(features)}
 
 
 def run_unit(run, configuration, patch_data, fold, repeat=0):
@@ -119,28 +169,17 @@ def run_unit(run, configuration, patch_data, fold, repeat=0):
     with stopwatch("feature extraction"):
         features = unit_features(networks, timed, fold, len(run.modality_names))
     network_seconds = time.perf_counter() - started  # training and feature extraction
-    degenerate = degenerate_modalities(features)
-    if degenerate:
-        shutil.rmtree(directory)
-        raise SystemExit(
-            f"error: unit {unit_label(configuration.name, fold, repeat)}: its network gives "
-            "features that cannot tell patches apart (" + "; ".join(
-                f"{name}: {why}" for name, why in degenerate.items()) + "), so every forest "
-            "would guess. Nothing of it is saved; change the settings (e.g. more --filters, a "
-            "smaller learning rate) before running it again")
     with stopwatch("forests"):
-        accuracy, correct = score_forests(features, run.trees,
-                                          forest_seed(run, configuration, fold, repeat))
-    same, cross = same_and_cross(accuracy)
+        try:
+            scores = scored_features(features, run.trees,
+                                     forest_seed(run, configuration, fold, repeat),
+                                     unit_label(configuration.name, fold, repeat))
+        except SystemExit:
+            shutil.rmtree(directory)
+            raise
     result = {"configuration": configuration.name, "fold": fold, "repeat": repeat,
-              "accuracy": accuracy.tolist(),
-              "modalities": run.modality_names, "same": same, "cross": cross,
-              "test_patches": int(correct.shape[2]),
-              "test_subjects": sorted(set(features["test_subjects"].tolist())),
+              "modalities": run.modality_names, **scores,
               "training_subjects": patch_data.subject_names(fold, "training"),
-              "subject_accuracy": subject_accuracy(correct, features["test_subjects"]),
-              "feature_scale": feature_scale(features),
-              "modality_separation": modality_separation(features),
               "seconds": time.perf_counter() - started, "network_seconds": network_seconds,
               "timing": stopwatch.rounded()}
     save_unit(directory, networks, features, result, run.modality_names)

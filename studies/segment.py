@@ -3,7 +3,7 @@
 of labelled scans of one modality maps every voxel of scans of another modality, through
 the shared representation (the paper's promise; beyond its experiments).
 
-    python reproduce/segment.py --unit runs/open_ms-quick/units/dropout+norm-a0/fold0 \\
+    python studies/segment.py --unit runs/open_ms-quick/units/dropout+norm-a0/fold0 \\
         --data-dir ../shared/data/open_ms --labelled FLAIR='FLAIR_*.nii.gz' \\
         --label 'GOLD_STANDARD_*.nii.gz' --class lesion=nonzero \\
         --target T2='T2_*.nii.gz' --target T1='T1_*.nii.gz' --out runs/segment
@@ -30,18 +30,15 @@ means over held-out targets to OUT/segmentation.md; with --overlays a PNG per un
 subject. Maps are written atomically; a rerun keeps those made under the same options
 and refuses, before any work, to mix in maps made under others (naming the difference).
 """
-import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+import argparse
 
-import argparse  # noqa: E402
-
-from reproduce.options import _class_values, _key_value, _seed  # noqa: E402
-from runtime.console import (console, format_seconds, on_terminal, run_script,  # noqa: E402
+from experiments.options import class_values, key_value, seed_value
+from runtime.console import (console, format_seconds, on_terminal, run_script,
                              say)
-from runtime.startup import import_tensorflow_quietly  # noqa: E402
+from runtime.startup import import_tensorflow_quietly
 
 COLUMNS = ["run", "configuration", "fold", "subject", "role", "labelled_modality",
            "target_modality", "class", "prior", "dice", "sensitivity", "precision", "auc", "true_voxels", "predicted_voxels"]
@@ -56,16 +53,16 @@ def parser():
                         "or a glob such as 'OUT/units/*-a0/fold*')")
     parser.add_argument("--data-dir", type=Path, required=True,
                         help="the labelled subjects (searched recursively)")
-    parser.add_argument("--labelled", type=_key_value, required=True, metavar="NAME=GLOB",
+    parser.add_argument("--labelled", type=key_value, required=True, metavar="NAME=GLOB",
                         help="the labelled modality (the network's name for it) and its files")
     parser.add_argument("--label", required=True, metavar="GLOB", help="label map pattern")
-    parser.add_argument("--class", dest="classes", action="append", type=_class_values,
+    parser.add_argument("--class", dest="classes", action="append", type=class_values,
                         required=True, metavar="NAME=VALUES",
                         help="a foreground class and its label values (repeat per class)")
     parser.add_argument("--mask", metavar="GLOB", help="mask pattern (default: nonzero voxels)")
     parser.add_argument("--labelled-subjects", help="comma-separated names (default: the "
                         "subjects the unit's network was trained on)")
-    parser.add_argument("--target", type=_key_value, action="append", required=True,
+    parser.add_argument("--target", type=key_value, action="append", required=True,
                         metavar="NAME=GLOB", help="a modality to segment and its files (repeat)")
     parser.add_argument("--target-dir", type=Path, help="where the target scans are "
                         "(default --data-dir)")
@@ -81,7 +78,7 @@ def parser():
                         "(default: those of the labelled scans' masks, where most voxels are "
                         "background) or balanced (as the forest learnt them); the CSV scores "
                         "both")
-    parser.add_argument("--seed", type=_seed, default=0, help="sampling and forest seed")
+    parser.add_argument("--seed", type=seed_value, default=0, help="sampling and forest seed")
     parser.add_argument("--overlays", action="store_true", help="also a PNG per unit and "
                         "subject: one slice of each target with its labels and the prediction")
     parser.add_argument("--out", type=Path, required=True, help="where the maps go")
@@ -122,7 +119,7 @@ def plan(args, units, labelled_files):
     the difference. Returns [(unit, [labelled ScanFiles], {subject: identity},
     [(files, modality, record, role, keep)])]."""
     import data
-    from reproduce import segmentation_records as records
+    from experiments import segmentation_records as records
     checksums = records.Checksums()
     options = {"labelled_modality": args.labelled[0], "classes": dict(args.classes),
                "patches_per_class": args.patches_per_class, "trees": args.trees,
@@ -184,9 +181,9 @@ def main(argv=None):
     folders = unit_folders(args.unit)  # before TensorFlow starts: a typo fails at once
     import_tensorflow_quietly()  # after the options: --help and their errors are quick
     import data
-    from reproduce import segmentation, segmentation_report
-    from reproduce.segmentation_records import HELD_OUT_ROLES, ROLES
-    from reproduce.run_folder import check_writable
+    from experiments import segmentation, segmentation_report
+    from experiments.segmentation_records import HELD_OUT_ROLES, ROLES
+    from experiments.run_folder import check_writable
     from runtime.files import remove_stale_temporaries
 
     units = [segmentation.load_unit(folder) for folder in folders]
@@ -243,7 +240,7 @@ def segment_one(unit, classifier, files, modality, class_spec, args, record, rol
     call's) and, per decision rule (each prior), the overlap of its labels with the scan's
     label map."""
     import data
-    from reproduce import segmentation, segmentation_records
+    from experiments import segmentation, segmentation_records
     folder = maps_folder(args.out, unit) / files.subject
     probability_path = folder / f"{modality}_probability.nii.gz"
     labels_path = folder / f"{modality}_labels.nii.gz"

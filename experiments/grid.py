@@ -5,11 +5,11 @@ import time
 
 import data
 import models
-from reproduce.patch_data import load_patch_data, locate_data, write_phantoms
-from reproduce.run_folder import (check_writable, open_run_folder, read_unit_result, unit_dir,
+from experiments.patch_data import load_patch_data, locate_data, write_phantoms
+from experiments.run_folder import (check_writable, open_run_folder, read_unit_result, unit_dir,
                                   unit_label)
-from reproduce import unit
-from reproduce.unit import UNITS
+from experiments import unit
+from experiments.unit import UNITS
 from runtime.console import INTERRUPTED, console, format_seconds, on_terminal, say
 
 

@@ -25,7 +25,7 @@ def write_summary(all_rows, out):
     """OUT/segmentation.md: mean Dice (± SD over held-out scans) per configuration and
     labelled → target modality (and class), one table per prior; returns a one-line
     summary. Scans the network or the forest learnt from are in the CSV only."""
-    from reproduce.segmentation_records import HELD_OUT_ROLES
+    from experiments.segmentation_records import HELD_OUT_ROLES
     if not all_rows:
         return f"wrote the maps into {out} (no target had a label map: no Dice)"
     rows = [row for row in all_rows if row.get("role", "held-out") in HELD_OUT_ROLES]
@@ -112,7 +112,7 @@ def overlays(unit, folder, args, class_spec):
             truth = None
             if files.label is not None:
                 labels, _ = data.read_volume(files.label)
-                from reproduce.segmentation import class_truth
+                from experiments.segmentation import class_truth
                 truth = np.any([class_truth(labels, v) for v in class_spec.classes.values()],
                                axis=0)
             shown = truth if truth is not None and truth.any() else predicted

@@ -13,8 +13,8 @@ import numpy as np
 
 import data
 import models
-from reproduce.forests import fitted_forest
-from reproduce.run_folder import RUN_FILE, read_unit_result
+from experiments.forests import fitted_forest
+from experiments.run_folder import RUN_FILE, read_unit_result
 from runtime.seeds import derived_seed
 
 PREDICTION_CHUNK = 200_000  # voxels per forest call: bounds the memory of predict_proba

@@ -1,22 +1,26 @@
 """The configuration grid of Table I and the run presets, defined once for every script."""
 from dataclasses import dataclass, field
 
-from reproduce.published import ALPHAS
+from experiments.published import ALPHAS
 
 
 @dataclass(frozen=True)
 class Configuration:
-    """One row cell of Table I: an axial network setting or a baseline."""
+    """One row cell of Table I: an axial network setting, a baseline, or a control (beyond
+    the paper: what the forests get without a trained network)."""
     name: str
-    kind: str  # "axial" | "baseline"
+    kind: str  # "axial" | "baseline" | "control"
     dropout: bool = None
     normalization: bool = None
     alpha: float = None
     baseline: str = None  # "all" | "training"
+    control: str = None  # CONTROLS: "raw-patch" | "raw-centre" | "untrained"
 
     @property
     def row_label(self):
-        """The row label of the paper's Table I."""
+        """The row label of the paper's Table I (of our control block for a control)."""
+        if self.kind == "control":
+            return CONTROLS[self.control]
         if self.kind == "baseline":
             return {"all": "Features from all modalities",
                     "training": "Features from the training modality only"}[self.baseline]
@@ -33,12 +37,22 @@ def axial_name(dropout, normalization, alpha):
     return f"{prefix}-a{alpha:g}"
 
 
+# The controls: the same forest patches, folds and forests, with features that no
+# training made. raw-*: the prepared (z-scored) patch voxels themselves; untrained: the
+# dropout + normalization network at its seeded initial weights, its normalization
+# statistics taken from the training patches.
+CONTROLS = {"raw-patch": "Raw intensities: the whole 15³ patch",
+            "raw-centre": "Raw intensities: the central 5³ block",
+            "untrained": "Untrained network (dropout + normalization, initial weights)"}
+RAW_BLOCKS = {"raw-patch": 15, "raw-centre": 5}  # edge of the block of voxels used
+
 CONFIGURATIONS = [
     Configuration(axial_name(dropout, normalization, alpha), "axial", dropout, normalization,
                   alpha)
     for dropout in (False, True) for normalization in (False, True) for alpha in ALPHAS
 ] + [Configuration("baseline-all", "baseline", baseline="all"),
-     Configuration("baseline-training", "baseline", baseline="training")]
+     Configuration("baseline-training", "baseline", baseline="training")] + [
+    Configuration(name, "control", control=name) for name in CONTROLS]
 CONFIGURATIONS_BY_NAME = {c.name: c for c in CONFIGURATIONS}
 
 

@@ -5,7 +5,7 @@ import csv
 
 import numpy as np
 
-from reproduce import claims, figures
+from experiments import claims, figures
 from runtime.files import atomic_write_text
 
 NAME = "claims_by_reading"

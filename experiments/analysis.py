@@ -13,7 +13,7 @@ from scipy import stats
 from sklearn.feature_selection import mutual_info_classif
 from sklearn.model_selection import GroupKFold, StratifiedKFold
 
-from reproduce.forests import forest_correct
+from experiments.forests import forest_correct
 
 
 def normalized_cross_correlation(features_a, features_b):

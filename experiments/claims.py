@@ -12,9 +12,9 @@ other side, *undecided* when it contains 0.
 import math
 from dataclasses import dataclass
 
-from reproduce import intervals
-from reproduce.published import ALPHAS, published
-from reproduce.settings import CONFIGURATIONS_BY_NAME, axial_name
+from experiments import intervals
+from experiments.published import ALPHAS, published
+from experiments.settings import CONFIGURATIONS, CONFIGURATIONS_BY_NAME, axial_name
 
 SETTINGS = {"plain": (False, False), "norm": (False, True), "dropout": (True, False),
             "dropout+norm": (True, True)}
@@ -60,11 +60,21 @@ def gain_difference(setting, alpha, reference="dropout+norm"):
                       "cross", alpha)
 
 
+def against_control(row, control):
+    """A learned row minus a control (cross-modality), at the row's α."""
+    return Comparison(((row, 1), (control, -1)), "cross", CONFIGURATIONS_BY_NAME[row].alpha)
+
+
+CONTROLS = tuple(c.name for c in CONFIGURATIONS if c.kind == "control")
+LEARNED = tuple(c.name for c in CONFIGURATIONS if c.kind in ("axial", "baseline"))
+
+
 @dataclass(frozen=True)
 class Claim:
     key: str
     statement: str
     comparisons: tuple
+    beyond_paper: bool = False  # ours, not the paper's: kept out of the paper's summary
 
 
 CLAIMS = (
@@ -85,6 +95,11 @@ CLAIMS = (
     Claim("keeps-same-modality",
           "dropout + normalization keeps the same-modality accuracy (against the plain network)",
           tuple(difference("dropout+norm", "plain", "same", alpha) for alpha in ALPHAS)),
+    Claim("learned-beats-input",
+          "learned features transfer better than the input itself (beyond the paper: every "
+          "network against each control)",
+          tuple(against_control(row, control) for control in CONTROLS for row in LEARNED),
+          beyond_paper=True),
 )
 
 
@@ -100,12 +115,14 @@ def published_value(table, comparison):
     return round(total, 2)
 
 
-def values_by_fold(comparison, results):
+def values_by_fold(comparison, results, pair=None):
     """[[value per repeat] per fold] from {name: [unit results]}, paired by fold and
-    repeat; None when a row has no finished unit."""
+    repeat; None when a row has no finished unit. ``pair``: (a, b), the accuracy of the
+    forest trained on modality a and tested on b instead of the mean over pairs."""
     if not all(results.get(name) for name, _ in comparison.terms):
         return None
-    by_unit = [{(r["fold"], r.get("repeat", 0)): r[comparison.measure] for r in results[name]}
+    by_unit = [{(r["fold"], r.get("repeat", 0)): r[comparison.measure] if pair is None
+                else r["accuracy"][pair[0]][pair[1]] for r in results[name]}
                for name, _ in comparison.terms]
     common = sorted(set.intersection(*(set(units) for units in by_unit)))
     folds = sorted({fold for fold, _ in common})
@@ -120,23 +137,27 @@ def verdict(low, high, paper):
     return REPRODUCED if (low > 0) == (direction > 0) else CONTRADICTED
 
 
-def evaluate(table, results):
+def evaluate(table, results, pair=None):
     """Every claim's comparisons that the results allow, each once: [{label, terms,
     measure, alpha, difference, low, high, folds, trainings, method, paper, paper_inside,
-    verdict, claims}] (percentage points)."""
+    verdict, claims, beyond_paper}] (percentage points). ``pair``: (a, b), the same for
+    one ordered modality pair (the paper's value is that of the mean over pairs)."""
     evaluated = {}
     for claim in CLAIMS:
         for comparison in claim.comparisons:
             if comparison.key in evaluated:
                 evaluated[comparison.key]["claims"].append(claim.key)
                 continue
-            grouped = values_by_fold(comparison, results)
+            if pair is not None and (pair[0] == pair[1]) != (comparison.measure == "same"):
+                continue
+            grouped = values_by_fold(comparison, results, pair)
             if not grouped:
                 continue
             mean, half, method = intervals.interval(grouped)
             paper = published_value(table, comparison)
             low, high = mean - half, mean + half
             item = {"label": comparison.label, "terms": dict(comparison.terms),
+                    "beyond_paper": claim.beyond_paper,
                     "measure": comparison.measure, "alpha": comparison.alpha,
                     "difference": round(mean, 2), "low": round(low, 2), "high": round(high, 2),
                     "folds": len(grouped), "trainings": sum(len(g) for g in grouped),
@@ -149,6 +170,22 @@ def evaluate(table, results):
     return list(evaluated.values())
 
 
+def evaluate_pairs(table, results, modality_names):
+    """``evaluate`` for every ordered modality pair (same-modality comparisons on the
+    diagonal), each item with "pair": "A→B"."""
+    items = []
+    for a, first in enumerate(modality_names):
+        for b, second in enumerate(modality_names):
+            items += [{**item, "pair": f"{first}→{second}"}
+                      for item in evaluate(table, results, (a, b))]
+    return items
+
+
+def paper_comparisons(evaluated):
+    """The comparisons of the paper's claims (the controls' left out)."""
+    return [item for item in evaluated if not item.get("beyond_paper")]
+
+
 def summary(evaluated):
     """'N reproduced, N contradicted, N undecided' over distinct comparisons."""
     counts = {v: sum(item["verdict"] == v for item in evaluated)
@@ -158,13 +195,14 @@ def summary(evaluated):
 
 def claim_lines(evaluated):
     """The Claims section of table1.md."""
-    if not evaluated:
+    paper = paper_comparisons(evaluated)
+    if not paper:
         return []
     lines = ["", "## Claims", "",
-             f"Summary over {len(evaluated)} distinct comparisons: {summary(evaluated)}. Each "
+             f"Summary over {len(paper)} distinct comparisons: {summary(paper)}. Each "
              "comparison is ours − with its 95 % interval (percentage points), then the "
              "paper's value (✓ inside our interval, ✗ outside) and the verdict.", ""]
-    for claim in CLAIMS:
+    for claim in (c for c in CLAIMS if not c.beyond_paper):
         mine = [item for item in evaluated if claim.key in item["claims"]]
         if not mine:
             continue
@@ -179,3 +217,30 @@ def claim_lines(evaluated):
                          f"[{item['low']:+.1f}, {item['high']:+.1f}]{paper} — {item['verdict']}")
         lines.append("")
     return lines[:-1]
+
+
+def control_lines(evaluated):
+    """The controls section of table1.md: every learned row against each control, as
+    difference [interval] and a mark (+ learned better, − worse, ? undecided)."""
+    items = {(item["first"], item["second"]): item for item in evaluated
+             if item.get("beyond_paper") and "first" in item}
+    if not items:
+        return []
+    controls = [c for c in CONTROLS if any(second == c for _, second in items)]
+    rows = [r for r in LEARNED if any(first == r for first, _ in items)]
+    chosen = [item for item in evaluated if item.get("beyond_paper")]
+    mark = {REPRODUCED: "+", CONTRADICTED: "−", UNDECIDED: "?"}
+    lines = ["", "## Controls: does a network add anything over its input? (beyond the paper)",
+             "", f"Cross-modality accuracy of each network minus each control (percentage "
+             f"points, 95 % interval; + the network is better, − worse, ? undecided). "
+             f"{summary(chosen)} over {len(chosen)} comparisons.", "",
+             "| network | " + " | ".join(f"− {c}" for c in controls) + " |",
+             "|---|" + "---|" * len(controls)]
+    for row in rows:
+        cells = []
+        for control in controls:
+            item = items.get((row, control))
+            cells.append("–" if item is None else f"{item['difference']:+.1f} "
+                         f"[{item['low']:+.1f}, {item['high']:+.1f}] {mark[item['verdict']]}")
+        lines.append(f"| {row} | " + " | ".join(cells) + " |")
+    return lines

@@ -4,12 +4,12 @@ import argparse
 from pathlib import Path
 
 from models.readings import DROPOUT_DISTRIBUTIONS, LAST_BLOCKS, VECTOR_NORMALIZATION_SCOPES
-from reproduce.settings import CONFIGURATIONS, RUN_PRESETS
+from experiments.settings import CONFIGURATIONS, RUN_PRESETS
 
 DATASETS = ["synthetic", "oai", "brats", "folder", "msd-brats", "open-ms"]
 
 
-def _key_value(text):
+def key_value(text):
     if "=" not in text:
         raise argparse.ArgumentTypeError(f"expected NAME=VALUE, got {text!r}")
     key, value = text.split("=", 1)
@@ -39,7 +39,7 @@ def _fraction_below_one(text):
     return value
 
 
-def _seed(text):
+def seed_value(text):
     value = _at_least(0, "seeds are non-negative")(text)
     if value >= 2 ** 32:
         raise argparse.ArgumentTypeError(f"must be below 2^32, got {value}")
@@ -68,9 +68,9 @@ def _filters(text):
     return filters
 
 
-def _class_values(text):
+def class_values(text):
     """NAME=VALUES: a foreground class and its label values (whole numbers, or nonzero)."""
-    name, values = _key_value(text)
+    name, values = key_value(text)
     if not name:
         raise argparse.ArgumentTypeError(f"the class in {text!r} has no name")
     if values == "nonzero":
@@ -121,7 +121,7 @@ def add_arguments(parser):
                        "synthetic phantoms: OUT/cache)")
     group.add_argument("--mirror", metavar="URL", help="download msd-brats / open-ms from "
                        "another copy with the same paths and checksums")
-    group.add_argument("--modality", action="append", type=_key_value, default=[],
+    group.add_argument("--modality", action="append", type=key_value, default=[],
                        metavar="NAME=GLOB[#CHANNEL]", help="a modality and its file pattern; "
                        "repeat for each (a {subject} placeholder matches flat layouts; #N "
                        "picks channel N of a 4-D file)")
@@ -130,7 +130,7 @@ def add_arguments(parser):
     group.add_argument("--label", metavar="GLOB", help="label map file pattern")
     group.add_argument("--mask", metavar="GLOB", help="mask file pattern (default: the preset's, "
                        "else nonzero voxels)")
-    group.add_argument("--class", dest="classes", action="append", type=_class_values, default=[],
+    group.add_argument("--class", dest="classes", action="append", type=class_values, default=[],
                        metavar="NAME=VALUES", help="label merge map: a foreground class and "
                        "its label values, e.g. tumor=1,2,4 or lesion=nonzero; repeat per class")
     group.add_argument("--group-pattern", type=_regular_expression, help="regex whose first group of the subject name "
@@ -178,7 +178,7 @@ def add_arguments(parser):
     group.add_argument("--momentum", type=_fraction_below_one, help="momentum of the "
                        "batch-normalization moving averages, in [0, 1) (default: the preset's; "
                        "0.99 is the Keras default)")
-    group.add_argument("--seed", type=_seed, default=0, help="one seed for Python, NumPy, Keras, "
+    group.add_argument("--seed", type=seed_value, default=0, help="one seed for Python, NumPy, Keras, "
                        "sampling, folds and forests, in [0, 2^32) (default 0)")
     group.add_argument("--repeats", type=_at_least(1, "every unit trains once"), default=1,
                        help="trainings per configuration and fold, from derived seeds (default "

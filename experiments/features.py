@@ -13,7 +13,7 @@ where K = M networks each serve their own training modality.
 import numpy as np
 
 import models
-from reproduce import analysis
+from experiments import analysis
 
 FEATURE_BATCH = 4096
 
@@ -26,23 +26,40 @@ def extractors_of(network, modality_count):
     return [models.feature_extractor(network, 0)] * modality_count
 
 
+class RawVoxels:
+    """The raw-intensity controls' "extractor": a cube of ``edge`` voxels at the centre of
+    each (already z-scored) patch, flattened: the forest sees the input itself."""
+
+    def __init__(self, edge):
+        self.edge = edge
+
+    def __call__(self, patches):  # (B, p, p, p)
+        start = (patches.shape[1] - self.edge) // 2
+        block = patches[:, start:start + self.edge, start:start + self.edge,
+                        start:start + self.edge]
+        return block.reshape(len(patches), -1).astype(np.float32)
+
+
 def features_of_rows(table, rows, extractors):
     """(M, len(rows), F) features of the rows' patches, one extractor per modality."""
     chunks = []
     for start in range(0, len(rows), FEATURE_BATCH):
         patches = table.gather(rows[start:start + FEATURE_BATCH])  # (B, M, p, p, p)
         chunks.append(np.stack([
+            extractor(patches[:, m]) if isinstance(extractor, RawVoxels) else
             np.asarray(models.predict_in_batches(extractor, patches[:, m, ..., None]),
                        dtype=np.float32) for m, extractor in enumerate(extractors)]))
     return np.concatenate(chunks, axis=1)
 
 
 def unit_features(networks, patch_data, fold, modality_count):
-    """The ``features.npz`` arrays of a unit (module docstring) for trained networks."""
+    """The ``features.npz`` arrays of a unit (module docstring) for trained networks (or
+    a ``RawVoxels`` in place of a network: the raw-intensity controls)."""
     table = patch_data.evaluation
     training_rows = patch_data.rows(table, fold, "training")
     test_rows = patch_data.rows(table, fold, "test")
-    extractors = [extractors_of(network, modality_count) for network in networks]
+    extractors = [[network] * modality_count if isinstance(network, RawVoxels)
+                  else extractors_of(network, modality_count) for network in networks]
     if len(networks) == 1:
         network_of = np.zeros(modality_count, dtype=np.int32)
         train = features_of_rows(table, training_rows, extractors[0])

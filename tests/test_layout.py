@@ -1,0 +1,55 @@
+"""The layout says what is what: reproduce/ holds the paper's scripts only, the studies
+beyond it sit in studies/, their shared code in the installed ``experiments`` package;
+no script edits sys.path or imports another script, and the library packages do not
+import the scripts."""
+import ast
+import subprocess
+import sys
+from pathlib import Path
+
+REPOSITORY = Path(__file__).resolve().parents[1]
+PAPER_SCRIPTS = {"table1.py", "fig5.py", "fig6.py", "fig7.py", "fig8.py"}
+SCRIPT_FOLDERS = ("reproduce", "studies", "benchmarks", "examples")
+LIBRARY = ("models", "data", "runtime", "experiments")
+
+
+def imported_modules(path):
+    names = []
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            names += [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+            names += [node.module] + [f"{node.module}.{alias.name}" for alias in node.names]
+    return names
+
+
+def test_reproduce_holds_the_papers_scripts_only():
+    found = {p.name for p in (REPOSITORY / "reproduce").glob("*.py")} - {"__init__.py"}
+    assert found == PAPER_SCRIPTS
+
+
+def test_no_script_edits_sys_path_or_imports_a_script():
+    for folder in (*SCRIPT_FOLDERS, *LIBRARY):
+        for path in (REPOSITORY / folder).glob("*.py"):
+            text = path.read_text()
+            assert "sys.path" not in text, path
+            scripts = [name for name in imported_modules(path)
+                       if name.split(".")[0] in ("reproduce", "studies", "benchmarks", "examples")]
+            assert scripts == [], (path, scripts)
+
+
+def test_models_and_data_do_not_import_each_other_or_the_experiments():
+    for package, forbidden in (("models", ("data", "experiments")),
+                               ("data", ("models", "experiments"))):
+        for path in (REPOSITORY / package).glob("*.py"):
+            bad = [n for n in imported_modules(path) if n.split(".")[0] in forbidden]
+            assert bad == [], (path, bad)
+
+
+def test_a_paper_script_runs_from_any_folder(tmp_path):
+    """The project is installed (requirements.txt installs it): no path juggling."""
+    finished = subprocess.run([sys.executable, str(REPOSITORY / "reproduce" / "table1.py"),
+                               "--help"], cwd=tmp_path, capture_output=True, text=True,
+                              timeout=120)
+    assert finished.returncode == 0, finished.stderr[-2000:]
+    assert finished.stdout.startswith("usage: table1.py")
