@@ -16,7 +16,6 @@ from experiments.run import Run, default_out
 from experiments.settings import CONFIGURATIONS, RUN_PRESETS
 from runtime.console import on_terminal
 
-REPOSITORY = Path(__file__).resolve().parents[1]
 FETCHED = {"msd-brats", "open-ms"}  # named public datasets that data.fetch can download
 
 
@@ -81,7 +80,7 @@ def resolve_run(args, argv=None, script="reproduce/table1.py", out_suffix=""):
                          "(or --vector-normalization never)")
     if args.updates and args.epochs:
         raise SystemExit("error: give --updates or --epochs, not both")
-    out = args.out or default_out(REPOSITORY, args.dataset, args.phantom, args.preset, args.seed,
+    out = args.out or default_out(args.dataset, args.phantom, args.preset, args.seed,
                                   out_suffix)
     classes = dict(args.classes)
     select = args.modalities.split(",") if args.modalities else None

@@ -188,7 +188,7 @@ def add_arguments(parser):
                        help="comma-separated configuration names or globs to run "
                        f"(default all): {', '.join(c.name for c in CONFIGURATIONS)}")
     group.add_argument("--out", type=Path, help="run folder (default runs/<dataset>-<preset>-"
-                       "seed<seed>)")
+                       "seed<seed> under the current folder)")
     group.add_argument("--discard-stale-units", action="store_true",
                        help="when the input files changed since the run folder's units were "
                        "made, delete those units and start again (otherwise the run refuses)")

@@ -82,7 +82,8 @@ class Run:
         return json.loads(json.dumps(fingerprint, default=str))
 
 
-def default_out(repository, dataset, phantom, preset, seed, suffix=""):
-    """runs/<dataset>[-<phantom>]-<preset>-seed<seed><suffix> under the repository."""
+def default_out(dataset, phantom, preset, seed, suffix=""):
+    """runs/<dataset>[-<phantom>]-<preset>-seed<seed><suffix> under the folder the script
+    runs from (the checkout, in the README's commands; runs/ is not tracked)."""
     name = f"{dataset}{'-' + phantom if dataset == 'synthetic' else ''}-{preset}-seed{seed}"
-    return Path(repository) / "runs" / f"{name}{suffix}"
+    return Path("runs") / f"{name}{suffix}"
