@@ -203,14 +203,14 @@ CLAIM_COLUMNS = ["claims", "comparison", "pair", "measure", "alpha", "difference
                  "paper", "paper_inside", "verdict", "folds", "trainings", "beyond_paper"]
 
 
-def write_outputs(run, rows, compared, split, fold_count, pairs=()):
+def write_outputs(run, rows, compared, split, fold_count, pairs=(), updates=None):
     """table1.json / .md / .csv, table1_feature_scale.csv, table1_claims.csv (every
     comparison over the mean of pairs, "pair" = mean, then per ordered pair),
     table1_pairs.csv and table1_pairs.png, each written atomically."""
     document = {"dataset": run.dataset, "preset": run.preset, "modalities": run.modality_names,
                 "folds": fold_count, "updates": run.updates, "epochs": run.epochs,
                 "seed": run.seed, "command": run.command, "reading": run.reading,
-                "scale": run_scale(run, rows, fold_count),
+                "scale": run_scale(run, rows, fold_count, updates),
                 "confidence": intervals.CONFIDENCE,
                 "interval": rows[0]["interval"] if rows else intervals.FOLD_METHOD,
                 "repeats": run.repeats, "versions": versions(),
@@ -252,12 +252,13 @@ def write_outputs(run, rows, compared, split, fold_count, pairs=()):
     return text
 
 
-def run_scale(run, rows, fold_count):
+def run_scale(run, rows, fold_count, updates=None):
     """How big the run was, beside the paper's (the findings page puts them side by side):
-    updates per network, training subjects per fold, features, forest and training
-    patches."""
+    updates per network (``updates``: given, or epochs × batches per epoch), training
+    subjects per fold, features, forest and training patches."""
     subjects = [len(f.get("training_subjects", ())) for row in rows for f in row["per_fold"]]
-    return {"updates": run.updates, "epochs": run.epochs, "batch_size": run.batch_size,
+    return {"updates": updates or run.updates, "epochs": run.epochs,
+            "batch_size": run.batch_size,
             "features": run.filters[-1], "filters": list(run.filters),
             "training_subjects": max(subjects) if subjects and max(subjects) else None,
             "folds": fold_count, "patches_per_class": run.patches_per_class,

@@ -54,7 +54,10 @@ def main(argv=None):
     compared = table_report.comparisons(run, results)
     pairs = pair_report.pair_comparisons(run, results)
     split = table_report.time_split(results)
-    text = table_report.write_outputs(run, rows, compared, split, fold_count, pairs)
+    # Updates per network: given, or epochs × batches of fold0's training patches.
+    batches = -(-len(patch_data.rows(patch_data.training, 0, "training")) // run.batch_size)
+    updates = run.updates or run.epochs * batches
+    text = table_report.write_outputs(run, rows, compared, split, fold_count, pairs, updates)
     say()
     say(text)
     say(f"compute: {table_report.time_split_text(split)}")

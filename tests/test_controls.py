@@ -100,3 +100,34 @@ def test_every_comparison_per_pair_from_the_pair_table(control_run):
     text = (control_run / "table1.md").read_text()
     assert "## Accuracy per ordered pair" in text and "| raw-patch | " in text
     assert (control_run / "table1_pairs.png").stat().st_size > 1000
+
+
+def test_normalization_at_evaluation_scores_the_saved_features_as_the_unit_did(control_run):
+    from studies import normalization_at_evaluation as study
+    reference = np.array([[1.0, 5.0], [3.0, 5.0], [5.0, 5.0]])
+    np.testing.assert_allclose(study.z_scored(np.array([[3.0, 6.0]]), reference),
+                               [[0.0, 1.0]])  # SD of (1, 3, 5) is sqrt(8/3); constant: SD 1
+    np.testing.assert_allclose(study.z_scored(np.array([[5.0, 5.0]]), reference),
+                               [[2 / np.sqrt(8 / 3), 0.0]])
+    assert study.main([*TINY_RUN[:1], "3", *TINY_RUN[2:], "--out", str(control_run),
+                       "--configs", CONFIGS]) == 0
+    document = json.loads((control_run / "normalization_at_evaluation.json").read_text())
+    rows = {row["name"]: row for row in document["rows"]}
+    assert "raw-patch" not in rows and "untrained" in rows  # no saved features: left out
+    table = {row["name"]: row for row in json.loads(
+        (control_run / "table1.json").read_text())["rows"]}
+    for name, row in rows.items():
+        assert row["cross_saved"] == pytest.approx(table[name]["cross"], abs=0.01)
+        assert row["same_saved"] == pytest.approx(table[name]["same"], abs=0.01)
+    features = unit.load_unit_features(*_run_and_configuration(control_run, "plain-a0"), 0)
+    batch = study.variant_features(features, "test_statistics")
+    np.testing.assert_allclose(batch["test"][0, 1].mean(axis=0), 0, atol=1e-5)
+    trained = study.variant_features(features, "training_statistics")
+    np.testing.assert_allclose(trained["train"][1].mean(axis=0), 0, atol=1e-5)
+
+
+def _run_and_configuration(out, name):
+    from experiments import command_line
+    args = command_line.script_parser("x").parse_args(
+        [*TINY_RUN[:1], "3", *TINY_RUN[2:], "--out", str(out), "--configs", CONFIGS])
+    return command_line.resolve_run(args, []), CONFIGURATIONS_BY_NAME[name]

@@ -1,0 +1,174 @@
+#!/usr/bin/env python3
+"""What normalizing the features at evaluation time does (beyond the paper): every finished
+unit of a Table I run folder scored again, without training anything, after each
+modality's features are z-scored per feature
+
+  (a) by that modality's statistics over the forests' training patches (what per-feature
+      normalization does inside the network, done afterwards), and
+  (b) by the test patches' own statistics (batch statistics at inference: the other way
+      to read "batch normalization" at test time),
+
+beside the saved features, with the unit's own forest seeds (the saved variant equals the
+unit's result).
+
+    python studies/normalization_at_evaluation.py          # the default run of table1.py
+    python studies/normalization_at_evaluation.py --dataset folder --data-dir ../shared/data/open_ms ...
+
+Give the options of the table1.py run (they find its run folder). If per-feature
+normalization helps only by removing each modality's offset and scale, (a) should lift
+the networks without it to the level of those with it. Controls without saved features
+(the raw intensities) and, for (a), the training-modality baseline (its networks never
+saw the other modalities' training patches) are left out. Writes
+normalization_at_evaluation.md / .csv / .json into the run folder (or --figures-dir).
+"""
+import json
+from pathlib import Path
+
+import numpy as np
+
+from experiments import command_line, forests, grid, intervals, unit
+from experiments.run_folder import require_run
+from runtime.console import run_script, say
+from runtime.files import atomic_write_csv, atomic_write_text
+from runtime.startup import import_tensorflow_quietly
+
+NAME = "normalization_at_evaluation"
+VARIANTS = {"saved": "the unit's saved features",
+            "training_statistics": "(a) z-scored by the modality's forest-training patches",
+            "test_statistics": "(b) z-scored by the test patches' own statistics"}
+
+
+def z_scored(values, reference):
+    """``values`` (N, F) minus the per-feature mean of ``reference``, over its SD (a
+    constant feature keeps SD 1)."""
+    mean, deviation = reference.mean(axis=0), reference.std(axis=0)
+    return (values - mean) / np.where(deviation > 0, deviation, 1.0)
+
+
+def variant_features(features, variant):
+    """The unit's features.npz arrays under a VARIANTS normalization; None where it does
+    not apply (training statistics of a modality its network never trained on)."""
+    train, test, network_of = features["train"], features["test"], features["network_of"]
+    if variant == "saved":
+        return features
+    if variant == "training_statistics":
+        if len(test) > 1:  # the training-modality baseline: network k saw modality k only
+            return None
+        new_train = np.stack([z_scored(train[m], train[m]) for m in range(len(train))])
+        new_test = np.stack([[z_scored(test[k, b], train[b]) for b in range(len(train))]
+                             for k in range(len(test))])
+    else:
+        new_train = np.stack([z_scored(train[m], train[m]) for m in range(len(train))])
+        new_test = np.stack([[z_scored(test[k, b], test[k, b]) for b in range(len(train))]
+                             for k in range(len(test))])
+    return {**features, "train": new_train, "test": new_test, "network_of": network_of}
+
+
+def unit_scores(run, configuration, fold, repeat):
+    """{variant: (same, cross)} of one finished unit; None without saved features."""
+    try:
+        features = unit.load_unit_features(run, configuration, fold, repeat)
+    except FileNotFoundError:
+        return None
+    scores = {}
+    for variant in VARIANTS:
+        chosen = variant_features(features, variant)
+        if chosen is not None:
+            accuracy, _ = forests.score_forests(chosen, run.trees,
+                                                unit.forest_seed(run, configuration, fold,
+                                                                 repeat))
+            scores[variant] = forests.same_and_cross(accuracy)
+    return scores
+
+
+def effect_rows(run, results):
+    """Per configuration: mean same/cross per variant and the paired change of (a) and (b)
+    against the saved features, with 95 % intervals over folds."""
+    rows = []
+    for configuration in run.configurations:
+        found = {(r["fold"], r.get("repeat", 0)): unit_scores(run, configuration, r["fold"],
+                                                              r.get("repeat", 0))
+                 for r in results.get(configuration.name, [])}
+        found = {key: value for key, value in found.items() if value}
+        if not found:
+            continue
+        folds = sorted({fold for fold, _ in found})
+        row = {"name": configuration.name, "folds": len(folds), "trainings": len(found)}
+        for variant in VARIANTS:
+            for index, measure in enumerate(("same", "cross")):
+                per_fold = [[scores[variant][index] for (f, _), scores in found.items()
+                             if f == fold and variant in scores] for fold in folds]
+                if not all(per_fold):
+                    continue
+                row[f"{measure}_{variant}"] = round(float(np.mean(sum(per_fold, []))), 2)
+                if variant != "saved":
+                    changes = [[scores[variant][index] - scores["saved"][index]
+                                for (f, _), scores in found.items() if f == fold]
+                               for fold in folds]
+                    mean, half, _ = intervals.interval(changes)
+                    row.update({f"{measure}_{variant}_change": round(mean, 2),
+                                f"{measure}_{variant}_low": round(mean - half, 2),
+                                f"{measure}_{variant}_high": round(mean + half, 2)})
+        rows.append(row)
+    return rows
+
+
+def markdown(run, rows):
+    lines = [f"# Normalizing the features at evaluation time — {run.out.name}", "",
+             f"Command: `{run.command}`  ", f"Model reading: {run.reading_text()}.", "",
+             "Cross-modality accuracy (%) of the saved features, then with every modality's "
+             "features z-scored per feature (a) by its forest-training patches' statistics, "
+             "(b) by the test patches' own; the change against the saved features with its "
+             "95 % interval over folds (* excludes 0). No network is trained again.", "",
+             "| configuration | saved | (a) training statistics | change | (b) test statistics "
+             "| change |", "|---|---|---|---|---|---|"]
+
+    def change(row, variant):
+        key = f"cross_{variant}"
+        if f"{key}_change" not in row:
+            return "n/a"
+        low, high = row[f"{key}_low"], row[f"{key}_high"]
+        star = " *" if low > 0 or high < 0 else ""
+        return f"{row[f'{key}_change']:+.1f} [{low:+.1f}, {high:+.1f}]{star}"
+
+    for row in rows:
+        lines.append(f"| {row['name']} | {row['cross_saved']:.1f} | "
+                     f"{row.get('cross_training_statistics', float('nan')):.1f} | "
+                     f"{change(row, 'training_statistics')} | "
+                     f"{row.get('cross_test_statistics', float('nan')):.1f} | "
+                     f"{change(row, 'test_statistics')} |")
+    return "\n".join(lines) + "\n"
+
+
+def main(argv=None):
+    parser = command_line.script_parser(__doc__)
+    parser.add_argument("--figures-dir", type=Path, help="where the MD, CSV and JSON go "
+                        "(default: the run folder)")
+    args = parser.parse_args(argv)
+    import_tensorflow_quietly()  # after the options: --help and their errors are quick
+    run = command_line.resolve_run(args, argv, script=f"studies/{NAME}.py")
+    require_run(run.out, f"{NAME}.py", "table1.py and the same options")
+    patch_data = grid.prepare(run, args)  # checks that the run's input files are unchanged
+    results, missing = grid.collect(run, len(patch_data.folds))
+    if missing:
+        say(f"{len(missing)} units are not finished ({', '.join(missing[:4])}"
+            f"{' …' if len(missing) > 4 else ''}); scoring the finished ones")
+    rows = effect_rows(run, results)
+    if not rows:
+        raise SystemExit(f"error: {run.out} has no finished unit with saved features")
+    out = args.figures_dir or run.out
+    out.mkdir(parents=True, exist_ok=True)
+    text = markdown(run, rows)
+    atomic_write_text(out / f"{NAME}.md", text)
+    atomic_write_text(out / f"{NAME}.json", json.dumps(
+        {"command": run.command, "reading": run.reading, "variants": VARIANTS, "rows": rows},
+        indent=2))
+    columns = list(dict.fromkeys(key for row in rows for key in row))
+    atomic_write_csv(out / f"{NAME}.csv", columns, rows)
+    say(text)
+    say(f"wrote {out / NAME}.md, .csv and .json")
+    return 0
+
+
+if __name__ == "__main__":
+    run_script(main)

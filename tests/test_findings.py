@@ -1,0 +1,38 @@
+"""The findings page is generated from the committed files: the committed page must be
+what the generator makes of them, and the generator must report what the files say."""
+import json
+
+from studies import findings
+
+
+def test_the_committed_findings_page_is_what_the_files_say():
+    committed = (findings.RESULTS / findings.PAGE).read_text()
+    assert committed == findings.page(), (
+        "paper_figures/FINDINGS.md is stale: run `python studies/findings.py`")
+
+
+def test_the_page_reports_a_runs_claims_controls_and_scale(tmp_path):
+    comparison = {"label": "dropout+norm-a0 − dropout-a0", "measure": "cross",
+                  "difference": 7.46, "low": 2.0, "high": 12.92, "verdict": "reproduced",
+                  "paper": 14.1}
+    rows = [{"name": name, "cross": cross, "cross_high": cross + 2.5}
+            for name, cross in (("raw-patch", 67.0), ("dropout-a0", 62.0),
+                                ("dropout+norm-a0", 64.0))]
+    document = {"modalities": ["FLAIR", "T2"], "rows": rows, "comparisons": [comparison],
+                "controls_summary": "0 reproduced, 2 contradicted, 4 undecided",
+                "pair_comparisons": [{**comparison, "pair": "FLAIR→T2"},
+                                     {**comparison, "pair": "T2→FLAIR", "verdict": "undecided",
+                                      "difference": -1.0, "low": -3.0, "high": 1.0}],
+                "scale": {"updates": 1200, "epochs": None, "training_subjects": 2,
+                          "features": 64, "patches_per_class": 500}, "repeats": 1}
+    (tmp_path / "my-run").mkdir()
+    (tmp_path / "my-run" / "table1.json").write_text(json.dumps(document))
+    text = findings.page(tmp_path)
+    assert "| my-run | FLAIR, T2 | 1,200 | 2 | 64 | 500 | 1 |" in text
+    assert "| my-run | default | +7.5 [+2.0, +12.9] | ✓ reproduced | +14.1 |" in text
+    assert "| my-run | 67.0 ± 2.5 | – | – | – | 62.0 ± 2.5 | 64.0 ± 2.5 | – | " \
+           "0 reproduced, 2 contradicted, 4 undecided |" in text
+    assert "- my-run: **FLAIR→T2 +7.5 ±5.5**; T2→FLAIR -1.0 ±2.0" in text
+    assert findings.main(["--results", str(tmp_path), "--check"]) == 1
+    assert findings.main(["--results", str(tmp_path)]) == 0
+    assert findings.main(["--results", str(tmp_path), "--check"]) == 0
