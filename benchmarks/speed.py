@@ -132,12 +132,18 @@ def main():
     parser.add_argument("--repeats", type=int, default=3,
                         help="timed repetitions; medians are reported (default 3)")
     parser.add_argument("--only", choices=["gather", "train"], help="run one part only")
+    parser.add_argument("--mixed-precision", action="store_true",
+                        help="train and extract in float16 with float32 weights (as the "
+                        "scripts' --mixed-precision; for GPUs)")
     parser.add_argument("--record", type=Path, metavar="FILE", help="also write the figures, "
                         "the command, the machine and the versions into FILE (the evidence "
                         "behind the README's speed section)")
     args = parser.parse_args()
     if args.only != "gather":
         import_tensorflow_quietly()
+        if args.mixed_precision:
+            import models
+            models.use_mixed_precision(True)
     lines = []
 
     def report(line):

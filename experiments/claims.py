@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from experiments import intervals
 from experiments.published import ALPHAS, published
-from experiments.settings import CONFIGURATIONS, CONFIGURATIONS_BY_NAME, axial_name
+from experiments.configurations import CONFIGURATIONS, CONFIGURATIONS_BY_NAME, axial_name
 
 SETTINGS = {"plain": (False, False), "norm": (False, True), "dropout": (True, False),
             "dropout+norm": (True, True)}

@@ -13,7 +13,7 @@ from pathlib import Path
 import data
 from experiments.options import add_arguments
 from experiments.run import Run, default_out
-from experiments.settings import CONFIGURATIONS, RUN_PRESETS
+from experiments.configurations import CONFIGURATIONS, RUN_PRESETS
 from runtime.console import on_terminal
 
 FETCHED = {"msd-brats", "open-ms"}  # named public datasets that data.fetch can download

@@ -8,7 +8,7 @@ from pathlib import Path
 from experiments import command_line, grid
 from experiments.run_folder import read_unit_result, require_run, unit_dir
 from experiments.unit import UNITS
-from experiments.settings import CONFIGURATIONS
+from experiments.configurations import CONFIGURATIONS
 from runtime.console import format_seconds, say
 
 # The grid options that choose units to train: a figure script draws fixed units.

@@ -2,6 +2,8 @@
 progress and an ETA), and collecting the finished results."""
 import sys
 import time
+from dataclasses import dataclass
+from typing import Callable
 
 import data
 import models
@@ -55,6 +57,54 @@ def all_units(run, fold_count, fold_major=False):
     return units
 
 
+@dataclass(frozen=True)
+class Task:
+    """One unit of work for ``run_tasks``: its console label, whether it is finished, and
+    how to run it (returns the unit's result)."""
+    label: str
+    finished: Callable[[], bool]
+    run: Callable[[], dict]
+
+
+def run_tasks(tasks, shard, command, out, describe=None, shape=""):
+    """Runs this shard's unfinished ``tasks`` (every N-th, from I) with progress and an
+    ETA; Ctrl-C ends with one line naming what is saved in ``out`` and the ``command``
+    that resumes. The one grid loop of every script. Returns the number run."""
+    mine = [task for index, task in enumerate(tasks) if index % shard[1] == shard[0]]
+    todo = [task for task in mine if not task.finished()]
+    say(f"{len(tasks)} units{shape}; this call: {len(mine)}, {len(mine) - len(todo)} already "
+        f"finished, {len(todo)} to run")
+    started = time.perf_counter()
+    for done, task in enumerate(todo):
+        elapsed = time.perf_counter() - started
+        eta = f", ETA {format_seconds(elapsed / done * (len(todo) - done))}" if done else ""
+        say(f"[{done + 1}/{len(todo)}] {task.label} (elapsed {format_seconds(elapsed)}{eta})")
+        try:
+            result = task.run()
+        except KeyboardInterrupt:
+            console.close_line()
+            print(f"interrupted (Ctrl-C) in {task.label}: {done} units of this call finished "
+                  f"and are saved in {out} ({len(mine) - len(todo) + done} of this call's "
+                  f"{len(mine)}). Resume with the same command:\n  {command}",
+                  file=sys.stderr, flush=True)
+            raise SystemExit(INTERRUPTED) from None
+        say(describe(result) if describe else
+            f"    same {result['same']:.1f} %, cross {result['cross']:.1f} %"
+            + (f" ({format_seconds(result['seconds'])})" if result.get("seconds") else ""))
+    return len(todo)
+
+
+def unit_task(run, configuration, patch_data, fold, repeat=0, run_one=None,
+              units_folder=UNITS, label=None):
+    """The Task of one (configuration, fold, repeat) unit of ``run``."""
+    directory = unit_dir(run.out, units_folder, configuration.name, fold, repeat)
+    options = {"repeat": repeat} if repeat else {}
+    return Task(label or unit_label(configuration.name, fold, repeat),
+                lambda: read_unit_result(directory) is not None,
+                lambda: (run_one or unit.run_unit)(run, configuration, patch_data, fold,
+                                                   **options))
+
+
 def run_grid(run, patch_data, shard=(0, 1), run_one=None, units_folder=UNITS, describe=None,
              fold_major=False, units=None):
     """Runs every unfinished unit of this shard (of ``units``, default the whole run),
@@ -68,30 +118,9 @@ def run_grid(run, patch_data, shard=(0, 1), run_one=None, units_folder=UNITS, de
     if units is not None:
         shape = ""
     units = all_units(run, fold_count, fold_major) if units is None else units
-    mine = [unit for i, unit in enumerate(units) if i % shard[1] == shard[0]]
-    todo = unfinished(run, mine, units_folder)
-    say(f"{len(units)} units{shape}; this call: {len(mine)}, {len(mine) - len(todo)} already "
-        f"finished, {len(todo)} to run")
-    started = time.perf_counter()
-    for done, (configuration, fold, repeat) in enumerate(todo):
-        elapsed = time.perf_counter() - started
-        eta = f", ETA {format_seconds(elapsed / done * (len(todo) - done))}" if done else ""
-        say(f"[{done + 1}/{len(todo)}] {unit_label(configuration.name, fold, repeat)} "
-            f"(elapsed {format_seconds(elapsed)}{eta})")
-        options = {"repeat": repeat} if repeat else {}
-        try:
-            result = (run_one or unit.run_unit)(run, configuration, patch_data, fold, **options)
-        except KeyboardInterrupt:
-            console.close_line()
-            print(f"interrupted (Ctrl-C) in {unit_label(configuration.name, fold, repeat)}: "
-                  f"{done} units of this call finished and are saved in {run.out} "
-                  f"({len(mine) - len(todo) + done} of this call's {len(mine)}). Resume with "
-                  f"the same command:\n  {run.command}", file=sys.stderr, flush=True)
-            raise SystemExit(INTERRUPTED) from None
-        say(describe(result) if describe else
-            f"    same {result['same']:.1f} %, cross {result['cross']:.1f} % "
-            f"({format_seconds(result['seconds'])})")
-    return len(todo)
+    tasks = [unit_task(run, configuration, patch_data, fold, repeat, run_one, units_folder)
+             for configuration, fold, repeat in units]
+    return run_tasks(tasks, shard, run.command, run.out, describe, shape)
 
 
 def collect(run, fold_count, units_folder=UNITS):

@@ -4,7 +4,7 @@ import argparse
 from pathlib import Path
 
 from models.readings import DROPOUT_DISTRIBUTIONS, LAST_BLOCKS, VECTOR_NORMALIZATION_SCOPES
-from experiments.settings import CONFIGURATIONS, RUN_PRESETS
+from experiments.configurations import CONFIGURATIONS, RUN_PRESETS
 
 DATASETS = ["synthetic", "oai", "brats", "folder", "msd-brats", "open-ms"]
 

@@ -4,7 +4,7 @@ import json
 
 from experiments import claims, intervals, pair_report
 from experiments.published import ALPHAS, published
-from experiments.settings import CONFIGURATIONS
+from experiments.configurations import CONFIGURATIONS
 from runtime.console import format_seconds
 from runtime.files import atomic_write_csv, atomic_write_text
 from runtime.metadata import versions
@@ -44,7 +44,7 @@ def table_rows(run, results):
                             "test_subjects": r["test_subjects"],
                             "training_subjects": r.get("training_subjects", [])}
                            for r in per_fold]
-        row["feature_scale"] = feature_scale(per_fold, run.modality_names)
+        row["feature_scale"] = mean_feature_scale(per_fold, run.modality_names)
         rows.append(row)
     return rows
 
@@ -159,7 +159,7 @@ def markdown(run, rows, compared, split, fold_count, pairs=()):
     return "\n".join(lines) + "\n"
 
 
-def feature_scale(per_fold, modality_names):
+def mean_feature_scale(per_fold, modality_names):
     """Per modality: the median per-feature SD and |mean| of the features the forests
     see, on training and on test patches, averaged over folds ([] for older units)."""
     scales = [r["feature_scale"] for r in per_fold if "feature_scale" in r]

@@ -20,7 +20,7 @@ from experiments.features import (RawVoxels, degenerate_modalities, feature_scal
                                   modality_separation, unit_features)
 from experiments.forests import same_and_cross, score_forests, subject_accuracy
 from experiments.run_folder import clear_unit, unit_dir, unit_label, write_unit_result
-from experiments.settings import RAW_BLOCKS, Configuration
+from experiments.configurations import RAW_BLOCKS, Configuration
 from runtime.seeds import derived_seed, seed_everything
 from runtime.timing import Stopwatch, TimedPatches
 

@@ -18,7 +18,7 @@ from runtime.startup import import_tensorflow_quietly
 import numpy as np
 
 from experiments import figures, unit
-from experiments.settings import CONFIGURATIONS_BY_NAME, axial_name
+from experiments.configurations import CONFIGURATIONS_BY_NAME, axial_name
 
 PATCHES = 15
 

@@ -28,7 +28,7 @@ import numpy as np
 
 from experiments import claims, command_line, figures, grid, intervals
 from experiments.table_report import grouped_by_fold
-from experiments.checkpoints import CHECKPOINT_UNITS, run_checkpoint_unit
+from experiments.checkpoint_units import CHECKPOINT_UNITS, run_checkpoint_unit
 from experiments.run_folder import require_run
 from runtime.console import say
 
@@ -178,6 +178,7 @@ def main(argv=None):
     gaps = paired_gaps(results, checkpoints, run.published_table)
     text = [f"# Accuracy against training length — {run.out.name}", "",
             f"Command: `{run.command}`  ",
+            f"Model reading: {run.reading_text()}.  ",
             f"Modalities {', '.join(run.modality_names)}; {len(patch_data.folds)} folds; "
             f"checkpoints {', '.join(map(str, checkpoints))} updates; filters "
             f"{'/'.join(map(str, run.filters))}; {run.patches_per_class} training and "

@@ -23,7 +23,6 @@ between modalities in pooled SDs and the mean single-feature AUC for telling the
 modalities apart, on test patches) into OUT, or --figures-dir.
 """
 import dataclasses
-import time
 from pathlib import Path
 
 from runtime.console import run_script
@@ -35,7 +34,7 @@ from experiments import claims, command_line, grid, reading_report, unit
 from experiments.recalibrated_units import RECALIBRATED_UNITS, recalibrated_unit
 from experiments.run_folder import (open_run_folder, read_unit_result,
                                   require_run, unit_dir, unit_label)
-from runtime.console import format_seconds, say
+from runtime.console import say
 
 NAME = reading_report.NAME
 DEFAULT_CONFIGURATIONS = ("plain-a0,norm-a0,dropout-a0,dropout+norm-a0,plain-a0.1,norm-a0.1,"
@@ -90,23 +89,18 @@ def where(runs, name):
         (runs[name], unit.UNITS)
 
 
-def run_study(runs, patch_data, units, shard):
-    mine = [u for i, u in enumerate(units) if i % shard[1] == shard[0]]
-    todo = [(name, configuration, fold, repeat) for name, configuration, fold, repeat in mine
-            if read_unit_result(unit_dir(where(runs, name)[0].out, where(runs, name)[1],
-                                         configuration.name, fold, repeat)) is None]
-    say(f"{len(units)} units; this call: {len(mine)}, {len(mine) - len(todo)} already "
-        f"finished, {len(todo)} to run")
-    started = time.perf_counter()
-    for done, (name, configuration, fold, repeat) in enumerate(todo):
-        elapsed = time.perf_counter() - started
-        eta = f", ETA {format_seconds(elapsed / done * (len(todo) - done))}" if done else ""
-        say(f"[{done + 1}/{len(todo)}] {name}: {unit_label(configuration.name, fold, repeat)} "
-            f"(elapsed {format_seconds(elapsed)}{eta})")
+def run_study(runs, patch_data, units, shard, command, out):
+    """Every unfinished unit of this shard, through the one grid loop (``grid.run_tasks``:
+    progress, ETA, Ctrl-C with the command that resumes)."""
+    tasks = []
+    for name, configuration, fold, repeat in units:
         run, units_folder = where(runs, name)
         step = recalibrated_unit if units_folder == RECALIBRATED_UNITS else unit.run_unit
-        result = step(run, configuration, patch_data, fold, repeat)
-        say(f"    same {result['same']:.1f} %, cross {result['cross']:.1f} %")
+        tasks.append(grid.unit_task(run, configuration, patch_data, fold, repeat, step,
+                                    units_folder, f"{name}: "
+                                    f"{unit_label(configuration.name, fold, repeat)}"))
+    grid.run_tasks(tasks, shard, command, out,
+                   describe=lambda r: f"    same {r['same']:.1f} %, cross {r['cross']:.1f} %")
 
 
 def collected(runs, name, configurations, fold_count, repeats):
@@ -165,7 +159,7 @@ def main(argv=None):
     if not args.report_only:
         run_study(runs, patch_data, study_units(runs, names, base.configurations, fold_count,
                                                 base.repeats),
-                  command_line.parse_shard(args.shard))
+                  command_line.parse_shard(args.shard), base.command, base.out)
     grid_rows, mechanism_rows = [], []
     for name in names:
         results = collected(runs, name, base.configurations, fold_count, base.repeats)

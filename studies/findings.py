@@ -175,7 +175,10 @@ def length_lines(results):
         for row in rows:
             by_configuration.setdefault(row["configuration"], []).append(
                 f"{int(row['updates']):,}: {float(row['cross']):.1f}")
-        lines.append(f"- {path.parent.name} (cross-modality %, by updates): " + "; ".join(
+        report = path.with_suffix(".md")
+        model = (" — the model before the §II-C step" if report.exists() and
+                 "before the §II-C step" in report.read_text() else "")
+        lines.append(f"- {path.parent.name}{model} (cross-modality %, by updates): " + "; ".join(
             f"{name} {', '.join(values)}" for name, values in by_configuration.items()))
     return lines + [""]
 

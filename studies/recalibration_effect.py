@@ -31,7 +31,7 @@ from experiments.recalibrated_units import RECALIBRATED_UNITS, recalibrated_unit
 from runtime.console import say
 from experiments.run_folder import require_run
 from runtime.files import atomic_write_text
-from experiments.table_report import feature_scale
+from experiments.table_report import mean_feature_scale
 
 NAME = "recalibration_effect"
 def effect_rows(run, before, after):
@@ -59,7 +59,7 @@ def effect_rows(run, before, after):
                         f"{measure}_change_low": round(mean - half, 2),
                         f"{measure}_change_high": round(mean + half, 2)})
         for label, results in (("moving", first), ("recalibrated", second)):
-            for scale in feature_scale([results[u] for u in units], run.modality_names):
+            for scale in mean_feature_scale([results[u] for u in units], run.modality_names):
                 for side in ("train", "test"):
                     row[f"sd_{side}_{scale['modality']}_{label}"] = scale[f"{side}_median_sd"]
         rows.append(row)

@@ -64,3 +64,24 @@ def test_the_study_refuses_reading_options_and_unknown_readings(capsys):
         claims_by_reading.main([*TINY_RUN, "--last-block", "linear"])
     with pytest.raises(SystemExit, match="--readings"):
         claims_by_reading.main([*TINY_RUN, "--readings", "sometimes"])
+
+
+def test_ctrl_c_in_the_study_ends_in_one_line_with_the_resume_command(tmp_path, monkeypatch,
+                                                                     capsys):
+    """The study runs its units through the one grid loop, Ctrl-C handling included."""
+    from experiments import unit
+    calls = []
+
+    def interrupted(*args, **kwargs):
+        calls.append(args[1].name)
+        raise KeyboardInterrupt
+    monkeypatch.setattr(unit, "run_unit", interrupted)
+    out = tmp_path / "study"
+    with pytest.raises(SystemExit) as stopped:
+        claims_by_reading.main([*TINY_RUN, "--out", str(out), "--configs", "dropout-a0",
+                                "--readings", "last-block-linear"])
+    assert stopped.value.code == 130 and calls == ["dropout-a0"]
+    error = capsys.readouterr().err
+    assert "interrupted (Ctrl-C) in last-block-linear: dropout-a0/fold0: 0 units" in error
+    assert f"saved in {out}" in error
+    assert "Resume with the same command:\n  python studies/claims_by_reading.py" in error

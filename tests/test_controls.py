@@ -10,7 +10,7 @@ import pytest
 
 from experiments import claims, unit
 from experiments.features import RawVoxels
-from experiments.settings import CONFIGURATIONS_BY_NAME
+from experiments.configurations import CONFIGURATIONS_BY_NAME
 from reproduce import table1
 from tests.conftest import TINY_RUN
 

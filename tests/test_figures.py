@@ -12,7 +12,7 @@ import models
 from experiments import analysis, command_line, forests, unit
 from reproduce import fig5, fig6, fig7, fig8
 from experiments.patch_data import load_patch_data
-from experiments.settings import CONFIGURATIONS_BY_NAME
+from experiments.configurations import CONFIGURATIONS_BY_NAME
 from runtime.seeds import derived_seed
 
 REPOSITORY = Path(__file__).resolve().parents[1]

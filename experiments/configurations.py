@@ -1,4 +1,5 @@
-"""The configuration grid of Table I and the run presets, defined once for every script."""
+"""The configurations of Table I (the grid: axial settings, baselines, controls) and the
+run presets (how big a run is), defined once for every script."""
 from dataclasses import dataclass, field
 
 from experiments.published import ALPHAS
@@ -83,7 +84,8 @@ class RunPreset:
 RUN_PRESETS = {
     "quick": RunPreset(
         name="quick",
-        description="scaled to finish the whole grid in about 10 minutes on 2 CPU cores: "
+        description="scaled to finish the whole grid in about a quarter of an hour on 2 "
+                    "CPU cores: "
                     "small network (16/32/64 filters), 120 updates per network, 75 training "
                     "and 500 forest patches per class per subject, batch-norm momentum 0.9",
         filters=(16, 32, 64), patches_per_class=75, evaluation_patches_per_class=500,
