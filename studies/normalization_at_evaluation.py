@@ -131,12 +131,15 @@ def markdown(run, rows):
         star = " *" if low > 0 or high < 0 else ""
         return f"{row[f'{key}_change']:+.1f} [{low:+.1f}, {high:+.1f}]{star}"
 
+    def value(row, variant):
+        key = f"cross_{variant}"
+        return f"{row[key]:.1f}" if key in row else "n/a"
+
     for row in rows:
-        lines.append(f"| {row['name']} | {row['cross_saved']:.1f} | "
-                     f"{row.get('cross_training_statistics', float('nan')):.1f} | "
+        lines.append(f"| {row['name']} | {value(row, 'saved')} | "
+                     f"{value(row, 'training_statistics')} | "
                      f"{change(row, 'training_statistics')} | "
-                     f"{row.get('cross_test_statistics', float('nan')):.1f} | "
-                     f"{change(row, 'test_statistics')} |")
+                     f"{value(row, 'test_statistics')} | {change(row, 'test_statistics')} |")
     return "\n".join(lines) + "\n"
 
 
