@@ -152,3 +152,21 @@ def progress_level(verbose, stream=None):
     """Keras's progress bar only on a terminal: in a log file its redraws are noise, so
     redirected output gets the per-unit lines only (--verbose 2 stays one line per epoch)."""
     return 0 if verbose == 1 and not on_terminal(stream) else verbose
+
+
+def run_reader_parser(doc):
+    """The options of a script that reads a finished run: the run's own options (they
+    find its folder) and --figures-dir."""
+    parser = script_parser(doc)
+    parser.add_argument("--figures-dir", type=Path, help="where the MD, CSV and JSON go "
+                        "(default: the run folder)")
+    return parser
+
+
+def finished_run(args, argv, name):
+    """The Run of ``studies/<name>.py``'s options, refused (nothing written) when its folder
+    holds no run."""
+    from experiments.run_folder import require_run
+    run = resolve_run(args, argv, script=f"studies/{name}.py")
+    require_run(run.out, f"{name}.py", "table1.py and the same options")
+    return run

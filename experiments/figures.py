@@ -1,6 +1,5 @@
 """What the figure scripts share: their options, the run folder of table1.py with the
 units they need, and writing a figure together with the numbers behind it."""
-import csv
 import dataclasses
 import shlex
 from pathlib import Path
@@ -10,6 +9,7 @@ from experiments.run_folder import read_unit_result, require_run, unit_dir
 from experiments.unit import UNITS
 from experiments.configurations import CONFIGURATIONS
 from runtime.console import format_seconds, say
+from runtime.files import atomic_write_csv
 
 # The grid options that choose units to train: a figure script draws fixed units.
 NOT_FOR_FIGURES = {"configs": "--configs", "shard": "--shard", "repeats": "--repeats"}
@@ -144,8 +144,5 @@ def save_figure(figure, rows, figures_dir, name):
     top = 1 - 0.5 / figure.get_figheight() if figure._suptitle is not None else 1
     figure.tight_layout(rect=(0, 0, 1, top))
     figure.savefig(Path(figures_dir) / f"{name}.png", dpi=110)
-    with open(Path(figures_dir) / f"{name}.csv", "w", newline="") as handle:
-        writer = csv.DictWriter(handle, list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
+    atomic_write_csv(Path(figures_dir) / f"{name}.csv", list(rows[0]), rows)
     say(f"wrote {Path(figures_dir) / name}.png and {name}.csv")

@@ -1,12 +1,11 @@
 """The files of the readings study (``claims_by_reading.py``): the grid reading × claim →
 difference, interval and verdict as CSV, Markdown and a figure, and the mechanism
 numbers as CSV."""
-import csv
 
 import numpy as np
 
 from experiments import claims, figures
-from runtime.files import atomic_write_text
+from runtime.files import atomic_write_csv, atomic_write_text
 
 NAME = "claims_by_reading"
 
@@ -14,15 +13,10 @@ NAME = "claims_by_reading"
 def write_outputs(base, names, grid_rows, mechanism_rows, out):
     columns = ["reading", "claims", "comparison", "measure", "alpha", "difference", "low",
                "high", "paper", "paper_inside", "verdict", "folds", "trainings"]
-    with open(out / f"{NAME}.csv", "w", newline="") as handle:
-        writer = csv.DictWriter(handle, columns, extrasaction="ignore")
-        writer.writeheader()
-        writer.writerows(grid_rows)
-    with open(out / f"{NAME}_mechanism.csv", "w", newline="") as handle:
-        writer = csv.DictWriter(handle, ["reading", "configuration", "trainings",
-                                         "offset_in_pooled_sd", "single_feature_auc"])
-        writer.writeheader()
-        writer.writerows(mechanism_rows)
+    atomic_write_csv(out / f"{NAME}.csv", columns, grid_rows)
+    atomic_write_csv(out / f"{NAME}_mechanism.csv", ["reading", "configuration", "trainings",
+                                                     "offset_in_pooled_sd",
+                                                     "single_feature_auc"], mechanism_rows)
     comparisons = list(dict.fromkeys((r["comparison"], r["measure"]) for r in grid_rows))
     lines = [f"# Claims by reading — {base.out.name}", "", f"Command: `{base.command}`  ",
              f"Modalities {', '.join(base.modality_names)}; {base.length_text()} per network; "

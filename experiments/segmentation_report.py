@@ -1,24 +1,19 @@
 """What ``segment.py`` writes besides the maps: the per-scan overlap table, its summary
 (mean Dice per network and modality) and overlay pictures."""
-import csv
 import math
 from collections import defaultdict
 from pathlib import Path
 
 import numpy as np
 
-from runtime.files import atomic_path, atomic_write_text
+from runtime.files import atomic_write_csv, atomic_write_text
 
 
 def write_table(rows, out, columns):
     """OUT/segmentation.csv, rewritten after every scan (nothing computed is lost)."""
     if not rows:
         return
-    with atomic_path(Path(out) / "segmentation.csv") as temporary:
-        with open(temporary, "w", newline="") as handle:
-            writer = csv.DictWriter(handle, columns)
-            writer.writeheader()
-            writer.writerows(rows)
+    atomic_write_csv(Path(out) / "segmentation.csv", columns, rows)
 
 
 def write_summary(all_rows, out):

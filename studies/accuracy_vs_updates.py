@@ -31,6 +31,7 @@ from experiments.table_report import grouped_by_fold
 from experiments.checkpoint_units import CHECKPOINT_UNITS, run_checkpoint_unit
 from experiments.run_folder import require_run
 from runtime.console import say
+from runtime.files import atomic_write_text
 
 DEFAULT_CONFIGURATIONS = ("plain-a0,norm-a0,dropout-a0,dropout+norm-a0,plain-a0.1,norm-a0.1,"
                           "dropout-a0.1,dropout+norm-a0.1,baseline-all")
@@ -195,7 +196,7 @@ def main(argv=None):
                                  for m in ("same", "cross")) + " |")
     text += ["", "Paired cross-modality differences (percentage points, 95 % interval over "
              "folds):", "", *(gaps or ["- (need two finished folds of both rows)"])]
-    (figures_dir / f"{NAME}.md").write_text("\n".join(text) + "\n")
+    atomic_write_text(figures_dir / f"{NAME}.md", "\n".join(text) + "\n")
     print("\n".join(text))
     return 0
 

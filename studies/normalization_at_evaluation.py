@@ -22,12 +22,10 @@ saw the other modalities' training patches) are left out. Writes
 normalization_at_evaluation.md / .csv / .json into the run folder (or --figures-dir).
 """
 import json
-from pathlib import Path
 
 import numpy as np
 
 from experiments import command_line, forests, grid, intervals, unit
-from experiments.run_folder import require_run
 from runtime.console import run_script, say
 from runtime.files import atomic_write_csv, atomic_write_text
 from runtime.startup import import_tensorflow_quietly
@@ -144,13 +142,9 @@ def markdown(run, rows):
 
 
 def main(argv=None):
-    parser = command_line.script_parser(__doc__)
-    parser.add_argument("--figures-dir", type=Path, help="where the MD, CSV and JSON go "
-                        "(default: the run folder)")
-    args = parser.parse_args(argv)
+    args = command_line.run_reader_parser(__doc__).parse_args(argv)
     import_tensorflow_quietly()  # after the options: --help and their errors are quick
-    run = command_line.resolve_run(args, argv, script=f"studies/{NAME}.py")
-    require_run(run.out, f"{NAME}.py", "table1.py and the same options")
+    run = command_line.finished_run(args, argv, NAME)
     patch_data = grid.prepare(run, args)  # checks that the run's input files are unchanged
     results, missing = grid.collect(run, len(patch_data.folds))
     if missing:

@@ -18,10 +18,8 @@ see (median per-feature SD per modality, training / test patches) before and aft
 Writes recalibration_effect.md / .csv / .json into the run folder (or --figures-dir);
 recalibrated units are kept in OUT/recalibrated/ so a rerun resumes.
 """
-import csv
 import dataclasses
 import json
-from pathlib import Path
 
 from runtime.console import run_script
 from runtime.startup import import_tensorflow_quietly
@@ -29,8 +27,7 @@ from runtime.startup import import_tensorflow_quietly
 from experiments import command_line, grid, intervals
 from experiments.recalibrated_units import RECALIBRATED_UNITS, recalibrated_unit
 from runtime.console import say
-from experiments.run_folder import require_run
-from runtime.files import atomic_write_text
+from runtime.files import atomic_write_csv, atomic_write_text
 from experiments.table_report import mean_feature_scale
 
 NAME = "recalibration_effect"
@@ -95,16 +92,12 @@ def markdown(run, rows):
 
 
 def main(argv=None):
-    parser = command_line.script_parser(__doc__)
-    parser.add_argument("--figures-dir", type=Path, help="where the MD, CSV and JSON go "
-                        "(default: the run folder)")
-    args = parser.parse_args(argv)
+    args = command_line.run_reader_parser(__doc__).parse_args(argv)
     import_tensorflow_quietly()  # after the options: --help and their errors are quick
     if args.recalibrate_statistics:
         raise SystemExit("error: give the options of a run trained without "
                          "--recalibrate-statistics; this script recalibrates its units")
-    run = command_line.resolve_run(args, argv, script=f"studies/{NAME}.py")
-    require_run(run.out, f"{NAME}.py", "table1.py and the same options")
+    run = command_line.finished_run(args, argv, NAME)
     # The controls have no trained statistics to recalibrate (the untrained network's
     # are recalibrated already).
     run = dataclasses.replace(run, configurations=[c for c in run.configurations
@@ -126,10 +119,7 @@ def main(argv=None):
     atomic_write_text(out / f"{NAME}.md", text)
     atomic_write_text(out / f"{NAME}.json", json.dumps(
         {"command": run.command, "reading": run.reading, "rows": rows}, indent=2))
-    with open(out / f"{NAME}.csv", "w", newline="") as handle:
-        writer = csv.DictWriter(handle, list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
+    atomic_write_csv(out / f"{NAME}.csv", list(rows[0]), rows)
     say(text)
     say(f"wrote {out / NAME}.md, .csv and .json")
     return 0

@@ -208,8 +208,9 @@ def test_repeats_extend_a_run_folder_and_the_table_gives_claims_with_verdicts(
     markdown = (out / "table1.md").read_text()
     assert "## Claims" in markdown and "3 trainings per configuration and fold" in markdown
     claims_csv = (out / "table1_claims.csv").read_text().splitlines()
-    assert claims_csv[0].startswith("claims,comparison,measure,alpha,difference")
-    assert len(claims_csv) == 1 + 1  # one cross-modality comparison (no same-modality claim)
+    assert claims_csv[0].startswith("claims,comparison,pair,measure,alpha,difference")
+    # one cross-modality comparison (no same-modality claim): over the mean, then per pair
+    assert [line.split(",")[2] for line in claims_csv[1:]] == ["mean", "N→FS", "FS→N"]
 
 
 def test_four_modalities_end_to_end_on_the_brain_phantom(tmp_path):
