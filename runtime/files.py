@@ -105,7 +105,14 @@ def atomic_path(path, replace_existing=True):
             _remove(temporary)
             return
         shutil.rmtree(path)
-    os.replace(temporary, path)
+    try:
+        os.replace(temporary, path)
+    except OSError:
+        # Another process (a shard started at the same moment) put its folder there
+        # first: keep it unless asked to replace it.
+        if replace_existing or not path.is_dir():
+            raise
+        _remove(temporary)
 
 
 def atomic_write_text(path, text):
