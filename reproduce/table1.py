@@ -25,7 +25,7 @@ from pathlib import Path
 from runtime.console import run_script
 from runtime.startup import import_tensorflow_quietly
 
-from experiments import command_line, grid, pair_report, table_report
+from experiments import command_line, grid, pair_report, table_files, table_report
 from runtime.console import say
 
 
@@ -57,7 +57,7 @@ def main(argv=None):
     # Updates per network: given, or epochs × batches of fold0's training patches.
     batches = -(-len(patch_data.rows(patch_data.training, 0, "training")) // run.batch_size)
     updates = run.updates or run.epochs * batches
-    text = table_report.write_outputs(run, rows, compared, split, fold_count, pairs, updates)
+    text = table_files.write_outputs(run, rows, compared, split, fold_count, pairs, updates)
     say()
     say(text)
     say(f"compute: {table_report.time_split_text(split)}")

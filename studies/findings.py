@@ -34,7 +34,8 @@ CENTRAL = ("dropout+norm-a0 − dropout-a0", "dropout-a0 − plain-a0", "norm-a0
            "dropout+norm-a0 − baseline-all", "dropout+norm-a0 − plain-a0")
 CONTROL_ROWS = ("plain-a0", "dropout-a0", "dropout+norm-a0", "baseline-all")
 CONTROLS = ("raw-patch", "raw-centre", "untrained")
-MARK = {"reproduced": "✓ reproduced", "contradicted": "✗ contradicted", "undecided": "? undecided"}
+MARK = {"reproduced": "✓ reproduced", "contradicted": "✗ contradicted",
+        "undecided": "? undecided"}
 
 
 def tables(results):
@@ -140,7 +141,8 @@ def pair_lines(documents):
             continue
         cells = []
         for item in items:
-            text = f"{item['pair']} {item['difference']:+.1f} ±{(item['high'] - item['low']) / 2:.1f}"
+            half = (item["high"] - item["low"]) / 2
+            text = f"{item['pair']} {item['difference']:+.1f} ±{half:.1f}"
             cells.append(f"**{text}**" if item["verdict"] != "undecided" else text)
         lines.append(f"- {name}: " + "; ".join(cells))
     return lines + [""]

@@ -36,12 +36,14 @@ from pathlib import Path
 import argparse
 
 from experiments.options import class_values, key_value, seed_value
+from experiments import segmentation_plan
 from runtime.console import (console, format_seconds, on_terminal, run_script,
                              say)
 from runtime.startup import import_tensorflow_quietly
 
 COLUMNS = ["run", "configuration", "fold", "subject", "role", "labelled_modality",
-           "target_modality", "class", "prior", "dice", "sensitivity", "precision", "auc", "true_voxels", "predicted_voxels"]
+           "target_modality", "class", "prior", "dice", "sensitivity", "precision", "auc",
+           "true_voxels", "predicted_voxels"]
 
 
 def parser():
@@ -87,98 +89,11 @@ def parser():
     return parser
 
 
-def names(text):
-    return [name.strip() for name in text.split(",") if name.strip()] if text else None
-
-
-def unit_folders(patterns):
-    """The folders the --unit options name; a pattern (absolute or relative) that names
-    nothing is an error, even beside one that does."""
-    import glob
-    folders = []
-    for pattern in patterns:
-        if glob.has_magic(pattern):
-            found = sorted(Path(p) for p in glob.glob(pattern))
-            if not found:
-                raise SystemExit(f"error: --unit {pattern} matches no folder")
-            folders += found
-        else:
-            folders.append(Path(pattern))
-    return list(dict.fromkeys(folders))
-
-
-def maps_folder(out, unit):
-    """OUT/<run folder>/<configuration>/<fold>: units of different runs never share one."""
-    return Path(out) / unit.directory.resolve().parents[2].name / unit.configuration / \
-        unit.directory.name
-
-
-def plan(args, units, labelled_files):
-    """Every (unit, labelled scans, targets) of this call, with the record of each map,
-    checked before any work: a kept map made under other options stops the call, naming
-    the difference. Returns [(unit, [labelled ScanFiles], {subject: identity},
-    [(files, modality, record, role, keep)])]."""
-    import data
-    from experiments import segmentation_records as records
-    checksums = records.Checksums()
-    options = {"labelled_modality": args.labelled[0], "classes": dict(args.classes),
-               "patches_per_class": args.patches_per_class, "trees": args.trees,
-               "seed": args.seed, "prior": args.prior}
-    known = [f.subject for f in labelled_files]
-    asked = names(args.labelled_subjects)
-    if asked is not None and not asked:
-        raise SystemExit("error: --labelled-subjects names no subject")
-    unknown = [name for name in asked or [] if name not in known]
-    if unknown:
-        raise SystemExit(f"error: --labelled-subjects {', '.join(unknown)}: no "
-                         f"{args.labelled[1]!r} scan under {args.data_dir}; found "
-                         f"{', '.join(known[:8]) or 'none'}")
-    steps, folders, conflicts = [], {}, []
-    for unit in units:
-        folder = maps_folder(args.out, unit)
-        other = folders.setdefault(folder, unit.directory.resolve())
-        if other != unit.directory.resolve():
-            raise SystemExit(f"error: units {other} and {unit.directory} would share the map "
-                             f"folder {folder}: give them in separate calls with other --out")
-        chosen = asked or [name for name in known if name not in unit.test_subjects]
-        scans = [f for f in labelled_files if f.subject in chosen]
-        if not scans:
-            raise SystemExit(f"error: {unit.name}: no labelled subject is left for the forest "
-                             f"(every scan under {args.data_dir} is one of its test subjects); "
-                             "give --labelled-subjects")
-        labelled = {f.subject: records.scan_identity(f, checksums) for f in scans}
-        targets = names(args.target_subjects) or (None if args.target_dir else unit.test_subjects)
-        work = []
-        for modality, glob in args.target:
-            for files in data.find_scans(args.target_dir or args.data_dir, glob,
-                                         args.target_label or args.label, args.mask,
-                                         subjects=targets):
-                target = records.scan_identity(files, checksums)
-                record = records.maps_record(unit, labelled, target, modality, options)
-                kept = records.kept_record(folder / files.subject, modality)
-                keep = kept == record and all(
-                    (folder / files.subject / f"{modality}_{kind}.nii.gz").exists()
-                    for kind in ("probability", "labels"))
-                if kept is not None and kept != record:
-                    conflicts.append((folder / files.subject / f"{modality}_maps.json",
-                                      records.differences(kept, record)))
-                role = records.target_role(unit, files.subject, target, labelled)
-                work.append((files, modality, record, role, keep))
-        steps.append((unit, scans, labelled, work))
-    if conflicts:
-        path, changed = conflicts[0]
-        more = f" (and {len(conflicts) - 1} more maps)" if len(conflicts) > 1 else ""
-        raise SystemExit(f"error: {path.parent} holds maps made under other options{more}: "
-                         f"{'; '.join(changed[:6])}. Give another --out, or delete those maps "
-                         "to make them again under these options")
-    return steps
-
-
 def main(argv=None):
     args = parser().parse_args(argv)
     if args.patches_per_class < 1 or args.trees < 1:
         raise SystemExit("error: --patches-per-class and --trees must be at least 1")
-    folders = unit_folders(args.unit)  # before TensorFlow starts: a typo fails at once
+    folders = segmentation_plan.unit_folders(args.unit)  # before TensorFlow: a typo fails fast
     import_tensorflow_quietly()  # after the options: --help and their errors are quick
     import data
     from experiments import segmentation, segmentation_report
@@ -195,7 +110,7 @@ def main(argv=None):
             unit.input_name(modality)
     try:
         labelled_files = data.find_scans(args.data_dir, labelled_glob, args.label, args.mask)
-        steps = plan(args, units, labelled_files)
+        steps = segmentation_plan.plan(args, units, labelled_files)
     except data.DataError as error:
         console.fail(str(error))
     check_writable(args.out)
@@ -225,7 +140,8 @@ def main(argv=None):
                                     record, role, keep)
                 segmentation_report.write_table(rows, args.out, COLUMNS)
             if args.overlays:
-                segmentation_report.overlays(unit, maps_folder(args.out, unit), args, class_spec)
+                segmentation_report.overlays(
+                    unit, segmentation_plan.maps_folder(args.out, unit), args, class_spec)
     except data.DataError as error:
         console.fail(str(error))
     say(segmentation_report.write_summary(rows, args.out))
@@ -241,7 +157,7 @@ def segment_one(unit, classifier, files, modality, class_spec, args, record, rol
     label map."""
     import data
     from experiments import segmentation, segmentation_records
-    folder = maps_folder(args.out, unit) / files.subject
+    folder = segmentation_plan.maps_folder(args.out, unit) / files.subject
     probability_path = folder / f"{modality}_probability.nii.gz"
     labels_path = folder / f"{modality}_labels.nii.gz"
     scan = data.read_scan(files)
@@ -283,7 +199,8 @@ def segment_one(unit, classifier, files, modality, class_spec, args, record, rol
         for index, name in enumerate(class_spec.classes, start=1):
             scores = segmentation.overlap(labels == index, truths[index - 1])
             scores["auc"] = auc[index - 1]
-            rows.append({"run": maps_folder(args.out, unit).parents[1].name,
+            folder_of_run = segmentation_plan.maps_folder(args.out, unit).parents[1]
+            rows.append({"run": folder_of_run.name,
                          "configuration": unit.configuration, "fold": unit.directory.name,
                          "subject": files.subject, "role": role,
                          "labelled_modality": args.labelled[0],
