@@ -110,12 +110,18 @@ def bench_keras(modality_count, steps, repeats, batch_size=64):
     return training, encoding, training * training_flops_per_sample(network) / 1e9
 
 
-def bench_torch(modality_count, steps, repeats, batch_size=64):
-    if importlib.util.find_spec("torch") is None or not TORCH_REFERENCE.exists():
+def bench_torch(modality_count, steps, repeats, batch_size=64, python=None):
+    """The PyTorch peer's (training, encoding) samples/s, run by ``python`` (default this
+    interpreter; torch may live in an environment of its own); nan without torch."""
+    if not TORCH_REFERENCE.exists():
         return float("nan"), float("nan")
+    if python is None:
+        if importlib.util.find_spec("torch") is None:
+            return float("nan"), float("nan")
+        python = sys.executable
     runs = []
     for _ in range(repeats):
-        output = subprocess.run([sys.executable, str(TORCH_REFERENCE), "--modalities",
+        output = subprocess.run([str(python), str(TORCH_REFERENCE), "--modalities",
                                  str(modality_count), "--batch", str(batch_size), "--steps",
                                  str(steps)], capture_output=True, text=True, check=True).stdout
         values = dict(re.findall(r"(\w+)=([\d.]+)", output))
@@ -132,6 +138,9 @@ def main():
     parser.add_argument("--repeats", type=int, default=3,
                         help="timed repetitions; medians are reported (default 3)")
     parser.add_argument("--only", choices=["gather", "train"], help="run one part only")
+    parser.add_argument("--torch-python", type=Path, metavar="PYTHON",
+                        help="the Python that runs the PyTorch peer (an environment with "
+                        "torch, kept apart from this one; default: this Python if it has torch)")
     parser.add_argument("--mixed-precision", action="store_true",
                         help="train and extract in float16 with float32 weights (as the "
                         "scripts' --mixed-precision; for GPUs)")
@@ -160,7 +169,8 @@ def main():
                    f"{bench_gather(modality_count, repeats=args.repeats):.0f}")
         if args.only in (None, "train"):
             training, encoding, gflops = bench_keras(modality_count, args.steps, args.repeats)
-            torch_training, torch_encoding = bench_torch(modality_count, args.steps, args.repeats)
+            torch_training, torch_encoding = bench_torch(modality_count, args.steps, args.repeats,
+                                                         python=args.torch_python)
             report(f"M={modality_count} keras_train_samples_per_s={training:.1f}")
             report(f"M={modality_count} keras_train_gflop_per_s={gflops:.0f} "
                    f"({100 * gflops / peak:.0f} % of sgemm peak)")

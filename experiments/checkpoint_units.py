@@ -1,15 +1,19 @@
-"""Units that evaluate one network at several training lengths (the training-length study).
+"""Units that evaluate one network at several training lengths (the training-length study),
+and their scores kept beside the figures (``kept_scores``) so that the study resumes in
+a later session.
 
 Each network is trained once, to the last checkpoint; at every checkpoint (a number of
 optimizer updates) a callback extracts the features of the forests' patches and scores
 the forests, exactly as a Table I unit does at its end. Saved like a Table I unit, in
 OUT/checkpoints/<configuration>/fold<k>/ (model.keras and result.json, no features).
 """
+import json
 import time
+from pathlib import Path
 
 import models
-from experiments import features, unit
-from experiments.run_folder import clear_unit, unit_dir, unit_label, write_unit_result
+from experiments import features, grid, kept_scores, unit
+from experiments.run_folder import RUN_FILE, clear_unit, unit_dir, unit_label, write_unit_result
 from runtime.seeds import derived_seed
 
 CHECKPOINT_UNITS = "checkpoints"
@@ -51,3 +55,51 @@ def run_checkpoint_unit(run, configuration, patch_data, fold):
               "seconds": time.perf_counter() - started}
     write_unit_result(directory, result)
     return result
+
+
+def read_run_inputs(out):
+    """The input files' identities that the run folder's run.json recorded."""
+    return json.loads((Path(out) / RUN_FILE).read_text())["inputs"]
+
+
+def kept_tasks(run, patch_data, figures_dir, run_identity):
+    """The grid's tasks, all configurations of fold0 first; a unit kept beside the
+    figures by an earlier session counts as finished, and every unit that finishes here
+    is kept there too."""
+    tasks = []
+    for configuration, fold, _ in grid.all_units(run, len(patch_data.folds), fold_major=True):
+        task = grid.unit_task(run, configuration, patch_data, fold,
+                              run_one=run_checkpoint_unit, units_folder=CHECKPOINT_UNITS)
+
+        def finished(task=task, name=configuration.name, fold=fold):
+            return task.finished() or kept_scores.kept_result(
+                figures_dir, run_identity, name, fold) is not None
+
+        def run_and_keep(task=task):
+            result = task.run()
+            kept_scores.keep(figures_dir, run_identity, result)
+            return result
+        tasks.append(grid.Task(task.label, finished, run_and_keep))
+    return tasks
+
+
+def collect_with_kept(run, fold_count, figures_dir, run_identity):
+    """``grid.collect`` of the run folder, completed by the units kept beside the
+    figures (a unit in both: the run folder's, which is then kept too)."""
+    results, _ = grid.collect(run, fold_count, CHECKPOINT_UNITS)
+    combined, missing = {}, []
+    for configuration in run.configurations:
+        found = {r["fold"]: r for r in results[configuration.name]}
+        for fold in range(fold_count):
+            kept = kept_scores.kept_result(figures_dir, run_identity, configuration.name, fold)
+            if fold in found and kept is None:
+                kept_scores.keep(figures_dir, run_identity, found[fold])
+                kept = kept_scores.kept_result(figures_dir, run_identity, configuration.name,
+                                               fold)
+            if kept is None:
+                missing.append(unit_label(configuration.name, fold))
+                continue
+            # The run folder's result when there is one; the record says on which machine.
+            combined.setdefault(configuration.name, []).append(
+                {"repeat": 0, **found.get(fold, kept), "machine": kept["machine"]})
+    return combined, missing

@@ -26,9 +26,9 @@ from runtime.startup import import_tensorflow_quietly
 
 import numpy as np
 
-from experiments import claims, command_line, figures, grid, intervals
+from experiments import claims, command_line, figures, grid, intervals, kept_scores
 from experiments.table_report import grouped_by_fold
-from experiments.checkpoint_units import CHECKPOINT_UNITS, run_checkpoint_unit
+from experiments.checkpoint_units import collect_with_kept, kept_tasks, read_run_inputs
 from experiments.run_folder import require_run
 from runtime.console import say
 from runtime.files import atomic_write_text
@@ -161,20 +161,23 @@ def main(argv=None):
     if args.report_only:
         require_run(run.out, f"{NAME}.py --report-only", "the same command without --report-only")
     patch_data = grid.prepare(run, args)
+    figures_dir = figures.figures_dir_of(args, run)
+    run_identity = kept_scores.identity(run, read_run_inputs(run.out))
+    fold_count = len(patch_data.folds)
     if not args.report_only:
-        grid.run_grid(run, patch_data, command_line.parse_shard(args.shard),
-                      run_one=run_checkpoint_unit, units_folder=CHECKPOINT_UNITS, fold_major=True,
-                      describe=lambda r: "    " + ", ".join(
-                          f"{c['updates']}: {c['cross']:.1f}" for c in r["checkpoints"])
-                      + " % cross")
-    results, missing = grid.collect(run, len(patch_data.folds), CHECKPOINT_UNITS)
-    results = {name: per_fold for name, per_fold in results.items() if per_fold}
+        grid.run_tasks(kept_tasks(run, patch_data, figures_dir, run_identity),
+                       command_line.parse_shard(args.shard), run.command, run.out,
+                       describe=lambda r: "    " + ", ".join(
+                           f"{c['updates']}: {c['cross']:.1f}" for c in r["checkpoints"])
+                       + " % cross",
+                       shape=f" ({len(run.configurations)} configurations x {fold_count} folds)")
+    results, missing = collect_with_kept(run, fold_count, figures_dir, run_identity)
     if not results:
         say("no finished unit yet")
         return 0
     alphas = sorted({c.alpha for c in run.configurations if c.alpha is not None})
     rows = curves(results, checkpoints)
-    figures_dir = figures.figures_dir_of(args, run)
+    machines = sorted({r["machine"] for per in results.values() for r in per if r.get("machine")})
     plot(rows, checkpoints, alphas, run, not missing, figures_dir)
     gaps = paired_gaps(results, checkpoints, run.published_table)
     text = [f"# Accuracy against training length — {run.out.name}", "",
@@ -186,6 +189,9 @@ def main(argv=None):
             f"{run.evaluation_patches_per_class} forest patches per class per subject; compute "
             f"{format_seconds(sum(r['seconds'] for per in results.values() for r in per))} "
             f"over {sum(len(per) for per in results.values())} units.",
+            f"Units computed on: {'; '.join(machines)} (oneDNN rounds differently on other "
+            "processors: same seed, same numbers holds on one machine)." if len(machines) > 1
+            else f"Units computed on: {machines[0]}." if machines else "",
             "" if not missing else f"Partial run: {len(missing)} units missing "
             f"({', '.join(missing[:6])}{' …' if len(missing) > 6 else ''}).", "",
             "| configuration | updates | folds | same (95 % interval) | cross (95 % interval) |",

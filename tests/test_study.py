@@ -66,3 +66,35 @@ def test_study_options_are_checked():
         accuracy_vs_updates.main(["--checkpoints", "ten"])
     with pytest.raises(SystemExit, match="baseline-training trains one network per modality"):
         accuracy_vs_updates.main(["--configs", "baseline-training"])
+
+
+def test_a_later_session_resumes_from_the_scores_kept_beside_the_figures(
+        tmp_path, trained_units):
+    """The run folder (networks) does not outlive a session: the units' scores kept in
+    FIGURES/units/ let a new run folder resume, and refuse another run's figures."""
+    import shutil
+    figures = tmp_path / "figures"
+    arguments = [*STUDY, "--figures-dir", str(figures)]
+    assert accuracy_vs_updates.main([*arguments, "--out", str(tmp_path / "first")]) == 0
+    kept = sorted(p.name for p in (figures / "units").iterdir())
+    assert kept == [f"{name}_fold{fold}.json" for name in ("baseline-all", "dropout+norm-a0")
+                    for fold in range(3)]
+    before = (figures / "accuracy_vs_updates.csv").read_text()
+    shutil.rmtree(tmp_path / "first")
+    (figures / "units" / "dropout+norm-a0_fold2.json").unlink()
+
+    trained_units.clear()
+    assert accuracy_vs_updates.main([*arguments, "--out", str(tmp_path / "second")]) == 0
+    assert trained_units == [("dropout+norm-a0", 2, None)]  # only the unit not kept
+    # Same seed, same numbers: the retrained unit and the kept ones give the same table.
+    assert (figures / "accuracy_vs_updates.csv").read_text() == before
+    assert "Units computed on: " in (figures / "accuracy_vs_updates.md").read_text()
+
+    trained_units.clear()
+    with pytest.raises(SystemExit, match=r"other arguments \(they differ in: seed\)"):
+        accuracy_vs_updates.main([*arguments, "--seed", "1", "--out", str(tmp_path / "third")])
+    assert trained_units == []
+    record = figures / "units" / "baseline-all_fold0.json"
+    record.write_text(record.read_text()[:40])
+    with pytest.raises(SystemExit, match="baseline-all_fold0.json cannot be read"):
+        accuracy_vs_updates.main([*arguments, "--out", str(tmp_path / "fourth")])

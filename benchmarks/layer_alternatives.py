@@ -1,0 +1,160 @@
+#!/usr/bin/env python3
+"""Speed ideas for the training step, each measured against what the network does now,
+in the same process: forward + backward milliseconds, the ratio, and how far the
+results differ (a change that moves float32 round-off moves the committed tables, so it
+pays only with every table regenerated).
+
+    python benchmarks/layer_alternatives.py                 # paper filters, batch 64
+    python benchmarks/layer_alternatives.py --filters 16,32,64 --record FILE
+
+Ideas measured:
+- the encoder's last convolution (a 5³ kernel over a 5³ map: one output voxel) as one
+  matrix product of the flattened map, and the decoder's first transposed convolution
+  (1³ → 5³) likewise: the same sums as a GEMM instead of oneDNN's 3-D convolution;
+- TensorFlow's inter-op thread pool: the whole train_step with 1 thread between ops
+  (independent ops then run one after the other, each on both cores) against the
+  default (as many as cores), each in a fresh process.
+"""
+import argparse
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from runtime.metadata import write_record
+from runtime.startup import import_tensorflow_quietly
+
+BATCH_SIZE = 64
+
+
+def median_milliseconds(function, repeats=25, warmup=3):
+    for _ in range(warmup):
+        function()
+    times = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        function()
+        times.append(time.perf_counter() - started)
+    return 1000.0 * float(np.median(times))
+
+
+def forward_backward(tf, compute, inputs, kernel):
+    """A tf.function: the output and the gradients of a fixed upstream gradient with
+    respect to the input and the kernel (what the training step needs of a middle layer)."""
+    @tf.function
+    def step():
+        with tf.GradientTape() as tape:
+            tape.watch([inputs, kernel])
+            outputs = compute(inputs, kernel)
+        upstream = tf.ones_like(outputs)
+        gradients = tape.gradient(outputs, [inputs, kernel], output_gradients=upstream)
+        return outputs, gradients
+    return step
+
+
+def compare(tf, label, current, alternative, inputs, kernel, repeats):
+    """Timing of both and the largest differences of outputs and gradients."""
+    first, second = (forward_backward(tf, f, inputs, kernel) for f in (current, alternative))
+    (out_a, grads_a), (out_b, grads_b) = first(), second()
+    difference = max(float(tf.reduce_max(tf.abs(a - b)))
+                     for a, b in zip([out_a, *grads_a], [out_b, *grads_b]))
+    scale = max(float(tf.reduce_max(tf.abs(a))) for a in [out_a, *grads_a])
+    times = [median_milliseconds(first, repeats), median_milliseconds(second, repeats)]
+    return (f"{label}: now {times[0]:.2f} ms, alternative {times[1]:.2f} ms "
+            f"(x{times[0] / times[1]:.2f}); largest difference {difference:.2e} "
+            f"(relative {difference / scale:.1e})")
+
+
+def layer_lines(filters, repeats):
+    tf = import_tensorflow_quietly()
+    rng = np.random.default_rng(0)
+    low, high = filters[1], filters[2]
+    lines = []
+
+    # Encoder conv3: (N, 5, 5, 5, low) * (5, 5, 5, low, high) → (N, 1, 1, 1, high).
+    inputs = tf.constant(rng.normal(size=(BATCH_SIZE, 5, 5, 5, low)).astype("float32"))
+    kernel = tf.Variable(rng.normal(size=(5, 5, 5, low, high)).astype("float32") * 0.01)
+
+    def convolution(x, w):
+        return tf.nn.conv3d(x, w, strides=[1] * 5, padding="VALID")
+
+    def as_matrix_product(x, w):
+        product = tf.matmul(tf.reshape(x, [-1, 125 * low]), tf.reshape(w, [125 * low, high]))
+        return tf.reshape(product, [-1, 1, 1, 1, high])
+    lines.append(compare(tf, f"encoder conv3 5^3x{low} -> 1^3x{high}", convolution,
+                         as_matrix_product, inputs, kernel, repeats))
+
+    # Decoder deconv1: (N, 1, 1, 1, high) → (N, 5, 5, 5, low), kernel (5, 5, 5, low, high).
+    inputs = tf.constant(rng.normal(size=(BATCH_SIZE, 1, 1, 1, high)).astype("float32"))
+
+    def transposed(x, w):
+        return tf.nn.conv3d_transpose(x, w, [BATCH_SIZE, 5, 5, 5, low], strides=[1] * 5,
+                                      padding="VALID")
+
+    def transposed_as_matrix_product(x, w):
+        # output[n, d, h, w, c] = Σ_k x[n, k] W[d, h, w, c, k]
+        product = tf.matmul(tf.reshape(x, [-1, high]), tf.reshape(w, [125 * low, high]),
+                            transpose_b=True)
+        return tf.reshape(product, [-1, 5, 5, 5, low])
+    lines.append(compare(tf, f"decoder deconv1 1^3x{high} -> 5^3x{low}", transposed,
+                         transposed_as_matrix_product, inputs, kernel, repeats))
+    return lines
+
+
+def step_milliseconds(filters, inter_op_threads, repeats):
+    """train_step ms (M = 2) in a fresh process with the given inter-op pool size."""
+    command = [sys.executable, __file__, "--step-only", "--filters",
+               ",".join(map(str, filters)), "--repeats", str(repeats)]
+    # TensorFlow reads its pool sizes once, at start-up.
+    environment = dict(os.environ, **({"TF_NUM_INTEROP_THREADS": str(inter_op_threads)}
+                                      if inter_op_threads else {}))
+    output = subprocess.run(command, capture_output=True, text=True, check=True,
+                            env=environment).stdout
+    return float(output.strip().splitlines()[-1])
+
+
+def measure_step(filters, repeats):
+    tf = import_tensorflow_quietly()
+    import models
+    from runtime.seeds import seed_everything
+    seed_everything(0)
+    network = models.build_axial_network(["m0", "m1"], normalization=True, alpha=0.1,
+                                         modality_dropout=True, seed=0, filters=filters)
+    network.compile(optimizer=models.make_optimizer())
+    rng = np.random.default_rng(0)
+    batch = tuple(tf.constant(rng.normal(size=(BATCH_SIZE, 15, 15, 15, 1)).astype("float32"))
+                  for _ in range(2))
+    step = tf.function(network.train_step)
+    print(median_milliseconds(lambda: step((batch,)), repeats))
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                     epilog=__doc__.split("\n\n", 1)[1],
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--filters", default="32,64,128", help="filter counts (default paper)")
+    parser.add_argument("--repeats", type=int, default=25, help="timed calls (median)")
+    parser.add_argument("--record", type=Path, metavar="FILE")
+    parser.add_argument("--step-only", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    filters = tuple(int(f) for f in args.filters.split(","))
+    if args.step_only:
+        return measure_step(filters, args.repeats)
+    lines = layer_lines(filters, args.repeats)
+    for line in lines:
+        print(line, flush=True)
+    default, single = (step_milliseconds(filters, threads, args.repeats) for threads in (0, 1))
+    lines.append(f"train_step M=2: inter-op threads default {default:.1f} ms, 1 thread "
+                 f"{single:.1f} ms (x{default / single:.2f})")
+    print(lines[-1])
+    if args.record:
+        write_record(args.record, lines, [f"medians of {args.repeats} timed calls, batch "
+                                          f"{BATCH_SIZE}, filters {args.filters}"])
+        print(f"wrote {args.record}")
+
+
+if __name__ == "__main__":
+    main()
