@@ -19,26 +19,15 @@ import argparse
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
 
 from runtime.metadata import write_record
 from runtime.startup import import_tensorflow_quietly
+from runtime.timing import median_milliseconds
 
 BATCH_SIZE = 64
-
-
-def median_milliseconds(function, repeats=25, warmup=3):
-    for _ in range(warmup):
-        function()
-    times = []
-    for _ in range(repeats):
-        started = time.perf_counter()
-        function()
-        times.append(time.perf_counter() - started)
-    return 1000.0 * float(np.median(times))
 
 
 def forward_backward(tf, compute, inputs, kernel):
@@ -68,40 +57,51 @@ def compare(tf, label, current, alternative, inputs, kernel, repeats):
             f"(relative {difference / scale:.1e})")
 
 
+def convolution(tf, x, w):
+    """The encoder's last convolution as the network computes it (oneDNN's Conv3D)."""
+    return tf.nn.conv3d(x, w, strides=[1] * 5, padding="VALID")
+
+
+def convolution_as_matrix_product(tf, x, w):
+    """A valid convolution whose kernel covers the whole map (one output voxel) is a
+    product of the flattened map and the flattened kernel."""
+    inputs = int(np.prod(w.shape[:4]))
+    product = tf.matmul(tf.reshape(x, [-1, inputs]), tf.reshape(w, [inputs, w.shape[-1]]))
+    return tf.reshape(product, [-1, 1, 1, 1, w.shape[-1]])
+
+
+def transposed_convolution(tf, x, w):
+    """The decoder's first transposed convolution (1³ → k³) as the network computes it."""
+    return tf.nn.conv3d_transpose(x, w, [tf.shape(x)[0], *w.shape[:4]], strides=[1] * 5,
+                                  padding="VALID")
+
+
+def transposed_as_matrix_product(tf, x, w):
+    """output[n, d, h, w, c] = Σ_k x[n, k] W[d, h, w, c, k]: one matrix product."""
+    outputs = int(np.prod(w.shape[:4]))
+    product = tf.matmul(tf.reshape(x, [-1, w.shape[-1]]), tf.reshape(w, [outputs, w.shape[-1]]),
+                        transpose_b=True)
+    return tf.reshape(product, [-1, *w.shape[:4]])
+
+
 def layer_lines(filters, repeats):
     tf = import_tensorflow_quietly()
     rng = np.random.default_rng(0)
     low, high = filters[1], filters[2]
-    lines = []
-
-    # Encoder conv3: (N, 5, 5, 5, low) * (5, 5, 5, low, high) → (N, 1, 1, 1, high).
-    inputs = tf.constant(rng.normal(size=(BATCH_SIZE, 5, 5, 5, low)).astype("float32"))
+    # Both layers' kernels are (5, 5, 5, low, high): conv3 maps 5³×low → 1³×high,
+    # deconv1 maps 1³×high → 5³×low.
     kernel = tf.Variable(rng.normal(size=(5, 5, 5, low, high)).astype("float32") * 0.01)
-
-    def convolution(x, w):
-        return tf.nn.conv3d(x, w, strides=[1] * 5, padding="VALID")
-
-    def as_matrix_product(x, w):
-        product = tf.matmul(tf.reshape(x, [-1, 125 * low]), tf.reshape(w, [125 * low, high]))
-        return tf.reshape(product, [-1, 1, 1, 1, high])
-    lines.append(compare(tf, f"encoder conv3 5^3x{low} -> 1^3x{high}", convolution,
-                         as_matrix_product, inputs, kernel, repeats))
-
-    # Decoder deconv1: (N, 1, 1, 1, high) → (N, 5, 5, 5, low), kernel (5, 5, 5, low, high).
-    inputs = tf.constant(rng.normal(size=(BATCH_SIZE, 1, 1, 1, high)).astype("float32"))
-
-    def transposed(x, w):
-        return tf.nn.conv3d_transpose(x, w, [BATCH_SIZE, 5, 5, 5, low], strides=[1] * 5,
-                                      padding="VALID")
-
-    def transposed_as_matrix_product(x, w):
-        # output[n, d, h, w, c] = Σ_k x[n, k] W[d, h, w, c, k]
-        product = tf.matmul(tf.reshape(x, [-1, high]), tf.reshape(w, [125 * low, high]),
-                            transpose_b=True)
-        return tf.reshape(product, [-1, 5, 5, 5, low])
-    lines.append(compare(tf, f"decoder deconv1 1^3x{high} -> 5^3x{low}", transposed,
-                         transposed_as_matrix_product, inputs, kernel, repeats))
-    return lines
+    encoder_map = tf.constant(rng.normal(size=(BATCH_SIZE, 5, 5, 5, low)).astype("float32"))
+    representation = tf.constant(rng.normal(size=(BATCH_SIZE, 1, 1, 1, high)).astype("float32"))
+    return [
+        compare(tf, f"encoder conv3 5^3x{low} -> 1^3x{high}",
+                lambda x, w: convolution(tf, x, w),
+                lambda x, w: convolution_as_matrix_product(tf, x, w),
+                encoder_map, kernel, repeats),
+        compare(tf, f"decoder deconv1 1^3x{high} -> 5^3x{low}",
+                lambda x, w: transposed_convolution(tf, x, w),
+                lambda x, w: transposed_as_matrix_product(tf, x, w),
+                representation, kernel, repeats)]
 
 
 def step_milliseconds(filters, inter_op_threads, repeats):

@@ -27,22 +27,10 @@ import numpy as np
 from runtime.metadata import write_record
 from runtime.seeds import seed_everything
 from runtime.startup import import_tensorflow_quietly
+from runtime.timing import median_milliseconds
 
 BATCH_SIZE = 64
 FILTER_SETS = {"paper": (32, 64, 128), "quick": (16, 32, 64)}
-
-
-def median_milliseconds(function, repeats, warmup=2):
-    """Median wall-clock milliseconds of ``function()`` (a tf.function; on CPUs its call
-    returns when the computation is done)."""
-    for _ in range(warmup):
-        function()
-    times = []
-    for _ in range(repeats):
-        started = time.perf_counter()
-        function()
-        times.append(time.perf_counter() - started)
-    return 1000.0 * float(np.median(times))
 
 
 def layer_timings(tf, layer, input_shape, needs_input_gradient, repeats, rng):

@@ -20,12 +20,15 @@ CHECKPOINT_UNITS = "checkpoints"
 
 
 def run_checkpoint_unit(run, configuration, patch_data, fold):
-    """Trains one network to ``run.extra["checkpoints"][-1]`` updates, scoring it at each."""
+    """Trains one network to ``run.extra["checkpoints"][-1]`` updates, scoring it at each
+    (a control: scored once, ``run_control_unit``)."""
     if configuration.kind == "baseline" and configuration.baseline == "training":
         raise ValueError("the training-length study takes axial configurations and "
                          "baseline-all (one network per unit)")
     directory = unit_dir(run.out, CHECKPOINT_UNITS, configuration.name, fold)
     clear_unit(directory)
+    if configuration.kind == "control":
+        return run_control_unit(run, configuration, patch_data, fold, directory)
     started = time.perf_counter()
     checkpoints = []
     modality_count = len(run.modality_names)
@@ -53,6 +56,26 @@ def run_checkpoint_unit(run, configuration, patch_data, fold):
     result = {"configuration": configuration.name, "fold": fold, "modalities": run.modality_names,
               "checkpoints": checkpoints, "same": last["same"], "cross": last["cross"],
               "seconds": time.perf_counter() - started}
+    write_unit_result(directory, result)
+    return result
+
+
+def run_control_unit(run, configuration, patch_data, fold, directory):
+    """A control (raw intensities, the untrained network) trains nothing: scored once on
+    the fold's forest patches, the same value stands at every checkpoint (a flat line)."""
+    started = time.perf_counter()
+    networks = unit.control_networks(run, configuration, patch_data, fold)
+    found = features.unit_features(networks, patch_data, fold, len(run.modality_names))
+    scores = unit.scored_features(found, run.trees, unit.forest_seed(run, configuration, fold),
+                                  unit_label(configuration.name, fold))
+    seconds = time.perf_counter() - started
+    result = {"configuration": configuration.name, "fold": fold, "modalities": run.modality_names,
+              "control": True, "checkpoints": [
+                  {"updates": updates, **scores, "training_seconds": 0.0,
+                   "evaluation_seconds": round(seconds, 2)}
+                  for updates in run.extra["checkpoints"]],
+              "same": scores["same"], "cross": scores["cross"], "seconds": seconds}
+    directory.mkdir(parents=True, exist_ok=True)
     write_unit_result(directory, result)
     return result
 

@@ -1,4 +1,5 @@
-"""Where a job's time goes: named sections of wall-clock time, summed."""
+"""Where a job's time goes: named sections of wall-clock time, summed; and the median
+timing of a call, for the benchmarks."""
 import contextlib
 import time
 from collections import defaultdict
@@ -38,3 +39,18 @@ class TimedPatches:
 
     def __getattr__(self, name):
         return getattr(self._table, name)
+
+
+def median_milliseconds(function, repeats=15, warmup=2):
+    """Median wall-clock milliseconds of ``function()`` over ``repeats`` calls after
+    ``warmup`` untimed ones (benchmarks; a tf.function's call on a CPU returns when its
+    computation is done)."""
+    import numpy as np
+    for _ in range(warmup):
+        function()
+    times = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        function()
+        times.append(time.perf_counter() - started)
+    return 1000.0 * float(np.median(times))

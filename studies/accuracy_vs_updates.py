@@ -12,7 +12,8 @@ The scaled presets train each network for a few hundred updates (quick: 120; the
 open_ms runs: 256), the paper for millions: this
 shows whether the differences between configurations (above all, what per-feature
 normalization adds to modality dropout) change with training. Each network is trained
-once; a callback scores it at every checkpoint. Units are saved as they finish
+once; a callback scores it at every checkpoint. The controls (raw-patch, raw-centre,
+untrained) train nothing: scored once, they are flat lines. Units are saved as they finish
 (resume by rerunning; --shard I/N as for table1.py), all configurations of fold0
 first, so a partial run already compares them. Writes accuracy_vs_updates.png / .csv /
 .md into OUT/figures/ (or --figures-dir) (also from a partial run, marked as such).
@@ -36,6 +37,7 @@ from runtime.files import atomic_write_text
 DEFAULT_CONFIGURATIONS = ("plain-a0,norm-a0,dropout-a0,dropout+norm-a0,plain-a0.1,norm-a0.1,"
                           "dropout-a0.1,dropout+norm-a0.1,baseline-all")
 NAME = "accuracy_vs_updates"
+CONTROL_COLOURS = {"raw-patch": "tab:brown", "raw-centre": "tab:olive", "untrained": "tab:purple"}
 
 
 def parse_checkpoints(text):
@@ -94,7 +96,7 @@ def plot(rows, checkpoints, alphas, run, complete, figures_dir):
     styles = {"plain": ("0.55", "o"), "norm": ("tab:green", "^"), "dropout": ("tab:blue", "s"),
               "dropout+norm": ("tab:red", "D"), "baseline-all": ("black", "x")}
     for column, alpha in enumerate(alphas):
-        for setting, (colour, marker) in styles.items():
+        for setting, (colour, marker) in styles.items() if alpha is not None else ():
             name = claims.row_name(setting, alpha)
             chosen = [r for r in rows if r["configuration"] == name]
             if not chosen:
@@ -108,7 +110,15 @@ def plot(rows, checkpoints, alphas, run, complete, figures_dir):
                     marker=marker, ms=4, capsize=3, lw=1.2,
                     ls="--" if setting.startswith("baseline") else "-",
                     label=f"{name} ({chosen[-1]['folds']} folds)")
-        axes[0, column].set_title(f"alpha = {alpha:g}", fontsize=10)
+        for name, colour in CONTROL_COLOURS.items():  # no training: flat lines
+            chosen = [r for r in rows if r["configuration"] == name]
+            for row_index, measure in enumerate(("cross", "same")):
+                if chosen:
+                    axes[row_index, column].axhline(
+                        chosen[0][measure], color=colour, ls=":", lw=1.2,
+                        label=f"{name} control, no training ({chosen[0]['folds']} folds)")
+        axes[0, column].set_title("controls" if alpha is None else f"alpha = {alpha:g}",
+                                  fontsize=10)
         axes[1, column].set_xlabel("optimizer updates per network (log scale)")
     for row_index, measure in enumerate(("cross-modality", "same-modality")):
         axes[row_index, 0].set_ylabel(f"{measure} accuracy (%), 95 % interval")
@@ -152,10 +162,9 @@ def main(argv=None):
     checkpoints = parse_checkpoints(args.checkpoints)
     run = command_line.resolve_run(args, argv, script=f"studies/{NAME}.py",
                                    out_suffix="-training-length")
-    if any(c.baseline == "training" or c.kind == "control" for c in run.configurations):
-        raise SystemExit("error: this study takes the axial configurations and baseline-all "
-                         "(baseline-training trains one network per modality; the controls "
-                         "are not trained)")
+    if any(c.baseline == "training" for c in run.configurations):
+        raise SystemExit("error: this study takes the axial configurations, baseline-all and "
+                         "the controls (baseline-training trains one network per modality)")
     run = dataclasses.replace(run, epochs=None, updates=checkpoints[-1],
                               extra={"checkpoints": checkpoints})
     if args.report_only:
@@ -175,7 +184,7 @@ def main(argv=None):
     if not results:
         say("no finished unit yet")
         return 0
-    alphas = sorted({c.alpha for c in run.configurations if c.alpha is not None})
+    alphas = sorted({c.alpha for c in run.configurations if c.alpha is not None}) or [None]
     rows = curves(results, checkpoints)
     machines = sorted({r["machine"] for per in results.values() for r in per if r.get("machine")})
     plot(rows, checkpoints, alphas, run, not missing, figures_dir)

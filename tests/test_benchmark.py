@@ -1,6 +1,9 @@
-"""The benchmark's FLOP count, against a count by hand (the timings are not tested)."""
+"""The benchmarks' arithmetic: the FLOP count against a count by hand, the alternatives
+against NumPy, the profile's rows (the timings themselves are not tested)."""
 import importlib.util
 from pathlib import Path
+
+import pytest
 
 from models import build_axial_network
 
@@ -23,3 +26,53 @@ def test_training_flops_of_the_paper_network_match_a_hand_count():
     for modality_count in (2, 3):
         network = build_axial_network([f"m{m}" for m in range(modality_count)])
         assert speed.training_flops_per_sample(network) == modality_count * per_modality
+
+
+def load_benchmark(name):
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_matrix_product_alternatives_compute_the_layers_sums():
+    """benchmarks/layer_alternatives.py times these in place of the network's layers: both
+    must give the convolution's sums, checked against NumPy's einsum."""
+    import numpy as np
+    import tensorflow as tf
+    alternatives = load_benchmark("layer_alternatives")
+    rng = np.random.default_rng(1)
+    kernel = rng.normal(size=(5, 5, 5, 3, 4)).astype("float32")
+    encoder_map = rng.normal(size=(2, 5, 5, 5, 3)).astype("float32")
+    expected = np.einsum("ndhwc,dhwck->nk", encoder_map, kernel).reshape(2, 1, 1, 1, 4)
+    for compute in (alternatives.convolution, alternatives.convolution_as_matrix_product):
+        np.testing.assert_allclose(compute(tf, encoder_map, kernel), expected, rtol=1e-4, atol=1e-4)
+    representation = rng.normal(size=(2, 1, 1, 1, 4)).astype("float32")
+    expected = np.einsum("nk,dhwck->ndhwc", representation.reshape(2, 4), kernel)
+    for compute in (alternatives.transposed_convolution, alternatives.transposed_as_matrix_product):
+        np.testing.assert_allclose(compute(tf, representation, kernel), expected, rtol=1e-4,
+                                   atol=1e-4)
+
+
+def test_the_step_profile_has_every_layer_and_sums_to_the_step():
+    """benchmarks/profile_step.py: one row per layer of an encoder and a decoder, the
+    pieces between them, and a remainder that makes the shares add up to the step."""
+    profile = load_benchmark("profile_step")
+    filters = (2, 4, 8)
+    rows, step, fit_step = profile.profile_network(filters, 2, repeats=1)
+    network = build_axial_network(["m0", "m1"], normalization=True, filters=filters)
+    layers = [layer.name.replace("_m0", "") for model in ("encoder_m0", "decoder_m0")
+              for layer in network.get_layer(model).layers[1:]]
+    named = [row[0].split(" ")[0] for row in rows[:len(layers)]]
+    assert [n for n in named if not n.startswith("reshape")] == [
+        n for n in layers if not n.startswith("reshape")]  # Keras numbers the reshape layers
+    assert {row[1] for row in rows} >= {"convolution", "transposed convolution",
+                                         "batch normalization", "leaky ReLU", "optimizer",
+                                         "mean and losses", "input pipeline"}
+    assert step > 0 and fit_step > 0
+    lines = profile.table_lines("tiny", rows, step, fit_step)
+    shares = [float(line.split("|")[-2].strip(" %")) for line in lines
+              if line.startswith("| ") and line.count("|") == 6 and "%" in line
+              and "fit − train_step" not in line]
+    assert sum(shares) == pytest.approx(100.0, abs=0.1 * len(shares))  # shown to 0.1 %

@@ -98,3 +98,26 @@ def test_a_later_session_resumes_from_the_scores_kept_beside_the_figures(
     record.write_text(record.read_text()[:40])
     with pytest.raises(SystemExit, match="baseline-all_fold0.json cannot be read"):
         accuracy_vs_updates.main([*arguments, "--out", str(tmp_path / "fourth")])
+
+
+def test_a_control_is_a_flat_line_equal_to_its_table1_unit(tmp_path, trained_units):
+    """raw-patch trains nothing: scored once, the same at every checkpoint, and equal to
+    table1.py's raw-patch unit on the same patches and forest seed."""
+    from reproduce import table1
+    options = [a for a in STUDY if a not in ("--checkpoints", "2,5", "--configs",
+                                              "dropout+norm-a0,baseline-all")]
+    figures = tmp_path / "figures"
+    assert accuracy_vs_updates.main([*options, "--checkpoints", "2,5", "--configs", "raw-patch",
+                                     "--out", str(tmp_path / "study"),
+                                     "--figures-dir", str(figures)]) == 0
+    assert trained_units == []
+    with open(figures / "accuracy_vs_updates.csv") as handle:
+        rows = list(csv.DictReader(handle))
+    assert [(r["configuration"], r["updates"]) for r in rows] == [("raw-patch", "2"),
+                                                                   ("raw-patch", "5")]
+    assert rows[0]["cross_by_fold"] == rows[1]["cross_by_fold"]
+    assert table1.main([*options, "--configs", "raw-patch", "--updates", "5",
+                        "--out", str(tmp_path / "table")]) == 0
+    crosses = [json.loads((tmp_path / "table" / "units" / "raw-patch" / f"fold{fold}"
+                           / "result.json").read_text())["cross"] for fold in range(3)]
+    assert rows[0]["cross_by_fold"] == " ".join(f"{c:.1f}" for c in crosses)
