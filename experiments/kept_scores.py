@@ -4,14 +4,15 @@ The training-length study needs hours; its run folder (networks included) does n
 outlive a session, and networks are not committed. So every finished unit's result
 (the scores at each checkpoint, no network) is also written to
 ``<figures folder>/units/<configuration>_fold<k>.json`` with what fixes its numbers:
-the run's arguments and the SHA-256 of its input files. A later call with the same
-arguments on the same files counts those units as finished and reports them beside its
-own; a record made under other arguments or files stops the call, naming the
-difference, instead of mixing two runs in one figure.
+the run's arguments, ``models.ARITHMETIC_VERSION`` and the SHA-256 of its input files.
+A later call with the same arguments on the same files counts those units as finished
+and reports them beside its own; a record made under other arguments, arithmetic or
+files stops the call, naming the difference, instead of mixing two runs in one figure.
 """
 import json
 from pathlib import Path
 
+import models
 from runtime.files import atomic_write_text
 from runtime.metadata import machine
 
@@ -25,8 +26,10 @@ class KeptScoresError(SystemExit):
 
 def identity(run, input_identities):
     """What a kept unit must share with this run: arguments (but the data folder's
-    spelling) and the contents of the input files."""
+    spelling), the version of the training arithmetic and the contents of the input
+    files."""
     arguments = {key: value for key, value in run.fingerprint().items() if key != "data_dir"}
+    arguments["arithmetic_version"] = models.ARITHMETIC_VERSION
     return {"arguments": arguments,
             "input_sha256": sorted(found["sha256"] for found in input_identities.values())}
 

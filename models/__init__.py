@@ -14,6 +14,12 @@ The network sees arrays only: it knows nothing about files or datasets (see ``da
 """
 import importlib
 
+# The arithmetic of training, as a number: raise it with any change that moves float32
+# round-off (another kernel for a layer, another order of a sum). A few ulps early in
+# training move a scaled run's accuracies by points, so results kept from older
+# arithmetic (the training-length study's kept units) are not mixed with newer ones.
+ARITHMETIC_VERSION = 1
+
 # Which submodule defines each name. The package imports a submodule (and with it
 # Keras and TensorFlow) on first use of one of its names, so that a script parses its
 # options, and answers --help, before TensorFlow starts.

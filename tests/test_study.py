@@ -69,7 +69,7 @@ def test_study_options_are_checked():
 
 
 def test_a_later_session_resumes_from_the_scores_kept_beside_the_figures(
-        tmp_path, trained_units):
+        tmp_path, trained_units, monkeypatch):
     """The run folder (networks) does not outlive a session: the units' scores kept in
     FIGURES/units/ let a new run folder resume, and refuse another run's figures."""
     import shutil
@@ -93,6 +93,11 @@ def test_a_later_session_resumes_from_the_scores_kept_beside_the_figures(
     trained_units.clear()
     with pytest.raises(SystemExit, match=r"other arguments \(they differ in: seed\)"):
         accuracy_vs_updates.main([*arguments, "--seed", "1", "--out", str(tmp_path / "third")])
+    import models
+    with monkeypatch.context() as patch, pytest.raises(
+            SystemExit, match=r"they differ in: arithmetic_version"):
+        patch.setattr(models, "ARITHMETIC_VERSION", models.ARITHMETIC_VERSION + 1)
+        accuracy_vs_updates.main([*arguments, "--out", str(tmp_path / "second")])
     assert trained_units == []
     record = figures / "units" / "baseline-all_fold0.json"
     record.write_text(record.read_text()[:40])
