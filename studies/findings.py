@@ -175,14 +175,24 @@ def length_lines(results):
             rows = list(csv.DictReader(handle))
         by_configuration = {}
         for row in rows:
-            by_configuration.setdefault(row["configuration"], []).append(
-                f"{int(row['updates']):,}: {float(row['cross']):.1f}")
+            by_configuration.setdefault(row["configuration"], []).append(row)
         report = path.with_suffix(".md")
         model = (" — the model before the §II-C step" if report.exists() and
                  "before the §II-C step" in report.read_text() else "")
         lines.append(f"- {path.parent.name}{model} (cross-modality %, by updates): " + "; ".join(
-            f"{name} {', '.join(values)}" for name, values in by_configuration.items()))
+            length_cells(name, found) for name, found in by_configuration.items()))
     return lines + [""]
+
+
+def length_cells(name, rows):
+    """'dropout-a0 (3 folds) 100: 67.5, …'; a control, which trains nothing, as one value."""
+    folds = rows[-1].get("folds")
+    label = f"{name} ({folds} fold{'s' if folds != '1' else ''})" if folds else name
+    values = {f"{float(row['cross']):.1f}" for row in rows}
+    if name in CONTROLS and len(values) == 1:
+        return f"{label} control, no training: {values.pop()}"
+    return f"{label} " + ", ".join(f"{int(row['updates']):,}: {float(row['cross']):.1f}"
+                                   for row in rows)
 
 
 def page(results=RESULTS):

@@ -36,3 +36,12 @@ def test_the_page_reports_a_runs_claims_controls_and_scale(tmp_path):
     assert findings.main(["--results", str(tmp_path), "--check"]) == 1
     assert findings.main(["--results", str(tmp_path)]) == 0
     assert findings.main(["--results", str(tmp_path), "--check"]) == 0
+
+
+def test_training_length_cells_name_their_folds_and_collapse_a_flat_control():
+    rows = [{"configuration": "dropout-a0", "updates": u, "folds": "2", "cross": c}
+            for u, c in (("100", "67.54"), ("10000", "83.8"))]
+    assert findings.length_cells("dropout-a0", rows) == "dropout-a0 (2 folds) 100: 67.5, 10,000: 83.8"
+    control = [{"configuration": "raw-patch", "updates": u, "folds": "1", "cross": "70.2"}
+               for u in ("100", "10000")]
+    assert findings.length_cells("raw-patch", control) == "raw-patch (1 fold) control, no training: 70.2"
