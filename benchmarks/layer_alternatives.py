@@ -13,12 +13,17 @@ Ideas measured:
   (1³ → 5³) likewise: the same sums as a GEMM instead of oneDNN's 3-D convolution;
 - TensorFlow's inter-op thread pool: the whole train_step with 1 thread between ops
   (independent ops then run one after the other, each on both cores) against the
-  default (as many as cores), each in a fresh process.
+  default (as many as cores), each in a fresh process;
+- one thread per process (intra- and inter-op), alone and as two processes side by side
+  (what two ``--shard`` processes of one run would do), against one process using every
+  core: samples per second together, and whether the trained weights after the same
+  steps are identical (the thread count decides how oneDNN splits its sums).
 """
 import argparse
 import os
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -104,19 +109,60 @@ def layer_lines(filters, repeats):
                 representation, kernel, repeats)]
 
 
-def step_milliseconds(filters, inter_op_threads, repeats):
-    """train_step ms (M = 2) in a fresh process with the given inter-op pool size."""
-    command = [sys.executable, __file__, "--step-only", "--filters",
-               ",".join(map(str, filters)), "--repeats", str(repeats)]
-    # TensorFlow reads its pool sizes once, at start-up.
-    environment = dict(os.environ, **({"TF_NUM_INTEROP_THREADS": str(inter_op_threads)}
-                                      if inter_op_threads else {}))
-    output = subprocess.run(command, capture_output=True, text=True, check=True,
-                            env=environment).stdout
+def step_command(filters, repeats, weights_out=None):
+    return [sys.executable, __file__, "--step-only", "--filters", ",".join(map(str, filters)),
+            "--repeats", str(repeats), *(["--weights-out", str(weights_out)] if weights_out
+                                         else [])]
+
+
+def thread_environment(inter_op_threads=None, intra_op_threads=None):
+    # TensorFlow reads its pool sizes once, at start-up: a fresh process each.
+    chosen = {"TF_NUM_INTEROP_THREADS": inter_op_threads, "TF_NUM_INTRAOP_THREADS": intra_op_threads}
+    return dict(os.environ, **{name: str(count) for name, count in chosen.items() if count})
+
+
+def step_milliseconds(filters, repeats, inter_op_threads=None, intra_op_threads=None,
+                      weights_out=None):
+    """train_step ms (M = 2) in a fresh process with the given thread pool sizes."""
+    output = subprocess.run(step_command(filters, repeats, weights_out), capture_output=True,
+                            text=True, check=True,
+                            env=thread_environment(inter_op_threads, intra_op_threads)).stdout
     return float(output.strip().splitlines()[-1])
 
 
-def measure_step(filters, repeats):
+def side_by_side_milliseconds(filters, repeats, count=2):
+    """train_step ms of ``count`` one-thread processes started together (each its own)."""
+    processes = [subprocess.Popen(step_command(filters, repeats), stdout=subprocess.PIPE,
+                                  stderr=subprocess.DEVNULL, text=True,
+                                  env=thread_environment(1, 1)) for _ in range(count)]
+    return [float(process.communicate()[0].strip().splitlines()[-1]) for process in processes]
+
+
+def thread_lines(filters, repeats, folder):
+    """Default pools against one thread per process, alone and two side by side."""
+    default = step_milliseconds(filters, repeats, weights_out=folder / "default.npy")
+    single = step_milliseconds(filters, repeats, 1, 1, weights_out=folder / "single.npy")
+    step_milliseconds(filters, repeats, 1, 1, weights_out=folder / "again.npy")  # same?
+    pair = side_by_side_milliseconds(filters, repeats)
+    weights = {name: np.load(folder / f"{name}.npy") for name in ("default", "single", "again")}
+
+    def samples(milliseconds):
+        return BATCH_SIZE * 1000.0 / milliseconds
+    together = sum(samples(milliseconds) for milliseconds in pair)
+    return [f"train_step M=2, every core (default pools): {default:.1f} ms "
+            f"({samples(default):.0f} samples/s)",
+            f"train_step M=2, one thread: {single:.1f} ms ({samples(single):.0f} samples/s, "
+            f"x{default / single:.2f})",
+            f"train_step M=2, two one-thread processes side by side: "
+            f"{' + '.join(f'{m:.1f}' for m in pair)} ms ({together:.0f} samples/s together, "
+            f"x{together / samples(default):.2f} the default)",
+            f"weights after {repeats + 2} steps: one thread vs every core identical "
+            f"{np.array_equal(weights['single'], weights['default'])} (largest difference "
+            f"{np.abs(weights['single'] - weights['default']).max():.1e}); two one-thread runs "
+            f"identical {np.array_equal(weights['single'], weights['again'])}"]
+
+
+def measure_step(filters, repeats, weights_out=None):
     tf = import_tensorflow_quietly()
     import models
     from runtime.seeds import seed_everything
@@ -128,7 +174,10 @@ def measure_step(filters, repeats):
     batch = tuple(tf.constant(rng.normal(size=(BATCH_SIZE, 15, 15, 15, 1)).astype("float32"))
                   for _ in range(2))
     step = tf.function(network.train_step)
-    print(median_milliseconds(lambda: step((batch,)), repeats))
+    milliseconds = median_milliseconds(lambda: step((batch,)), repeats)
+    if weights_out:
+        np.save(weights_out, np.concatenate([w.numpy().ravel() for w in network.weights]))
+    print(milliseconds)
 
 
 def main():
@@ -139,17 +188,22 @@ def main():
     parser.add_argument("--repeats", type=int, default=25, help="timed calls (median)")
     parser.add_argument("--record", type=Path, metavar="FILE")
     parser.add_argument("--step-only", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--weights-out", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     filters = tuple(int(f) for f in args.filters.split(","))
     if args.step_only:
-        return measure_step(filters, args.repeats)
+        return measure_step(filters, args.repeats, args.weights_out)
     lines = layer_lines(filters, args.repeats)
     for line in lines:
         print(line, flush=True)
-    default, single = (step_milliseconds(filters, threads, args.repeats) for threads in (0, 1))
+    default, single = (step_milliseconds(filters, args.repeats, threads) for threads in (0, 1))
     lines.append(f"train_step M=2: inter-op threads default {default:.1f} ms, 1 thread "
                  f"{single:.1f} ms (x{default / single:.2f})")
     print(lines[-1])
+    with tempfile.TemporaryDirectory() as folder:
+        for line in thread_lines(filters, args.repeats, Path(folder)):
+            lines.append(line)
+            print(line, flush=True)
     if args.record:
         write_record(args.record, lines, [f"medians of {args.repeats} timed calls, batch "
                                           f"{BATCH_SIZE}, filters {args.filters}"])

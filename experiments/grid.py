@@ -131,7 +131,7 @@ def collect(run, fold_count, units_folder=UNITS):
     for configuration, fold, repeat in sorted(all_units(run, fold_count),
                                               key=lambda u: (u[1], u[2])):
         result = read_unit_result(unit_dir(run.out, units_folder, configuration.name, fold, repeat),
-                                  verify=False)
+                                  verify=False, consequence="it counts as missing")
         if result is None:
             missing.append(unit_label(configuration.name, fold, repeat))
         else:

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import models
 from runtime.files import atomic_write_text
-from runtime.metadata import machine
+from runtime.metadata import computed_on
 
 UNITS_FOLDER = "units"
 
@@ -42,7 +42,7 @@ def keep(folder, run_identity, result):
     """Writes one finished unit's result beside the figures (atomically)."""
     path = record_path(folder, result["configuration"], result["fold"])
     path.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(path, json.dumps({**run_identity, "machine": machine(), "result": result},
+    atomic_write_text(path, json.dumps({**run_identity, "machine": computed_on(), "result": result},
                                        indent=1) + "\n")
 
 

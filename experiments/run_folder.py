@@ -209,8 +209,10 @@ def read_unit_result(directory, verify=True, consequence="it will be trained aga
     path = Path(directory) / "result.json"
     if not path.exists():
         if Path(directory).is_dir() and any(Path(directory).iterdir()):
-            return _damaged(directory, "it was stopped before it finished: no result.json",
-                            consequence)
+            # A shard that is still training it looks the same as one that was stopped.
+            return _damaged(directory, "no result.json: it was stopped before it finished, "
+                            "or another process is still training it", consequence,
+                            state="unfinished")
         return None
     try:
         result = json.loads(path.read_text())
@@ -230,8 +232,8 @@ def read_unit_result(directory, verify=True, consequence="it will be trained aga
     return result
 
 
-def _damaged(directory, problem, consequence):
-    warnings.warn(f"unit {directory} is damaged ({problem}); {consequence}", stacklevel=3)
+def _damaged(directory, problem, consequence, state="damaged"):
+    warnings.warn(f"unit {directory} is {state} ({problem}); {consequence}", stacklevel=3)
     return None
 
 

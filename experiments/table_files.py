@@ -17,7 +17,7 @@ CLAIM_COLUMNS = ["claims", "comparison", "pair", "measure", "alpha", "difference
                  "paper", "paper_inside", "verdict", "folds", "trainings", "beyond_paper"]
 
 
-def write_outputs(run, rows, compared, split, fold_count, pairs=(), updates=None):
+def write_outputs(run, rows, compared, split, fold_count, pairs=(), updates=None, machines=()):
     """table1.json / .md / .csv, table1_feature_scale.csv, table1_claims.csv (every
     comparison over the mean of pairs, "pair" = mean, then per ordered pair),
     table1_pairs.csv and table1_pairs.png, each written atomically."""
@@ -27,7 +27,7 @@ def write_outputs(run, rows, compared, split, fold_count, pairs=(), updates=None
                 "scale": run_scale(run, rows, fold_count, updates),
                 "confidence": intervals.CONFIDENCE,
                 "interval": rows[0]["interval"] if rows else intervals.FOLD_METHOD,
-                "repeats": run.repeats, "versions": versions(),
+                "repeats": run.repeats, "versions": versions(), "computed_on": list(machines),
                 "seconds": split["total"], "time_split": split, "rows": rows,
                 "comparisons": compared, "pair_comparisons": list(pairs),
                 "claims_summary": claims.summary(claims.paper_comparisons(compared)),
@@ -40,7 +40,7 @@ def write_outputs(run, rows, compared, split, fold_count, pairs=(), updates=None
                                             for f in compared if c.key in f["claims"]]}
                            for c in claims.CLAIMS]}
     atomic_write_text(run.out / "table1.json", json.dumps(document, indent=2))
-    text = markdown(run, rows, compared, split, fold_count, pairs)
+    text = markdown(run, rows, compared, split, fold_count, pairs, machines)
     atomic_write_text(run.out / "table1.md", text)
     atomic_write_csv(run.out / "table1.csv", CSV_COLUMNS, rows)
     atomic_write_csv(run.out / "table1_feature_scale.csv",

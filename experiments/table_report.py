@@ -72,6 +72,13 @@ def cell(row, measure):
 SECTIONS = ("training", "feature extraction", "forests")
 
 
+def computed_on(results):
+    """The distinct machines and thread counts the units were computed with (a unit from
+    before this was recorded: "not recorded"), sorted."""
+    return sorted({r.get("computed_on", "not recorded") for per_unit in results.values()
+                   for r in per_unit})
+
+
 def time_split(results):
     """Seconds of compute summed over the units: in all, per section of a unit
     (``unit.run_unit``'s timing; patch cutting happens inside training and feature
@@ -99,7 +106,7 @@ def time_split_text(split):
     return text
 
 
-def markdown(run, rows, compared, split, fold_count, pairs=()):
+def markdown(run, rows, compared, split, fold_count, pairs=(), machines=()):
     by_name = {row["name"]: row for row in rows}
     length = f"{run.updates} updates per network" if run.updates else f"{run.epochs} epochs"
     published_note = (f" In brackets the published {run.published_table.upper()} number: ✓ inside our "
@@ -116,7 +123,9 @@ def markdown(run, rows, compared, split, fold_count, pairs=()):
              f"Seed {run.seed}; {length}; {run.patches_per_class} training and "
              f"{run.evaluation_patches_per_class} forest patches per class per subject; filters "
              f"{'/'.join(map(str, run.filters))}; compute {time_split_text(split)}.  ",
-             f"Model reading: {run.reading_text()}.", "",
+             f"Model reading: {run.reading_text()}.  ",
+             f"Computed on: {' | '.join(machines) or 'not recorded'} (the thread count and "
+             "the processor decide the float32 round-off: docs/design.md).", "",
              "| Axial neural network | " + " | ".join(f"same α={a:g}" for a in ALPHAS) + " | "
              + " | ".join(f"cross α={a:g}" for a in ALPHAS) + " |",
              "|---|" + "---|" * 2 * len(ALPHAS)]

@@ -21,6 +21,7 @@ from experiments.features import (RawVoxels, degenerate_modalities, feature_scal
 from experiments.forests import same_and_cross, score_forests, subject_accuracy
 from experiments.run_folder import clear_unit, unit_dir, unit_label, write_unit_result
 from experiments.configurations import RAW_BLOCKS, Configuration
+from runtime.metadata import computed_on
 from runtime.seeds import derived_seed, seed_everything
 from runtime.timing import Stopwatch, TimedPatches
 
@@ -181,7 +182,7 @@ def run_unit(run, configuration, patch_data, fold, repeat=0):
               "modalities": run.modality_names, **scores,
               "training_subjects": patch_data.subject_names(fold, "training"),
               "seconds": time.perf_counter() - started, "network_seconds": network_seconds,
-              "timing": stopwatch.rounded()}
+              "timing": stopwatch.rounded(), "computed_on": computed_on()}
     save_unit(directory, networks, features, result, run.modality_names)
     return result
 

@@ -57,7 +57,8 @@ def main(argv=None):
     # Updates per network: given, or epochs × batches of fold0's training patches.
     batches = -(-len(patch_data.rows(patch_data.training, 0, "training")) // run.batch_size)
     updates = run.updates or run.epochs * batches
-    text = table_files.write_outputs(run, rows, compared, split, fold_count, pairs, updates)
+    text = table_files.write_outputs(run, rows, compared, split, fold_count, pairs, updates,
+                                     table_report.computed_on(results))
     say()
     say(text)
     say(f"compute: {table_report.time_split_text(split)}")

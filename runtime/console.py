@@ -1,6 +1,7 @@
 """The console of the job scripts: flushed lines, one progress line at a time (closed
 before anything else is printed), and durations and byte counts for people."""
 import sys
+import warnings
 
 
 class Console:
@@ -53,10 +54,18 @@ def on_terminal(stream=None):
 INTERRUPTED = 130  # the shell's exit status for Ctrl-C
 
 
+def show_warning_in_one_line(message, category, filename, lineno, file=None, line=None):
+    """``warnings.showwarning`` for the scripts: ``warning: <message>`` after any open
+    progress line, without the file name and the source line a user cannot act on."""
+    console.close_line()
+    print(f"warning: {message}", file=file or sys.stderr, flush=True)
+
+
 def run_script(main):
-    """Runs a script's ``main`` and exits with its status; Ctrl-C ends it with one line
-    (what is saved stays saved: every result is written atomically) instead of a
-    traceback."""
+    """Runs a script's ``main`` and exits with its status; warnings are one line each;
+    Ctrl-C ends it with one line (what is saved stays saved: every result is written
+    atomically) instead of a traceback."""
+    warnings.showwarning = show_warning_in_one_line
     try:
         status = main()
     except KeyboardInterrupt:

@@ -30,6 +30,25 @@ def machine():
     return f"{os.cpu_count()} cores, {cpu}, {platform.platform()}"
 
 
+def tensorflow_threads():
+    """How many threads TensorFlow splits each operation over (its intra-op pool): with
+    oneDNN this decides the order of a convolution's sums, so a training's float32
+    round-off, and scaled runs' numbers (docs/design.md). The pool is TF_NUM_INTRAOP_THREADS
+    when set, else what the process may run on."""
+    import os
+    configured = os.environ.get("TF_NUM_INTRAOP_THREADS", "")
+    if configured.isdigit() and int(configured) > 0:
+        return int(configured)
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+
+
+def computed_on():
+    """'2 cores, AMD EPYC, Linux-…; 2 TensorFlow threads': what a result's arithmetic
+    depends on besides the code (recorded with every trained unit)."""
+    threads = tensorflow_threads()
+    return f"{machine()}; {threads} TensorFlow thread{'s' if threads != 1 else ''}"
+
+
 def write_record(path, lines, notes=()):
     """Measured figures with what produced them (command, date, machine, versions):
     the evidence file behind a number in the README."""

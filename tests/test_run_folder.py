@@ -14,6 +14,7 @@ import pytest
 from experiments import run_folder
 from reproduce import fig7, table1
 from runtime import startup
+from runtime.metadata import machine
 from tests.conftest import TINY_RUN
 
 REPOSITORY = Path(__file__).resolve().parents[1]
@@ -139,8 +140,12 @@ def test_two_shards_started_together_both_finish_and_a_final_call_aggregates(tmp
     out = tmp_path / "run"
     command = [sys.executable, "reproduce/table1.py", *TINY, "--out", str(out),
                "--configs", "plain-a0,dropout-a0"]
+    # The first shard computes with one thread, the second with every core it may use.
+    environments = [dict(os.environ, TF_NUM_INTRAOP_THREADS="1"), dict(os.environ)]
+    environments[1].pop("TF_NUM_INTRAOP_THREADS", None)
     shards = [subprocess.Popen([*command, "--shard", f"{i}/2"], cwd=REPOSITORY,
-                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                               env=environments[i])
               for i in range(2)]
     outputs = [shard.communicate(timeout=300)[0] for shard in shards]
     assert [shard.returncode for shard in shards] == [0, 0], outputs
@@ -149,10 +154,30 @@ def test_two_shards_started_together_both_finish_and_a_final_call_aggregates(tmp
     assert [len(units) for units in trained] == [2, 2] and not trained[0] & trained[1]
     assert trained[0] | trained[1] == {(name, fold) for name in ("plain-a0", "dropout-a0")
                                        for fold in ("0", "1")}
+    # A shard that ends while the other still trains: its unit is not called stopped or
+    # damaged, and this shard does not promise to train it (it counts as missing).
+    name, fold = sorted(trained[1])[0]
+    result = out / "units" / name / f"fold{fold}" / "result.json"
+    result.rename(result.with_suffix(".kept"))
+    early = subprocess.run([*command, "--shard", "0/2"], cwd=REPOSITORY, capture_output=True,
+                           text=True, timeout=300)
+    assert early.returncode == 0, early.stdout + early.stderr
+    assert (f"warning: unit {out / 'units' / name}/fold{fold} is unfinished (no result.json: "
+            "it was stopped before it finished, or another process is still training it); it "
+            "counts as missing" in early.stderr)
+    assert f"1 units are still missing (other shards?): {name}/fold{fold}" in early.stdout
+    assert "read_unit_result(" not in early.stderr  # no source line in the message
+    result.with_suffix(".kept").rename(result)
     final = subprocess.run(command, cwd=REPOSITORY, capture_output=True, text=True, timeout=300)
     assert final.returncode == 0, final.stdout + final.stderr
     assert "0 to run" in final.stdout and (out / "table1.json").exists()
-    assert len(json.loads((out / "table1.json").read_text())["rows"]) == 2
+    document = json.loads((out / "table1.json").read_text())
+    assert len(document["rows"]) == 2
+    # Units of both thread counts are named (their round-off differs: docs/design.md).
+    cores = len(os.sched_getaffinity(0))
+    assert set(document["computed_on"]) == {
+        f"{machine()}; 1 TensorFlow thread",
+        f"{machine()}; {cores} TensorFlow thread{'s' if cores != 1 else ''}"}
 
 
 def test_a_run_folder_of_an_older_version_is_still_read(tmp_path, trained_units):
@@ -175,8 +200,9 @@ def test_a_unit_stopped_before_its_result_is_trained_again_with_a_warning(tmp_pa
     directory.mkdir(parents=True)
     assert run_folder.read_unit_result(directory) is None  # not started: no warning
     (directory / "model.keras").write_bytes(b"half")
-    with pytest.warns(UserWarning, match="plain-a0/fold0 is damaged .*stopped before it "
-                                         "finished: no result.json"):
+    with pytest.warns(UserWarning, match="plain-a0/fold0 is unfinished .*no result.json: it "
+                                         "was stopped before it finished, or another process "
+                                         "is still training it.*trained again"):
         assert run_folder.read_unit_result(directory) is None
 
 
@@ -322,3 +348,16 @@ def test_a_start_that_fails_on_its_data_leaves_no_folder(tmp_path):
         timeout=300)
     assert finished.returncode != 0 and "Traceback" not in finished.stderr
     assert not out.exists()
+
+
+def test_the_thread_count_a_result_depends_on_is_tensorflows_pool(monkeypatch):
+    """TF_NUM_INTRAOP_THREADS when set, else the cores this process may run on."""
+    from runtime import metadata
+    monkeypatch.setenv("TF_NUM_INTRAOP_THREADS", "3")
+    assert metadata.tensorflow_threads() == 3
+    assert metadata.computed_on() == f"{machine()}; 3 TensorFlow threads"
+    monkeypatch.setenv("TF_NUM_INTRAOP_THREADS", "1")
+    assert metadata.computed_on().endswith("; 1 TensorFlow thread")
+    for unset in ("", "0", "all"):
+        monkeypatch.setenv("TF_NUM_INTRAOP_THREADS", unset)
+        assert metadata.tensorflow_threads() == len(os.sched_getaffinity(0))

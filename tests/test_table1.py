@@ -9,6 +9,7 @@ import models
 from experiments import intervals, unit
 from reproduce import table1
 from experiments.published import TABLE_1
+from runtime.metadata import computed_on
 from tests.conftest import TINY_RUN
 
 TINY = TINY_RUN
@@ -34,6 +35,10 @@ def test_tiny_run_writes_a_valid_table_and_a_rerun_trains_nothing(tmp_path, trai
     assert split["total"] == pytest.approx(split["training"] + split["feature extraction"]
                                            + split["forests"] + split["other"], abs=0.2)
     assert all("patch cutting" in u["timing"] for u in units)
+    # What the arithmetic depended on: machine and thread count, per unit and in the table.
+    assert document["computed_on"] == [computed_on()]
+    assert {u["computed_on"] for u in units} == {computed_on()}
+    assert f"Computed on: {computed_on()}" in (out / "table1.md").read_text()
     assert 0 <= split["patch cutting"] < split["training"] + split["feature extraction"]
     assert split["other"] >= 0
     assert "compute" in (out / "table1.md").read_text() and "forests" in (
