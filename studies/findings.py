@@ -11,7 +11,9 @@ writes paper_figures/FINDINGS.md:
   and the paper's value;
 - the controls (raw intensities, an untrained network) against the networks;
 - where the central effect lives (per ordered modality pair);
-- what normalizing the features at evaluation time does.
+- what normalizing the features at evaluation time does;
+- how far runs of the same settings move when only their arithmetic differs (another
+  processor or thread count).
 
     python studies/findings.py                 # rewrites paper_figures/FINDINGS.md
     python studies/findings.py --check         # exit 1 when the committed page is stale
@@ -24,6 +26,7 @@ import json
 import sys
 from pathlib import Path
 
+from experiments import twin_runs
 from experiments.published import PAPER_SCALE
 from runtime.files import atomic_write_text
 
@@ -195,6 +198,19 @@ def length_cells(name, rows):
                                    for row in rows)
 
 
+def twin_lines(documents):
+    lines = ["## Same settings, other arithmetic", "",
+             "Runs with the same data, preset, seed, reading and scale whose units were "
+             "computed on another processor or with another thread count: only float32 "
+             "round-off differs, so this is how much of a table is arithmetic noise.", ""]
+    groups = twin_runs.twin_groups(documents)
+    if not groups:
+        return lines + ["No two committed runs share their settings yet.", ""]
+    for first, *others in groups:
+        lines += [twin_runs.summary_line(documents, first, second) for second in others]
+    return lines + [""]
+
+
 def page(results=RESULTS):
     documents = tables(results)
     lines = ["# Findings: what reproduces", "",
@@ -203,7 +219,7 @@ def page(results=RESULTS):
              "disagree). Each run's folder has its command, tables and reading.", ""]
     for part in (scale_lines(documents), [""], claim_lines(documents, results),
                  control_lines(documents), pair_lines(documents), evaluation_lines(results),
-                 length_lines(results)):
+                 length_lines(results), twin_lines(documents)):
         lines += part
     return "\n".join(lines).rstrip() + "\n"
 

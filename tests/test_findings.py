@@ -45,3 +45,49 @@ def test_training_length_cells_name_their_folds_and_collapse_a_flat_control():
     control = [{"configuration": "raw-patch", "updates": u, "folds": "1", "cross": "70.2"}
                for u in ("100", "10000")]
     assert findings.length_cells("raw-patch", control) == "raw-patch (1 fold) control, no training: 70.2"
+
+
+def test_runs_of_the_same_settings_are_compared_cell_by_cell_and_verdict_by_verdict(tmp_path):
+    """Two runs that differ only in where they were computed: moves of the trained rows'
+    cross cells (controls left out), intervals, and the verdicts that changed."""
+    def rows(values):
+        return [{"name": name, "kind": kind, "cross": cross, "cross_low": low,
+                 "cross_high": high} for name, kind, cross, low, high in values]
+
+    def comparison(label, verdict, difference):
+        return {"label": label, "measure": "cross", "verdict": verdict,
+                "difference": difference, "low": difference - 5, "high": difference + 5,
+                "paper": 14.1}
+    settings = {"dataset": "folder", "preset": "quick", "modalities": ["FLAIR", "T2"],
+                "seed": 0, "repeats": 1, "scale": {"updates": 120, "epochs": None,
+                                                   "training_subjects": 2, "features": 64,
+                                                   "patches_per_class": 75}}
+    first = {**settings, "computed_on": ["machine A; 2 TensorFlow threads"],
+             "rows": rows([("plain-a0", "axial", 50.0, 45.0, 55.0),
+                           ("dropout-a0", "axial", 60.0, 50.0, 70.0),
+                           ("dropout+norm-a0", "axial", 62.0, 60.0, 64.0),
+                           ("raw-patch", "control", 65.0, 64.0, 66.0)]),
+             "comparisons": [comparison("dropout+norm-a0 − dropout-a0", "undecided", 2.0),
+                             comparison("dropout-a0 − plain-a0", "reproduced", 10.0)]}
+    second = {**settings, "computed_on": ["machine A; 1 TensorFlow thread"],
+              "rows": rows([("plain-a0", "axial", 51.0, 50.5, 51.5),
+                            ("dropout-a0", "axial", 54.0, 44.0, 64.0),
+                            ("dropout+norm-a0", "axial", 70.0, 66.0, 74.0),
+                            ("raw-patch", "control", 99.0, 98.0, 100.0)]),
+              "comparisons": [comparison("dropout+norm-a0 − dropout-a0", "reproduced", 16.0),
+                              comparison("dropout-a0 − plain-a0", "reproduced", 3.0),
+                              comparison("norm-a0 − plain-a0", "undecided", 1.0)]}
+    other_seed = {**first, "seed": 1}
+    for name, document in (("a-run", first), ("b-run", second), ("c-run", other_seed)):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "table1.json").write_text(json.dumps(document))
+    text = findings.page(tmp_path)
+    assert ("- **a-run** (computed on: machine A; 2 TensorFlow threads) and **b-run** "
+            "(computed on: machine A; 1 TensorFlow thread): the cross-modality cells of 3 "
+            "trained rows move by a median 6.0 and at most 8.0 points (dropout+norm-a0); 2 of "
+            "3 lie inside the first run's 95 % interval, 1 inside the second's. 1 of 2 "
+            "verdicts agree; changed: dropout+norm-a0 − dropout-a0 undecided +2.0 → "
+            "reproduced +16.0.") in text
+    assert "c-run** (computed" not in text  # another seed is another experiment
+    (tmp_path / "b-run" / "table1.json").unlink()
+    assert "No two committed runs share their settings yet." in findings.page(tmp_path)

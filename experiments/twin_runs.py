@@ -1,0 +1,69 @@
+"""Runs of the same settings whose arithmetic differs: how far their cells move and which
+verdicts change.
+
+Two runs with the same data, preset, seed, reading and scale whose units were computed
+on another processor or with another thread count differ only in float32 round-off.
+A few hundred updates of training amplify a few ulps into other networks, so such a
+pair measures how much of a scaled table is arithmetic noise, and which of its verdicts
+lie close enough to their interval's edge to change with it (docs/design.md).
+"""
+import json
+
+import numpy as np
+
+# What must be equal for two table1.json documents to be the same experiment.
+SETTINGS = ("dataset", "preset", "modalities", "folds", "updates", "epochs", "seed", "reading",
+            "scale", "repeats")
+
+
+def settings_key(document):
+    return json.dumps({key: document.get(key) for key in SETTINGS}, sort_keys=True)
+
+
+def twin_groups(documents):
+    """Lists of run names (each sorted, two or more) whose documents share their settings."""
+    groups = {}
+    for name in sorted(documents):
+        groups.setdefault(settings_key(documents[name]), []).append(name)
+    return [names for names in groups.values() if len(names) > 1]
+
+
+def compare(first, second):
+    """Cross-modality cells of the trained rows (controls train nothing) both runs have,
+    and the verdicts of every comparison both have (over the mean of pairs)."""
+    rows = {row["name"]: row for row in first["rows"] if row.get("kind") != "control"}
+    pairs = [(rows[row["name"]], row) for row in second["rows"] if row["name"] in rows]
+    moves = np.asarray([abs(b["cross"] - a["cross"]) for a, b in pairs])
+    largest = int(np.argmax(moves)) if len(moves) else None
+    verdicts = {(c["label"], c["measure"]): c for c in first.get("comparisons", [])}
+    shared = [(verdicts[(c["label"], c["measure"])], c) for c in second.get("comparisons", [])
+              if (c["label"], c["measure"]) in verdicts]
+    return {"cells": len(pairs),
+            "median_move": float(np.median(moves)) if len(moves) else None,
+            "largest_move": float(moves[largest]) if len(moves) else None,
+            "largest_row": pairs[largest][0]["name"] if len(moves) else None,
+            "inside_first": sum(a["cross_low"] <= b["cross"] <= a["cross_high"] for a, b in pairs),
+            "inside_second": sum(b["cross_low"] <= a["cross"] <= b["cross_high"] for a, b in pairs),
+            "comparisons": len(shared),
+            "same_verdict": sum(a["verdict"] == b["verdict"] for a, b in shared),
+            "changed": [{"label": a["label"], "measure": a["measure"],
+                         "first": (a["verdict"], a["difference"]),
+                         "second": (b["verdict"], b["difference"])}
+                        for a, b in shared if a["verdict"] != b["verdict"]]}
+
+
+def summary_line(documents, first, second):
+    """The findings page's bullet for runs ``first`` and ``second`` of ``documents``."""
+    found = compare(documents[first], documents[second])
+    machines = [", ".join(documents[name].get("computed_on") or ["not recorded"])
+                for name in (first, second)]
+    changed = "; ".join(f"{item['label']}{'' if item['measure'] == 'cross' else ' (same)'} "
+                        f"{item['first'][0]} {item['first'][1]:+.1f} → {item['second'][0]} "
+                        f"{item['second'][1]:+.1f}" for item in found["changed"]) or "none"
+    return (f"- **{first}** (computed on: {machines[0]}) and **{second}** (computed on: "
+            f"{machines[1]}): the cross-modality cells of {found['cells']} trained rows move "
+            f"by a median {found['median_move']:.1f} and at most {found['largest_move']:.1f} "
+            f"points ({found['largest_row']}); {found['inside_first']} of {found['cells']} lie "
+            f"inside the first run's 95 % interval, {found['inside_second']} inside the "
+            f"second's. {found['same_verdict']} of {found['comparisons']} verdicts agree; "
+            f"changed: {changed}.")
