@@ -57,11 +57,16 @@ def main(argv=None):
     # Updates per network: given, or epochs × batches of fold0's training patches.
     batches = -(-len(patch_data.rows(patch_data.training, 0, "training")) // run.batch_size)
     updates = run.updates or run.epochs * batches
+    machines = table_report.computed_on(results)
     text = table_files.write_outputs(run, rows, compared, split, fold_count, pairs, updates,
-                                     table_report.computed_on(results))
+                                     machines)
     say()
     say(text)
     say(f"compute: {table_report.time_split_text(split)}")
+    if len(machines) > 1:
+        say(f"note: the units were computed on {len(machines)} machines or thread counts "
+            f"({' | '.join(machines)}); their float32 round-off differs, so this table mixes "
+            "two arithmetics (docs/design.md)")
     say(f"wrote {run.out / 'table1.md'}, table1.csv, table1_pairs.csv (.png), "
         "table1_claims.csv, table1_feature_scale.csv and table1.json")
     if args.publish:

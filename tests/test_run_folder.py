@@ -175,6 +175,8 @@ def test_two_shards_started_together_both_finish_and_a_final_call_aggregates(tmp
     assert len(document["rows"]) == 2
     # Units of both thread counts are named (their round-off differs: docs/design.md).
     cores = len(os.sched_getaffinity(0))
+    mixed = cores != 1
+    assert ("note: the units were computed on 2 machines or thread counts" in final.stdout) == mixed
     assert set(document["computed_on"]) == {
         f"{machine()}; 1 TensorFlow thread",
         f"{machine()}; {cores} TensorFlow thread{'s' if cores != 1 else ''}"}
