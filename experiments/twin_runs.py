@@ -8,16 +8,37 @@ pair measures how much of a scaled table is arithmetic noise, and which of its v
 lie close enough to their interval's edge to change with it (docs/design.md).
 """
 import json
+import shlex
 
 import numpy as np
 
-# What must be equal for two table1.json documents to be the same experiment.
+# What must be equal for two table1.json documents to be the same experiment: these
+# fields, and every option of the command but those that only say where files go or how
+# much is printed (an option such as --momentum is in no field).
 SETTINGS = ("dataset", "preset", "modalities", "folds", "updates", "epochs", "seed", "reading",
             "scale", "repeats")
+PLACE_OPTIONS = ("--out", "--publish", "--figures-dir", "--verbose", "--shard", "--data-dir")
+
+
+def command_options(command):
+    """The (option, value) pairs of a recorded command, sorted, without PLACE_OPTIONS;
+    a flag without a value pairs with None."""
+    words = shlex.split(command or "")
+    words = words[next((i for i, word in enumerate(words) if word.startswith("--")),
+                       len(words)):]  # from the first option on: not the interpreter, script
+    pairs, index = [], 0
+    while index < len(words):
+        option, _, value = words[index].partition("=")
+        if not value and index + 1 < len(words) and not words[index + 1].startswith("--"):
+            value, index = words[index + 1], index + 1
+        pairs.append((option, value or None))
+        index += 1
+    return sorted(pair for pair in pairs if pair[0] not in PLACE_OPTIONS)
 
 
 def settings_key(document):
-    return json.dumps({key: document.get(key) for key in SETTINGS}, sort_keys=True)
+    return json.dumps({"options": command_options(document.get("command")),
+                       **{key: document.get(key) for key in SETTINGS}}, sort_keys=True)
 
 
 def twin_groups(documents):

@@ -77,8 +77,12 @@ def test_runs_of_the_same_settings_are_compared_cell_by_cell_and_verdict_by_verd
               "comparisons": [comparison("dropout+norm-a0 − dropout-a0", "reproduced", 16.0),
                               comparison("dropout-a0 − plain-a0", "reproduced", 3.0),
                               comparison("norm-a0 − plain-a0", "undecided", 1.0)]}
+    first["command"] = "python reproduce/table1.py --momentum 0.99 --out runs/a --verbose 0"
+    second["command"] = "/usr/bin/python3 reproduce/table1.py --out=runs/b --momentum=0.99"
     other_seed = {**first, "seed": 1}
-    for name, document in (("a-run", first), ("b-run", second), ("c-run", other_seed)):
+    other_momentum = {**first, "command": "python reproduce/table1.py --momentum 0.9"}
+    for name, document in (("a-run", first), ("b-run", second), ("c-run", other_seed),
+                           ("d-run", other_momentum)):
         (tmp_path / name).mkdir()
         (tmp_path / name / "table1.json").write_text(json.dumps(document))
     text = findings.page(tmp_path)
@@ -88,6 +92,7 @@ def test_runs_of_the_same_settings_are_compared_cell_by_cell_and_verdict_by_verd
             "3 lie inside the first run's 95 % interval, 1 inside the second's. 1 of 2 "
             "verdicts agree; changed: dropout+norm-a0 − dropout-a0 undecided +2.0 → "
             "reproduced +16.0.") in text
-    assert "c-run** (computed" not in text  # another seed is another experiment
+    # Another seed or another option (one that is in no field) is another experiment.
+    assert "c-run** (computed" not in text and "d-run** (computed" not in text
     (tmp_path / "b-run" / "table1.json").unlink()
     assert "No two committed runs share their settings yet." in findings.page(tmp_path)
