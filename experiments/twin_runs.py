@@ -23,7 +23,10 @@ PLACE_OPTIONS = ("--out", "--publish", "--figures-dir", "--verbose", "--shard", 
 def command_options(command):
     """The (option, value) pairs of a recorded command, sorted, without PLACE_OPTIONS;
     a flag without a value pairs with None."""
-    words = shlex.split(command or "")
+    try:
+        words = shlex.split(command or "")
+    except ValueError:  # unbalanced quotes in a hand-edited record: compare it word by word
+        words = (command or "").split()
     words = words[next((i for i, word in enumerate(words) if word.startswith("--")),
                        len(words)):]  # from the first option on: not the interpreter, script
     pairs, index = [], 0

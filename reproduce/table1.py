@@ -66,7 +66,7 @@ def main(argv=None):
     if len(machines) > 1:
         say(f"note: the units were computed on {len(machines)} machines or thread counts "
             f"({' | '.join(machines)}); their float32 round-off differs, so this table mixes "
-            "two arithmetics (docs/design.md)")
+            "arithmetics (docs/design.md)")
     say(f"wrote {run.out / 'table1.md'}, table1.csv, table1_pairs.csv (.png), "
         "table1_claims.csv, table1_feature_scale.csv and table1.json")
     if args.publish:

@@ -200,8 +200,8 @@ def length_cells(name, rows):
 
 def twin_lines(documents):
     lines = ["## Same settings, other arithmetic", "",
-             "Runs with the same data, preset, seed, reading and scale whose units were "
-             "computed on another processor or with another thread count: only float32 "
+             "Runs with the same data, preset, seed, reading, scale and options whose units "
+             "were computed on another processor or with another thread count: only float32 "
              "round-off differs, so this is how much of a table is arithmetic noise.", ""]
     groups = twin_runs.twin_groups(documents)
     if not groups:
