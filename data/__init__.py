@@ -13,7 +13,7 @@ The data layer knows no network: it returns NumPy arrays.
                   extraction)
     synthetic.py  knee and brain phantoms
 """
-from .cache import prepare_subjects
+from .cache import PreparedCache, prepare_subjects
 from .errors import DataError
 from .folds import subject_folds
 from .patches import PATCH_SIZE, PatchTable, gather_patches, sample_centers
@@ -23,7 +23,7 @@ from .subjects import SubjectFiles, find_subjects
 from .volumes import (PATCH_RADIUS, PreparedSubject, class_map_from_labels, normalize,
                       prepare_subject, read_volume)
 
-__all__ = ["prepare_subjects", "subject_folds", "PATCH_SIZE", "PatchTable", "gather_patches",
+__all__ = ["PreparedCache", "prepare_subjects", "subject_folds", "PATCH_SIZE", "PatchTable", "gather_patches",
            "NONZERO", "DATASET_PRESETS", "DatasetSpec", "dataset_spec", "PATCH_RADIUS",
            "DataError", "PreparedSubject", "SubjectFiles", "find_subjects", "normalize",
            "prepare_subject", "read_volume", "sample_centers", "Scan", "ScanFiles",

@@ -1,14 +1,21 @@
 """An h5py cache of prepared subjects, so that a second run skips the NIfTI decoding.
 
-One file per subject and preparation recipe, named by the input files' identities
-(path, size, modification time) and the recipe, so that one cache folder serves every
-run on the same data. The key holds each modality by name and file, not by the run's
-order: a run that lists the same modalities in another order reuses the file, and gets
-its volumes in its own order (``ModalityStack``). A different subset of modalities is
-prepared again: without a mask file the normalization region is the union of the
-modalities' nonzero voxels. The volumes are stored contiguous and uncompressed, so they
-are opened as a read-only memory map (only the patches that are cut are read from disk);
-the class map is small and compressed.
+One file per subject and preparation recipe, named by the SHA-256 of the input files'
+contents and the recipe (never by path, size and modification time alone: a file
+rewritten with its old size and mtime is another file), so that one cache folder serves
+every run on the same data, a copy of the data included. The hashes are remembered in
+``file_hashes.json`` (``runtime.files.FileHashes``): each file is hashed once. The key
+holds each modality by name and content, not by the run's order: a run that lists the
+same modalities in another order reuses the file, and gets its volumes in its own order
+(``ModalityStack``). A different subset of modalities is prepared again: without a mask
+file the normalization region is the union of the modalities' nonzero voxels. The
+volumes are stored contiguous and uncompressed, so they are opened as a read-only memory
+map (only the patches that are cut are read from disk); the class map is small and
+compressed.
+
+The cache has a size limit: after a successful start the files used least recently
+(other than this run's) are removed until the cache fits, with a line saying so. A
+start that fails removes what it added (``PreparedCache.discard_new``).
 """
 import hashlib
 import json
@@ -19,27 +26,28 @@ from pathlib import Path
 import h5py
 import numpy as np
 
-from runtime.files import atomic_path, remove_stale_temporaries
+from runtime.files import FileHashes, atomic_path, remove_stale_temporaries
 
 from .volumes import PreparedSubject, prepare_subject
 
-CACHE_VERSION = 2  # 2: modalities keyed by name, whatever the run's order
+# 2: modalities keyed by name, whatever the run's order; 3: files keyed by content.
+CACHE_VERSION = 3
+HASH_MEMO = "file_hashes.json"
+DEFAULT_LIMIT_GB = 20.0
 
 
-def _identity(path):
-    return [str(Path(path).resolve()), os.stat(path).st_size, os.stat(path).st_mtime_ns]
-
-
-def cache_key(subject, spec):
-    """Changes when the files (path, size, mtime) or the preparation recipe change; not
-    with the order in which the run lists its modalities."""
+def cache_key(subject, spec, hashes=None):
+    """Changes when the files' contents (SHA-256) or the preparation recipe change; not
+    with their paths, nor with the order in which the run lists its modalities."""
+    hashes = hashes or FileHashes()
     recipe = {
         "version": CACHE_VERSION,
         "spec": {k: v for k, v in asdict(spec).items()
                  if k not in ("name", "group_pattern", "modalities", "channels")},
-        "modalities": sorted([name, _identity(path), subject.channel(name)]
+        "modalities": sorted([name, hashes.sha256(path), subject.channel(name)]
                              for name, path in subject.modality_files.items()),
-        "files": [_identity(f) for f in (subject.label_file, subject.mask_file) if f is not None],
+        "files": [hashes.sha256(f) for f in (subject.label_file, subject.mask_file)
+                  if f is not None],
     }
     return hashlib.sha1(json.dumps(recipe, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
@@ -95,26 +103,90 @@ def save_prepared(path, subject):
             store.attrs["class_names"] = json.dumps(subject.class_names)
 
 
-def prepare_subjects(subjects, spec, cache_dir=None, progress=None):
-    """PreparedSubject for every SubjectFiles, read from / written to ``cache_dir``.
+class PreparedCache:
+    """One start's use of a cache folder: the content hashes it shares with the run
+    folder, the files it added (removed again if the start fails) and the ones it used
+    (never pruned by it). ``folder`` None: volumes are prepared in memory."""
 
-    Without ``cache_dir`` the volumes are prepared in memory. ``progress(i, n, name)`` is
-    called before each subject.
+    def __init__(self, folder=None, limit_gb=DEFAULT_LIMIT_GB):
+        self.folder = Path(folder) if folder is not None else None
+        self.limit_bytes = None if limit_gb is None else int(limit_gb * 1e9)
+        self.hashes = FileHashes(self.folder / HASH_MEMO if self.folder else None)
+        self.added, self.used = [], []
+
+    def discard_new(self):
+        """Removes the files this start added: a start that fails leaves the cache as
+        it found it."""
+        for path in self.added:
+            Path(path).unlink(missing_ok=True)
+        self.added = []
+
+    def commit(self, log=print):
+        """After a successful start: remembers the hashes and prunes the files used least
+        recently (never this start's) down to the size limit. Returns the paths removed."""
+        if self.folder is None:
+            return []
+        self.hashes.save()
+        if self.limit_bytes is None:
+            return []
+        files = [(path, path.stat()) for path in self.folder.glob("*.h5")]
+        total = sum(status.st_size for _, status in files)
+        in_use = {Path(path).resolve() for path in self.used}
+        removed, freed = [], 0
+        for path, status in sorted(files, key=lambda item: item[1].st_mtime_ns):
+            if total - freed <= self.limit_bytes:
+                break
+            if path.resolve() in in_use:
+                continue
+            path.unlink(missing_ok=True)
+            removed.append(path)
+            freed += status.st_size
+        if removed:
+            log(f"cache {self.folder}: removed {len(removed)} prepared volumes used least "
+                f"recently ({freed / 1e9:.1f} GB) to stay under its limit of "
+                f"{self.limit_bytes / 1e9:g} GB (--cache-limit)")
+        if total - freed > self.limit_bytes:
+            log(f"cache {self.folder}: this run's prepared volumes alone take "
+                f"{(total - freed) / 1e9:.1f} GB, over the limit of "
+                f"{self.limit_bytes / 1e9:g} GB (--cache-limit); they are kept")
+        return removed
+
+
+def prepare_subjects(subjects, spec, cache_dir=None, progress=None, cache=None):
+    """PreparedSubject for every SubjectFiles, read from / written to the cache
+    (``cache``, a PreparedCache, or one made for ``cache_dir``).
+
+    Without either the volumes are prepared in memory. ``progress(i, n, name)`` is
+    called before each subject. A cached file's modification time marks its last use
+    (the pruning order).
     """
+    if cache is None:  # this call's own cache: committed (or undone) here
+        cache = PreparedCache(cache_dir)
+        try:
+            prepared = prepare_subjects(subjects, spec, progress=progress, cache=cache)
+        except BaseException:
+            cache.discard_new()
+            raise
+        cache.commit(log=lambda *_: None)
+        return prepared
     prepared = []
-    if cache_dir is not None:
-        Path(cache_dir).mkdir(parents=True, exist_ok=True)
-        remove_stale_temporaries(cache_dir)  # half-written files of killed runs
+    if cache.folder is not None:
+        cache.folder.mkdir(parents=True, exist_ok=True)
+        remove_stale_temporaries(cache.folder)  # half-written files of killed runs
     for index, subject in enumerate(subjects):
         if progress:
             progress(index, len(subjects), subject.name)
-        if cache_dir is None:
+        if cache.folder is None:
             prepared.append(prepare_subject(subject, spec))
             continue
         safe_name = subject.name.replace("/", "__")
-        path = Path(cache_dir) / f"{safe_name}-{cache_key(subject, spec)}.h5"
-        if not path.exists():
+        path = cache.folder / f"{safe_name}-{cache_key(subject, spec, cache.hashes)}.h5"
+        if path.exists():
+            os.utime(path)  # used now: the last to be pruned
+        else:
             save_prepared(path, prepare_subject(subject, spec))
+            cache.added.append(path)
+        cache.used.append(path)
         prepared.append(load_prepared(path, subject.name, subject.group,
                                       list(subject.modality_files)))
     return prepared

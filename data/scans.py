@@ -18,7 +18,8 @@ from runtime.files import atomic_path
 
 from .errors import DataError
 from .subjects import _match_files
-from .volumes import MASK_THRESHOLD, PATCH_RADIUS, _check_same_grid, normalize, read_volume
+from .volumes import (MASK_THRESHOLD, PATCH_RADIUS, _check_same_grid, check_label_map,
+                      normalize, read_volume)
 
 
 @dataclass
@@ -97,6 +98,7 @@ def read_scan(files):
     if files.label is not None:
         labels, label_affine = read_volume(files.label)
         _check_same_grid(files.image, volume, files.label, labels, affine, label_affine)
+        check_label_map(labels, files.label)
     # The whole volume normalized with the mask's statistics, as Table I prepares it.
     padded = np.pad(normalize(volume, region, files.image), PATCH_RADIUS)
     return Scan(files.subject, files.image, padded.astype(np.float32), region, labels,

@@ -90,7 +90,13 @@ def find_subjects(data_dir, spec):
         if masks.get(name) or spec.mask_required:
             mask = _single(masks.get(name), f"mask ({' | '.join(spec.mask)})", where, data_dir)
         found = group_regex.search(name)
-        group = (found.group(1) if found and found.groups() else found.group(0)) if found else name
+        if found is None:
+            # A pattern that misses a name would put that subject's visits in folds of
+            # their own: one subject on both sides of a fold.
+            raise DataError(f"--group-pattern {spec.group_pattern!r} does not match the subject "
+                            f"name {name!r} (under {data_dir}); it must match every subject "
+                            "name, its first group (or the whole match) being the subject id")
+        group = found.group(1) if found.groups() and found.group(1) else found.group(0)
         subjects.append(SubjectFiles(name, group, files, label, mask,
                                      {m: spec.channels[m] for m in files if m in spec.channels}))
     uses = Counter((path, subject.channel(modality)) for subject in subjects

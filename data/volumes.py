@@ -86,6 +86,27 @@ def _check_same_grid(reference_path, reference, path, volume, reference_affine, 
                         "a subject must be co-registered on one grid")
 
 
+MAX_LABEL_VALUES = 256  # distinct values a label map may hold (an image holds thousands)
+LABEL_TOLERANCE = 0.01  # how far from a whole number a stored label may be (float rounding)
+
+
+def check_label_map(labels, path="label map"):
+    """A label map holds whole numbers (to within ``LABEL_TOLERANCE``) and few distinct
+    values (at most ``MAX_LABEL_VALUES``): an image given as --label by mistake is refused
+    instead of being read as thousands of classes or thresholded into one."""
+    off = np.abs(labels - np.rint(labels)) > LABEL_TOLERANCE
+    if off.any():
+        example = float(labels[off].flat[0])
+        raise DataError(f"{path}: {int(off.sum())} voxels hold values that are not whole "
+                        f"numbers (e.g. {example:g}); a label map holds whole-number labels. "
+                        "Is it an image rather than a label map? (check --label)")
+    distinct = np.unique(np.rint(labels).astype(np.int64))
+    if len(distinct) > MAX_LABEL_VALUES:
+        raise DataError(f"{path}: holds {len(distinct)} distinct values (from {distinct[0]} to "
+                        f"{distinct[-1]}); a label map holds at most {MAX_LABEL_VALUES}. Is it "
+                        "an image rather than a label map? (check --label)")
+
+
 def class_map_from_labels(labels, region_mask, spec, label_path="label map"):
     """uint8 map: c + 1 where a voxel belongs to class c (background = class 0), else 0."""
     foreground = np.zeros(labels.shape, dtype=np.uint8)
@@ -132,6 +153,7 @@ def prepare_subject(subject, spec):
         volumes.append(volume)
     labels, affine = read_volume(subject.label_file)
     _check_same_grid(reference_path, reference, subject.label_file, labels, reference_affine, affine)
+    check_label_map(labels, subject.label_file)
     if subject.mask_file is not None:
         mask, affine = read_volume(subject.mask_file)
         _check_same_grid(reference_path, reference, subject.mask_file, mask, reference_affine,

@@ -11,7 +11,7 @@ from fnmatch import fnmatch
 from pathlib import Path
 
 import data
-from experiments.options import add_arguments
+from experiments.options import WRITER_ONLY, add_arguments
 from experiments.run import Run, default_out
 from experiments.configurations import CONFIGURATIONS, RUN_PRESETS
 from runtime.console import on_terminal
@@ -19,14 +19,24 @@ from runtime.console import on_terminal
 FETCHED = {"msd-brats", "open-ms"}  # named public datasets that data.fetch can download
 
 
-def script_parser(doc):
-    """A parser with the common options; the script's docstring is its help."""
+def script_parser(doc, omit=()):
+    """A parser with the common options (but those in ``omit``: a script lists only what
+    it accepts); the script's docstring is its help."""
     # allow_abbrev=False: a misspelt or foreign option (fig7's --alpha for --alphas) is an
     # error, never silently taken for a longer one.
     parser = argparse.ArgumentParser(description=doc.split("\n\n")[0], allow_abbrev=False,
                                      epilog=doc.split("\n\n", 1)[1] if "\n\n" in doc else None,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    return add_arguments(parser)
+    return add_arguments(parser, omit)
+
+
+def default_configurations(parser, names):
+    """Sets --configs' default to ``names`` (comma-separated) and says so in --help."""
+    parser.set_defaults(configs=names)  # a string default goes through the option's type
+    for action in parser._actions:
+        if action.dest == "configs":
+            action.help = (f"comma-separated configuration names or globs to run (default: "
+                           f"{names.replace(',', ', ')})")
 
 
 def selected_configurations(patterns):
@@ -70,7 +80,8 @@ def _modality_patterns(pairs):
 
 def resolve_run(args, argv=None, script="reproduce/table1.py", out_suffix=""):
     """A Run from parsed arguments. Writes nothing and sets no global state (it only
-    looks at whether a named dataset's --data-dir is an archive or a folder)."""
+    looks at whether a named dataset's --data-dir is an archive or a folder, and checks
+    that the run folder and the cache are places it could write)."""
     preset = RUN_PRESETS[args.preset]
     filters = args.filters or preset.filters
     if filters[-1] < 2 and args.vector_normalization != "never":
@@ -122,6 +133,7 @@ def resolve_run(args, argv=None, script="reproduce/table1.py", out_suffix=""):
     else:
         from data import fetch
         cache_dir = (args.data_root or fetch.default_data_root()) / "prepared"
+    check_places(out, cache_dir, bool(args.cache_dir))
     updates = args.updates or (None if args.epochs else preset.updates)
     epochs = args.epochs or (None if updates else preset.epochs_for(table))
     return Run(
@@ -138,14 +150,24 @@ def resolve_run(args, argv=None, script="reproduce/table1.py", out_suffix=""):
         recalibrate_statistics=(preset.recalibrate_statistics
                                 if args.recalibrate_statistics is None
                                 else args.recalibrate_statistics),
-        configurations=selected_configurations(args.configs),
+        configurations=selected_configurations(getattr(args, "configs", None)),
         command=" ".join(["python", script,
                           *(shlex.quote(a) for a in (sys.argv[1:] if argv is None else argv))]),
         subjects=subjects, phantom_subjects=phantom_subjects, fetch=fetch_options,
-        cache_dir=Path(cache_dir),
-        repeats=args.repeats,
+        cache_dir=Path(cache_dir), cache_limit_gb=args.cache_limit,
+        repeats=getattr(args, "repeats", 1),
         precision="mixed_float16" if args.mixed_precision else "float32",
-        verbose=progress_level(args.verbose), distribute=args.distribute)
+        verbose=progress_level(args.verbose), distribute=getattr(args, "distribute", "none"))
+
+
+def check_places(out, cache_dir, cache_given):
+    """The run folder and the prepared-volume cache can be folders this process writes
+    (checked again by ``grid.prepare``; here, before TensorFlow starts)."""
+    from experiments.run_folder import check_writable
+    check_writable(out)
+    check_writable(cache_dir, "--cache-dir" if cache_given else
+                   "the prepared-volume cache (--cache-dir; default DATA_ROOT/prepared, "
+                   "DATA_ROOT from --data-root or $CROSS_MODALITY_DATA)", "the prepared volumes")
 
 
 def progress_level(verbose, stream=None):
@@ -154,10 +176,10 @@ def progress_level(verbose, stream=None):
     return 0 if verbose == 1 and not on_terminal(stream) else verbose
 
 
-def run_reader_parser(doc):
+def run_reader_parser(doc, omit=WRITER_ONLY):
     """The options of a script that reads a finished run: the run's own options (they
-    find its folder) and --figures-dir."""
-    parser = script_parser(doc)
+    find its folder) and --figures-dir; none that deletes, shards or distributes."""
+    parser = script_parser(doc, omit)
     parser.add_argument("--figures-dir", type=Path, help="where the MD, CSV and JSON go "
                         "(default: the run folder)")
     return parser

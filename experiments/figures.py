@@ -5,20 +5,21 @@ import shlex
 from pathlib import Path
 
 from experiments import command_line, grid
-from experiments.run_folder import read_unit_result, require_run, unit_dir
+from experiments.run_folder import check_writable, read_unit_result, require_run
 from experiments.unit import UNITS
 from experiments.configurations import CONFIGURATIONS
 from runtime.console import format_seconds, say
 from runtime.files import atomic_write_csv
 
-# The grid options that choose units to train: a figure script draws fixed units.
-NOT_FOR_FIGURES = {"configs": "--configs", "shard": "--shard", "repeats": "--repeats"}
+# A figure script draws fixed units of a run: it takes no option that chooses units to
+# train (--configs, --shard, --repeats) and none that deletes units.
+NOT_FOR_FIGURES = ("configs", "shard", "repeats", "discard_stale_units")
 
 
 def figure_parser(doc, alpha=0.1, alpha_option=True, fold_option=None):
     """The common options plus --alpha, --figures-dir and --train-missing; --fold when
     ``fold_option`` says what of the fold is shown (e.g. "model")."""
-    parser = command_line.script_parser(doc)
+    parser = command_line.script_parser(doc, omit=NOT_FOR_FIGURES)
     group = parser.add_argument_group("figure")
     if fold_option:
         group.add_argument("--fold", type=int, default=0, help=f"which fold's {fold_option}, "
@@ -46,29 +47,21 @@ def four_settings(alpha, option="--alpha"):
     return chosen
 
 
-def reject_grid_options(args):
-    """--configs, --shard and --repeats choose units to train; a figure script draws the
-    units it needs, so it refuses them rather than ignore them."""
-    given = [flag for name, flag in NOT_FOR_FIGURES.items()
-             if getattr(args, name, None) not in (None, 1)]
-    if given:
-        raise SystemExit(f"error: {', '.join(given)} do not apply to a figure script (it draws "
-                         "the units it needs); run table1.py with them to train units")
-
-
 def prepare_figure_run(args, argv, script, configurations):
     """The run folder of table1.py with the same arguments and the units the figure needs.
     Missing (or damaged) units are trained only with --train-missing; otherwise the
     script stops, naming them and the table1.py command that trains them.
     Returns (run, patch_data, figures_dir)."""
-    reject_grid_options(args)
     run = command_line.resolve_run(args, argv, script=f"reproduce/{script}")
     run = dataclasses.replace(run, configurations=list(configurations))
     if not args.train_missing:  # nothing is written where no run is
         require_run(run.out, script, f"the units of {', '.join(c.name for c in configurations)} "
                     f"on every fold: `{table1_command(run, configurations)}`, or rerun this "
                     "command with --train-missing")
-    patch_data = grid.prepare(run, args)
+    figures_dir = args.figures_dir or run.out / "figures"
+    check_writable(figures_dir, "--figures-dir", "the figures")  # before any work
+    # Without --train-missing the script only reads the run: nothing in it is changed.
+    patch_data = grid.prepare(run, args, read_only=not args.train_missing)
     needed = [(c, f, 0) for c in run.configurations for f in range(len(patch_data.folds))]
     missing = grid.unfinished(run, needed)
     if missing and not args.train_missing:
@@ -79,8 +72,9 @@ def prepare_figure_run(args, argv, script, configurations):
             f"`{table1_command(run, configurations)}`, or rerun this command with "
             "--train-missing.")
     if missing:
-        finished = [read_unit_result(unit_dir(run.out, UNITS, c.name, f), verify=False)
-                    for c, f, _ in needed if (c, f, 0) not in missing]
+        # The pace of the run's finished units (the figure's own, else any of the run's).
+        finished = [read_unit_result(path.parent, verify=False)
+                    for path in (run.out / UNITS).glob("*/fold*/result.json")]
         seconds = [result["seconds"] for result in finished if result and "seconds" in result]
         estimate = (f", about {format_seconds(len(missing) * sum(seconds) / len(seconds))} at "
                     "this run's pace" if seconds else "")
@@ -111,6 +105,7 @@ def table1_command(run, configurations):
 def figures_dir_of(args, run):
     """--figures-dir, else OUT/figures (never the committed paper_figures/ unasked)."""
     figures_dir = args.figures_dir or run.out / "figures"
+    check_writable(figures_dir, "--figures-dir", "the figures")
     figures_dir.mkdir(parents=True, exist_ok=True)
     return figures_dir
 

@@ -1,5 +1,6 @@
 """The grid of units: preparing a run, running its unfinished units (sharded, with
 progress and an ETA), and collecting the finished results."""
+import shutil
 import sys
 import time
 from dataclasses import dataclass
@@ -8,34 +9,62 @@ from typing import Callable
 import data
 import models
 from experiments.patch_data import load_patch_data, locate_data, write_phantoms
-from experiments.run_folder import (check_writable, open_run_folder, read_unit_result, unit_dir,
-                                  unit_label)
+from experiments.run_folder import (check_writable, finished_units, input_identities,
+                                    open_run_folder, read_unit_result, unit_dir, unit_label)
 from experiments import unit
 from experiments.unit import UNITS
 from runtime.console import INTERRUPTED, console, format_seconds, on_terminal, say
+from runtime.startup import import_tensorflow_quietly
 
 
-def prepare(run, args):
+def prepare(run, args, read_only=False, before_opening=None):
     """The explicit side effects before any training: the phantoms (synthetic data) or the
     download of a named dataset, the precision policy, the prepared subjects and patches,
-    and the checked run folder.
+    and the checked run folder. ``read_only``: a script that reads the run, which must
+    exist with unchanged input files; nothing in it is written or deleted.
+    ``before_opening(patch_data, input_identities)``: a check that may refuse the call
+    before the run folder is made or touched (a refused start leaves no folder).
+    A start that fails leaves the prepared-volume cache as it found it.
     Returns the ``PatchData``."""
+    # TensorFlow starts here, after every option and place is checked (resolve_run):
+    # --help and mistakes are answered in about a second.
+    import_tensorflow_quietly()
+    cache_dir = run.cache_dir or run.out / "cache"
     check_writable(run.out)
+    new_folder = not run.out.exists()
+    check_writable(cache_dir, "--cache-dir" if getattr(args, "cache_dir", None) else
+                   "the prepared-volume cache (--cache-dir; default DATA_ROOT/prepared, "
+                   "DATA_ROOT from --data-root or $CROSS_MODALITY_DATA)",
+                   "the prepared volumes")
     if run.dataset == "synthetic":
         write_phantoms(run, args.phantom)
     models.use_mixed_precision(run.precision == "mixed_float16")
     say(f"run folder: {run.out}")
+    cache = data.PreparedCache(cache_dir, limit_gb=run.cache_limit_gb)
     try:
         locate_data(run, log=say)
         # A progress line on a terminal; a log file gets the one summary line.
         patch_data = load_patch_data(
             run, log=say, progress=(lambda i, n, name: say(f"  preparing {i + 1}/{n}: {name}",
                                                            end="\r"))
-            if on_terminal() else None)
-    except data.DataError as error:
-        console.fail(str(error))
-    console.close_line()
-    open_run_folder(run, patch_data.input_files, discard_stale=args.discard_stale_units, log=say)
+            if on_terminal() else None, cache=cache)
+        console.close_line()
+        if before_opening is not None:
+            before_opening(patch_data, input_identities(patch_data.input_files,
+                                                        hashes=cache.hashes))
+        open_run_folder(run, patch_data.input_files,
+                        discard_stale=getattr(args, "discard_stale_units", False),
+                        log=say, read_only=read_only, hashes=cache.hashes)
+    except BaseException as error:
+        cache.discard_new()
+        if new_folder and run.out.is_dir() and not finished_units(run.out):
+            # This start made the folder (the phantoms, their cache): a start that fails
+            # leaves none behind.
+            shutil.rmtree(run.out, ignore_errors=True)
+        if isinstance(error, data.DataError):
+            console.fail(str(error))
+        raise
+    cache.commit(log=say)
     return patch_data
 
 
@@ -121,6 +150,35 @@ def run_grid(run, patch_data, shard=(0, 1), run_one=None, units_folder=UNITS, de
     tasks = [unit_task(run, configuration, patch_data, fold, repeat, run_one, units_folder)
              for configuration, fold, repeat in units]
     return run_tasks(tasks, shard, run.command, run.out, describe, shape)
+
+
+def complete_configurations(run, fold_count, explicit):
+    """``run`` narrowed to the configurations whose units are finished on every fold (and
+    repeat), so that every row of a report that reads the run rests on the same folds.
+    ``explicit`` (--configs given): an unfinished one is an error naming its units;
+    otherwise the unfinished ones are left out with a line naming them."""
+    import dataclasses
+    missing = {}
+    for configuration, fold, repeat in all_units(run, fold_count):
+        if read_unit_result(unit_dir(run.out, UNITS, configuration.name, fold, repeat),
+                            verify=False, consequence="it counts as missing") is None:
+            missing.setdefault(configuration.name, []).append(
+                unit_label(configuration.name, fold, repeat))
+    labels = [label for found in missing.values() for label in found]
+    listed = f"{', '.join(labels[:4])}{' …' if len(labels) > 4 else ''}"
+    if missing and explicit:
+        raise SystemExit(f"error: {len(labels)} units of {run.out} are not finished "
+                         f"({listed}); finish them with table1.py and the same options, or "
+                         "leave their configurations out of --configs")
+    complete = [c for c in run.configurations if c.name not in missing]
+    if not complete:
+        raise SystemExit(f"error: no configuration of {run.out} is finished on every fold "
+                         f"({len(labels)} units missing: {listed}); finish the run with "
+                         "table1.py first")
+    if missing:
+        say(f"left out {len(missing)} configurations not finished on every fold "
+            f"({', '.join(missing)}): {len(labels)} units missing ({listed})")
+    return dataclasses.replace(run, configurations=complete)
 
 
 def collect(run, fold_count, units_folder=UNITS):

@@ -30,8 +30,12 @@ def identity(run, input_identities):
     files."""
     arguments = {key: value for key, value in run.fingerprint().items() if key != "data_dir"}
     arguments["arithmetic_version"] = models.ARITHMETIC_VERSION
+    # The modality order is not in the arguments (a JSON object's order is not compared):
+    # it is checked against each record's own result.modalities.
     return {"arguments": arguments,
-            "input_sha256": sorted(found["sha256"] for found in input_identities.values())}
+            "input_sha256": sorted(found["sha256"] for found in input_identities.values()),
+            "modalities": list(run.modality_names),
+            "files": {path: found["sha256"] for path, found in input_identities.items()}}
 
 
 def record_path(folder, configuration_name, fold):
@@ -42,7 +46,9 @@ def keep(folder, run_identity, result):
     """Writes one finished unit's result beside the figures (atomically)."""
     path = record_path(folder, result["configuration"], result["fold"])
     path.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(path, json.dumps({**run_identity, "machine": computed_on(), "result": result},
+    recorded = {key: value for key, value in run_identity.items()
+                if key not in ("modalities", "files")}
+    atomic_write_text(path, json.dumps({**recorded, "machine": computed_on(), "result": result},
                                        indent=1) + "\n")
 
 
@@ -55,9 +61,28 @@ def kept_result(folder, run_identity, configuration_name, fold):
     try:
         record = json.loads(path.read_text())
         result = record["result"]
-    except (OSError, ValueError, KeyError, TypeError) as error:
-        raise KeptScoresError(f"{path} cannot be read ({error}); remove it to train the unit "
+        scores = [(c["updates"], float(c["same"]), float(c["cross"]))
+                  for c in result["checkpoints"]]
+        recorded = (result["configuration"], result["fold"], list(result["modalities"]))
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as error:
+        what = f"no {error}" if isinstance(error, KeyError) else str(error)
+        raise KeptScoresError(f"{path} cannot be read ({what}); remove it to train the unit "
                               "again") from None
+    # A record is trusted for what it says it is, not for its file name.
+    if recorded[:2] != (configuration_name, fold):
+        raise KeptScoresError(f"{path} holds the scores of {recorded[0]}/fold{recorded[1]}, "
+                              f"not of {configuration_name}/fold{fold} (a copied file?); remove "
+                              "it to train the unit again")
+    if "modalities" in run_identity and recorded[2] != run_identity["modalities"]:
+        raise KeptScoresError(f"{path} was computed with the modalities in the order "
+                              f"{', '.join(recorded[2])}, this call gives "
+                              f"{', '.join(run_identity['modalities'])}: give the --modality "
+                              "options in the kept units' order, or another --figures-dir")
+    checkpoints = record.get("arguments", {}).get("checkpoints")
+    if checkpoints is not None and [updates for updates, _, _ in scores] != checkpoints:
+        raise KeptScoresError(f"{path} holds scores at {[u for u, _, _ in scores]} updates, not at "
+                              f"the recorded checkpoints {checkpoints}; remove it to train the "
+                              "unit again")
     before, after = record.get("arguments", {}), run_identity["arguments"]
     changed = sorted(key for key in set(before) | set(after) if before.get(key) != after.get(key))
     if changed:
@@ -65,6 +90,12 @@ def kept_result(folder, run_identity, configuration_name, fold):
                               f"{', '.join(changed)}); give another --figures-dir, or the same "
                               "arguments to resume")
     if record.get("input_sha256") != run_identity["input_sha256"]:
-        raise KeptScoresError(f"{path} was computed on other input files; give another "
-                              "--figures-dir, or remove the folder's units/ to start afresh")
+        before = set(record.get("input_sha256") or [])
+        changed = sorted(path for path, sha256 in run_identity.get("files", {}).items()
+                         if sha256 not in before)
+        named = (f"{len(changed)} of this call's files are not among its inputs, e.g. "
+                 f"{changed[0]}" if changed else "it had other or more files")
+        raise KeptScoresError(f"{path} was computed on other input files ({named}); give "
+                              "another --figures-dir, or remove the folder's units/ to start "
+                              "afresh")
     return {**result, "machine": record.get("machine")}

@@ -39,6 +39,16 @@ def _fraction_below_one(text):
     return value
 
 
+def _positive_number(text):
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be above 0, got {value:g}")
+    return value
+
+
 def seed_value(text):
     value = _at_least(0, "seeds are non-negative")(text)
     if value >= 2 ** 32:
@@ -101,104 +111,119 @@ def _subjects(text):
     return names
 
 
-def add_arguments(parser):
-    """The dataset, preset and run options common to every reproduce/ script."""
+# The options that only a script that trains units takes: a script that reads a run
+# (a figure, an evaluation-only study) never deletes, shards or distributes anything.
+WRITER_ONLY = ("discard_stale_units", "shard", "distribute")
+
+
+def add_arguments(parser, omit=()):
+    """The dataset, preset and run options common to every reproduce/ script, but those
+    whose destination is in ``omit`` (a script lists only the options it accepts)."""
+    def option(group, *flags, **settings):
+        dest = settings.get("dest") or flags[0].lstrip("-").replace("-", "_")
+        if dest not in omit:
+            group.add_argument(*flags, **settings)
+
     group = parser.add_argument_group("data")
-    group.add_argument("--dataset", choices=DATASETS, default="synthetic",
-                       help="synthetic (default): phantoms written into the run folder; "
-                       "oai / brats / folder: NIfTI subjects under --data-dir; msd-brats "
-                       "(Decathlon brain tumours, 7.6 GB) / open-ms (30 MS patients, 0.5 GB): "
-                       "downloaded once into the data root unless --data-dir names a copy")
-    group.add_argument("--phantom", choices=["knee", "brain"], default="knee",
-                       help="which phantom --dataset synthetic writes (default knee: 2 "
-                       "modalities, 3 classes, like OAI; brain: 4 modalities, 2 classes)")
-    group.add_argument("--data-dir", type=Path, help="folder searched recursively for subjects "
-                       "(msd-brats: also the Task01_BrainTumour .tar or its folder)")
-    group.add_argument("--data-root", type=Path, help="where msd-brats / open-ms are "
-                       "downloaded (default $CROSS_MODALITY_DATA, else ~/.cache/cross_modality)")
-    group.add_argument("--cache-dir", type=Path, help="where prepared volumes are cached, shared "
-                       "by every run on the same files (default: DATA_ROOT/prepared; the "
-                       "synthetic phantoms: OUT/cache)")
-    group.add_argument("--mirror", metavar="URL", help="download msd-brats / open-ms from "
-                       "another copy with the same paths and checksums")
-    group.add_argument("--modality", action="append", type=key_value, default=[],
-                       metavar="NAME=GLOB[#CHANNEL]", help="a modality and its file pattern; "
-                       "repeat for each (a {subject} placeholder matches flat layouts; #N "
-                       "picks channel N of a 4-D file)")
-    group.add_argument("--modalities", help="comma-separated subset of the preset's "
-                       "modalities, e.g. FLAIR,T1c")
-    group.add_argument("--label", metavar="GLOB", help="label map file pattern")
-    group.add_argument("--mask", metavar="GLOB", help="mask file pattern (default: the preset's, "
-                       "else nonzero voxels)")
-    group.add_argument("--class", dest="classes", action="append", type=class_values, default=[],
-                       metavar="NAME=VALUES", help="label merge map: a foreground class and "
-                       "its label values, e.g. tumor=1,2,4 or lesion=nonzero; repeat per class")
-    group.add_argument("--group-pattern", type=_regular_expression, help="regex whose first group of the subject name "
-                       "is the subject id (keeps visits in one fold)")
-    group.add_argument("--subjects", type=_subjects, metavar="N|NAME,NAME,...",
-                       help="use part of the data: a seeded choice of N subjects, or the named "
-                       "ones (synthetic: how many phantoms to write)")
-    group.add_argument("--published", choices=["oai", "brats", "none"],
-                       help="which published table to compare with (default: oai for oai and "
-                       "the knee phantom, brats for brats and the brain phantom, none for folder)")
+    option(group, "--dataset", choices=DATASETS, default="synthetic",
+                  help="synthetic (default): phantoms written into the run folder; "
+                  "oai / brats / folder: NIfTI subjects under --data-dir; msd-brats "
+                  "(Decathlon brain tumours, 7.6 GB) / open-ms (30 MS patients, 0.5 GB): "
+                  "downloaded once into the data root unless --data-dir names a copy")
+    option(group, "--phantom", choices=["knee", "brain"], default="knee",
+                  help="which phantom --dataset synthetic writes (default knee: 2 "
+                  "modalities, 3 classes, like OAI; brain: 4 modalities, 2 classes)")
+    option(group, "--data-dir", type=Path, help="folder searched recursively for subjects "
+                  "(msd-brats: also the Task01_BrainTumour .tar or its folder)")
+    option(group, "--data-root", type=Path, help="where msd-brats / open-ms are "
+                  "downloaded (default $CROSS_MODALITY_DATA, else ~/.cache/cross_modality)")
+    option(group, "--cache-dir", type=Path, help="where prepared volumes are cached, shared "
+                  "by every run on the same files (default: DATA_ROOT/prepared; the "
+                  "synthetic phantoms: OUT/cache)")
+    option(group, "--cache-limit", type=_positive_number, default=20.0, metavar="GB",
+           help="size limit of the prepared-volume cache in GB (default 20): after a "
+           "start, the volumes used least recently (never this run's) are removed until "
+           "the cache fits, with a line saying so")
+    option(group, "--mirror", metavar="URL", help="download msd-brats / open-ms from "
+                  "another copy with the same paths and checksums")
+    option(group, "--modality", action="append", type=key_value, default=[],
+                  metavar="NAME=GLOB[#CHANNEL]", help="a modality and its file pattern; "
+                  "repeat for each (a {subject} placeholder matches flat layouts; #N "
+                  "picks channel N of a 4-D file)")
+    option(group, "--modalities", help="comma-separated subset of the preset's "
+                  "modalities, e.g. FLAIR,T1c")
+    option(group, "--label", metavar="GLOB", help="label map file pattern")
+    option(group, "--mask", metavar="GLOB", help="mask file pattern (default: the preset's, "
+                  "else nonzero voxels)")
+    option(group, "--class", dest="classes", action="append", type=class_values, default=[],
+                  metavar="NAME=VALUES", help="label merge map: a foreground class and "
+                  "its label values, e.g. tumor=1,2,4 or lesion=nonzero; repeat per class")
+    option(group, "--group-pattern", type=_regular_expression, help="regex whose first group of the subject name "
+                  "is the subject id (keeps visits in one fold)")
+    option(group, "--subjects", type=_subjects, metavar="N|NAME,NAME,...",
+                  help="use part of the data: a seeded choice of N subjects, or the named "
+                  "ones (synthetic: how many phantoms to write)")
+    option(group, "--published", choices=["oai", "brats", "none"],
+                  help="which published table to compare with (default: oai for oai and "
+                  "the knee phantom, brats for brats and the brain phantom, none for folder)")
     group = parser.add_argument_group(
         "model reading", "what the paper leaves open (recorded in run.json and the table header)")
-    group.add_argument("--vector-normalization", choices=list(VECTOR_NORMALIZATION_SCOPES),
-                       default="unless-per-feature", help="which networks normalize each "
-                       "feature vector to zero mean and unit SD before the mean (§II-C): " +
-                       "; ".join(f"{k}: {v}" for k, v in VECTOR_NORMALIZATION_SCOPES.items()))
-    group.add_argument("--last-block", choices=list(LAST_BLOCKS), default="bn-lrelu",
-                       help="the encoder's last block (the representation): " +
-                       "; ".join(f"{k}: {v}" for k, v in LAST_BLOCKS.items()))
-    group.add_argument("--dropout-distribution", choices=list(DROPOUT_DISTRIBUTIONS),
-                       default="uniform-subsets", help="modality dropout's subsets: " +
-                       "; ".join(f"{k}: {v}" for k, v in DROPOUT_DISTRIBUTIONS.items()))
-    group.add_argument("--recalibrate-statistics", action=argparse.BooleanOptionalAction,
-                       help="after training, recompute every normalization layer's moving "
-                       "statistics from the training patches under the final weights "
-                       "(default: the preset's)")
+    option(group, "--vector-normalization", choices=list(VECTOR_NORMALIZATION_SCOPES),
+                  default="unless-per-feature", help="which networks normalize each "
+                  "feature vector to zero mean and unit SD before the mean (§II-C): " +
+                  "; ".join(f"{k}: {v}" for k, v in VECTOR_NORMALIZATION_SCOPES.items()))
+    option(group, "--last-block", choices=list(LAST_BLOCKS), default="bn-lrelu",
+                  help="the encoder's last block (the representation): " +
+                  "; ".join(f"{k}: {v}" for k, v in LAST_BLOCKS.items()))
+    option(group, "--dropout-distribution", choices=list(DROPOUT_DISTRIBUTIONS),
+                  default="uniform-subsets", help="modality dropout's subsets: " +
+                  "; ".join(f"{k}: {v}" for k, v in DROPOUT_DISTRIBUTIONS.items()))
+    option(group, "--recalibrate-statistics", action=argparse.BooleanOptionalAction,
+                  help="after training, recompute every normalization layer's moving "
+                  "statistics from the training patches under the final weights "
+                  "(default: the preset's)")
     group = parser.add_argument_group("run")
-    group.add_argument("--preset", choices=sorted(RUN_PRESETS), default="quick",
-                       help="; ".join(f"{p.name}: {p.description}" for p in RUN_PRESETS.values()))
-    group.add_argument("--folds", type=_at_least(2, "cross-validation needs a training and a "
-                                                  "test part"),
-                       help="cross-validation folds (default: the preset's, at most the "
-                       "number of subjects)")
-    group.add_argument("--updates", type=_at_least(1, "a network must train"),
-                       help="optimizer updates per network (the quick preset's budget)")
-    group.add_argument("--epochs", type=_at_least(1, "a network must train"),
-                       help="training epochs per network (instead of --updates)")
-    group.add_argument("--patches-per-class", type=_at_least(1, "every class is sampled"),
-                       help="autoencoder training patches per class per subject")
-    group.add_argument("--evaluation-patches-per-class", type=_at_least(1, "every class is "
-                                                                          "sampled"),
-                       help="random-forest patches per class per subject (sampled apart from "
-                       "the training patches)")
-    group.add_argument("--filters", type=_filters, help="encoder filters, e.g. 32,64,128")
-    group.add_argument("--momentum", type=_fraction_below_one, help="momentum of the "
-                       "batch-normalization moving averages, in [0, 1) (default: the preset's; "
-                       "0.99 is the Keras default)")
-    group.add_argument("--seed", type=seed_value, default=0, help="one seed for Python, NumPy, Keras, "
-                       "sampling, folds and forests, in [0, 2^32) (default 0)")
-    group.add_argument("--repeats", type=_at_least(1, "every unit trains once"), default=1,
-                       help="trainings per configuration and fold, from derived seeds (default "
-                       "1); with 2 or more the intervals condition on the folds and narrow with "
-                       "the repeats (README, Uncertainty); raising it extends a run folder")
-    group.add_argument("--configs", type=_configurations,
-                       help="comma-separated configuration names or globs to run "
-                       f"(default all): {', '.join(c.name for c in CONFIGURATIONS)}")
-    group.add_argument("--out", type=Path, help="run folder (default runs/<dataset>-<preset>-"
-                       "seed<seed> under the current folder)")
-    group.add_argument("--discard-stale-units", action="store_true",
-                       help="when the input files changed since the run folder's units were "
-                       "made, delete those units and start again (otherwise the run refuses)")
-    group.add_argument("--shard", help="I/N: run only every N-th unit starting at I (0-based), "
-                       "for cluster job arrays; a final call without --shard aggregates")
-    group.add_argument("--mixed-precision", action="store_true",
-                       help="float16 computation with float32 weights (for GPUs)")
-    group.add_argument("--distribute", choices=["none", "mirrored"], default="none",
-                       help="mirrored: tf.distribute.MirroredStrategy over all local GPUs")
-    group.add_argument("--verbose", type=int, default=1, choices=[0, 1, 2],
-                       help="Keras progress: 0 silent, 1 progress bar (on a terminal; "
-                       "redirected output gets the per-unit lines only), 2 one line per epoch")
+    option(group, "--preset", choices=sorted(RUN_PRESETS), default="quick",
+                  help="; ".join(f"{p.name}: {p.description}" for p in RUN_PRESETS.values()))
+    option(group, "--folds", type=_at_least(2, "cross-validation needs a training and a "
+                                             "test part"),
+                  help="cross-validation folds (default: the preset's, at most the "
+                  "number of subjects)")
+    option(group, "--updates", type=_at_least(1, "a network must train"),
+                  help="optimizer updates per network (the quick preset's budget)")
+    option(group, "--epochs", type=_at_least(1, "a network must train"),
+                  help="training epochs per network (instead of --updates)")
+    option(group, "--patches-per-class", type=_at_least(1, "every class is sampled"),
+                  help="autoencoder training patches per class per subject")
+    option(group, "--evaluation-patches-per-class", type=_at_least(1, "every class is "
+                                                                     "sampled"),
+                  help="random-forest patches per class per subject (sampled apart from "
+                  "the training patches)")
+    option(group, "--filters", type=_filters, help="encoder filters, e.g. 32,64,128")
+    option(group, "--momentum", type=_fraction_below_one, help="momentum of the "
+                  "batch-normalization moving averages, in [0, 1) (default: the preset's; "
+                  "0.99 is the Keras default)")
+    option(group, "--seed", type=seed_value, default=0, help="one seed for Python, NumPy, Keras, "
+                  "sampling, folds and forests, in [0, 2^32) (default 0)")
+    option(group, "--repeats", type=_at_least(1, "every unit trains once"), default=1,
+                  help="trainings per configuration and fold, from derived seeds (default "
+                  "1); with 2 or more the intervals condition on the folds and narrow with "
+                  "the repeats (docs/design.md, Uncertainty); raising it extends a run folder")
+    option(group, "--configs", type=_configurations,
+                  help="comma-separated configuration names or globs to run "
+                  f"(default all): {', '.join(c.name for c in CONFIGURATIONS)}")
+    option(group, "--out", type=Path, help="run folder (default runs/<dataset>-<preset>-"
+                  "seed<seed> under the current folder)")
+    option(group, "--discard-stale-units", action="store_true",
+                  help="when the input files changed since the run folder's units were "
+                  "made, delete those units and start again (otherwise the run refuses)")
+    option(group, "--shard", help="I/N: run only every N-th unit starting at I (0-based), "
+                  "for cluster job arrays; a final call without --shard aggregates")
+    option(group, "--mixed-precision", action="store_true",
+                  help="float16 computation with float32 weights (for GPUs)")
+    option(group, "--distribute", choices=["none", "mirrored"], default="none",
+                  help="mirrored: tf.distribute.MirroredStrategy over all local GPUs")
+    option(group, "--verbose", type=int, default=1, choices=[0, 1, 2],
+                  help="Keras progress: 0 silent, 1 progress bar (on a terminal; "
+                  "redirected output gets the per-unit lines only), 2 one line per epoch")
     return parser

@@ -4,7 +4,7 @@ Two sets of patch positions are drawn per subject, each balanced over the classe
 the autoencoders' training patches (``run.patches_per_class``) and, separately and
 more generously, the random forests' patches (``run.evaluation_patches_per_class``),
 whose test part sets how precisely a fold's accuracy is measured. The paper used one
-set for both (README, Decisions).
+set for both (docs/design.md, Decisions).
 """
 from dataclasses import dataclass
 
@@ -86,16 +86,16 @@ def locate_data(run, log=print):
         raise data.DataError(f"{run.dataset} was found in {found}, not in {run.data_dir}")
 
 
-def load_patch_data(run, log=print, progress=None):
-    """Every subject prepared (cached in ``run.cache_dir``), sampled twice, and split into
-    folds."""
+def load_patch_data(run, log=print, progress=None, cache=None):
+    """Every subject prepared (cached in ``cache``, a ``data.PreparedCache``, else in
+    ``run.cache_dir``), sampled twice, and split into folds."""
     found = data.find_subjects(run.data_dir, run.spec)
     subjects = choose_subjects(found, run.subjects, run.seed)
     log(f"{len(subjects)} subjects under {run.data_dir}; modalities "
         f"{', '.join(run.modality_names)}; classes {', '.join(run.spec.class_names)}")
     prepared = data.prepare_subjects(subjects, run.spec,
                                      cache_dir=run.cache_dir or run.out / "cache",
-                                     progress=progress)
+                                     progress=progress, cache=cache)
     tables = {}
     for purpose, per_class in (("training", run.patches_per_class),
                                ("evaluation", run.evaluation_patches_per_class)):
@@ -111,12 +111,15 @@ def load_patch_data(run, log=print, progress=None):
     distinct = len(set(groups))
     fold_count = run.folds or min(run.preset_folds, distinct)
     if distinct < max(fold_count, 2):
+        ids = f"{distinct} subject id{'s' if distinct != 1 else ''}"
         held = (f"--subjects selected {len(subjects)} of the {len(found)} subjects in "
-                f"{run.data_dir} ({distinct} subject ids)" if run.subjects is not None else
-                f"{run.data_dir} holds {distinct} subject ids")
-        raise data.DataError(f"{fold_count} folds need at least {max(fold_count, 2)} subjects "
-                             f"(subject ids), but {held}: "
-                             + (f"give --folds {distinct} or fewer, or more subjects"
-                                if distinct >= 2 else "cross-validation needs more subjects"))
+                f"{run.data_dir} ({ids})" if run.subjects is not None else
+                f"{run.data_dir} holds {ids}")
+        if distinct < 2:
+            raise data.DataError(f"cross-validation needs at least 2 subjects (subject ids), "
+                                 f"but {held}: give more subjects")
+        raise data.DataError(f"{fold_count} folds need at least {fold_count} subjects "
+                             f"(subject ids), but {held}: give --folds {distinct} or fewer, "
+                             "or more subjects")
     folds = data.subject_folds(groups, fold_count, seed=run.seed)
     return PatchData(subjects, tables["training"], tables["evaluation"], folds)

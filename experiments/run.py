@@ -39,6 +39,7 @@ class Run:
     extra: dict = field(default_factory=dict)  # study-specific settings (fingerprinted)
     fetch: dict = None  # a named dataset: {"data_dir", "data_root", "mirror"} for data.fetch
     cache_dir: Path = None  # prepared volumes (not fingerprinted: keyed by the input files)
+    cache_limit_gb: float = 20.0  # the cache's size limit (least recently used pruned)
     # The readings of what the paper leaves open (models.VECTOR_NORMALIZATION_SCOPES,
     # LAST_BLOCKS, DROPOUT_DISTRIBUTIONS) and whether statistics are recalibrated.
     vector_normalization: str = "unless-per-feature"

@@ -27,21 +27,25 @@ RUN_FILE_VERSION = 2
 
 
 # -- files ----------------------------------------------------------------------------------
-def file_identity(path, known=None):
-    """{size, mtime_ns, sha256}; reuses ``known``'s hash when size and mtime agree."""
+def file_identity(path, known=None, hashes=None):
+    """{size, mtime_ns, sha256}. With ``hashes`` (a ``FileHashes`` memo, which notices a
+    rewrite that kept size and mtime) its SHA-256; else ``known``'s when size and mtime
+    agree, or a fresh one."""
     status = os.stat(path)
     identity = {"size": status.st_size, "mtime_ns": status.st_mtime_ns}
+    if hashes is not None:
+        return {**identity, "sha256": hashes.sha256(path)}
     if known and {k: known.get(k) for k in identity} == identity:
         return {**identity, "sha256": known["sha256"]}
     return {**identity, "sha256": checksum_of_file(path, "sha256")}
 
 
-def input_identities(paths, known=None):
+def input_identities(paths, known=None, hashes=None):
     """{resolved path: identity} of the input files (hashing only what may have changed)."""
     known = known or {}
     result = {}
     for path in sorted({str(Path(p).resolve()) for p in paths}):
-        result[path] = file_identity(path, known.get(path))
+        result[path] = file_identity(path, known.get(path), hashes)
     return result
 
 
@@ -53,23 +57,28 @@ class RunFolderError(SystemExit):
         super().__init__(f"error: {message}")
 
 
-def check_writable(out):
-    """Fails with one line, before anything is computed, when ``out`` cannot be a run
-    folder: an existing file (or one above it), or a place this user cannot write
+def check_writable(out, option="--out", purpose="the run"):
+    """Fails with one line, before anything is computed, when ``out`` cannot be a folder
+    that this process writes (``option`` names where it came from, ``purpose`` what it is
+    for): an existing file (or one above it), or a place this user cannot write
     (read-only mount, mode). Creates nothing: a start that fails later leaves no folder."""
     out = Path(out)
     if out.exists() and not out.is_dir():
-        raise RunFolderError(f"--out {out} is a file, not a folder; give a folder for the run")
+        raise RunFolderError(f"{option} {out} is a file, not a folder; give a folder for "
+                             f"{purpose}")
     existing = next(place for place in (out, *out.absolute().parents) if place.exists())
     if not existing.is_dir():
-        raise RunFolderError(f"--out {out} cannot be a folder: {existing} is a file; give "
-                             "another folder for the run")
+        raise RunFolderError(f"{option} {out} cannot be a folder: {existing} is a file; give "
+                             f"another folder for {purpose}")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise RunFolderError(f"{option} {out} cannot be written ({existing} is not writable "
+                             f"by this user); give a folder you can write to for {purpose}")
     try:
         with tempfile.TemporaryFile(dir=existing):
             pass
     except OSError as error:
-        raise RunFolderError(f"--out {out} cannot be written ({error.strerror or error}); give a "
-                             "folder you can write to") from None
+        raise RunFolderError(f"{option} {out} cannot be written ({error.strerror or error}); "
+                             f"give a folder you can write to for {purpose}") from None
 
 
 def require_run(out, reader, how_to_make):
@@ -81,24 +90,35 @@ def require_run(out, reader, how_to_make):
                              f"{how_to_make}")
 
 
-def open_run_folder(run, input_files, discard_stale=False, log=print):
+def open_run_folder(run, input_files, discard_stale=False, log=print, read_only=False,
+                    hashes=None):
     """Creates OUT/run.json, or checks that the folder's run matches this one.
 
     Refuses a folder made with other arguments, and one whose input files changed,
     naming them; with ``discard_stale`` the finished units of changed data are deleted
-    and the run starts afresh on the new data.
+    and the run starts afresh on the new data. ``read_only`` (a script that reads the
+    run): the folder must hold this run on unchanged files, and nothing in it is
+    written, replaced or deleted. ``hashes``: a ``runtime.files.FileHashes`` memo, so
+    that the SHA-256 recorded here is the one the prepared-volume cache was keyed by.
     """
-    run.out.mkdir(parents=True, exist_ok=True)
+    if discard_stale and read_only:
+        raise ValueError("a read-only use of a run folder never discards its units")
+    if not read_only:
+        run.out.mkdir(parents=True, exist_ok=True)
     path = run.out / RUN_FILE
     fingerprint = run.fingerprint()
     stored = None
+    if read_only and not path.exists():
+        raise RunFolderError(f"{run.out} holds no run (no {RUN_FILE}); check --out and the "
+                             "run's options")
     if path.exists():
         try:
             stored = json.loads(path.read_text())
         except (OSError, ValueError) as error:
             raise RunFolderError(f"{path} cannot be read ({error}); give another --out") from None
         arguments = stored.get("arguments") if stored.get("version") == RUN_FILE_VERSION else None
-        if canonical(arguments) != canonical(fingerprint) and not finished_units(run.out):
+        if (canonical(arguments) != canonical(fingerprint) and not finished_units(run.out)
+                and not read_only):
             # Nothing was computed under the old arguments (a start that failed): the
             # folder takes the new ones.
             log(f"{run.out} has no finished unit: its run.json is replaced by this run's")
@@ -116,31 +136,69 @@ def open_run_folder(run, input_files, discard_stale=False, log=print):
                     "order, or another --out")
             raise RunFolderError(
                 f"{run.out} holds a run made with other arguments (they differ in: "
-                f"{', '.join(changed)}); its finished units are kept. Give another --out, or "
-                "the same arguments to resume.")
+                f"{', '.join(option_names(changed, before, after))}); its finished units are "
+                "kept. Give another --out, or the same arguments to resume.")
     known = stored.get("inputs", {}) if stored else {}
-    inputs = input_identities(input_files, known)
+    inputs = input_identities(input_files, known, hashes)
     if stored:
         changes = describe_changes(known, inputs)
         if changes:
             finished = finished_units(run.out)
-            if not discard_stale:
-                listed = "; ".join(changes[:8]) + (" …" if len(changes) > 8 else "")
+            listed = "; ".join(changes[:8]) + (" …" if len(changes) > 8 else "")
+            if read_only:
+                raise RunFolderError(
+                    f"the input files of {run.out} changed since its {len(finished)} finished "
+                    f"units were made: {listed}. This script only reads the run and changes "
+                    "nothing in it: restore the files, or make the run again on the new data "
+                    "with table1.py (another --out keeps both)")
+            if not finished:
+                # Nothing was computed on the old files (a start that failed): nothing to
+                # keep or discard, the folder takes the new files.
+                log(f"{run.out} has no finished unit: its input files are recorded anew")
+            elif not discard_stale:
                 raise RunFolderError(
                     f"the input files of {run.out} changed since its {len(finished)} finished "
                     f"units were made: {listed}. Every unit depends on every subject's data, so "
                     "none can be reused. Give another --out to keep both runs, or add "
                     "--discard-stale-units to delete the finished units and start again on the "
                     "new data.")
-            log(f"input files changed ({len(changes)}): discarding {len(finished)} finished "
-                f"units of the old data in {run.out}")
-            for directory in finished:
-                shutil.rmtree(directory)
-            for name in ("table1.md", "table1.csv", "table1.json", "table1_pairs.csv",
-                         "table1_claims.csv", "table1_feature_scale.csv"):
-                (run.out / name).unlink(missing_ok=True)
-    atomic_write_text(path, json.dumps({"version": RUN_FILE_VERSION, "arguments": fingerprint,
-                                        "inputs": inputs}, indent=2))
+            else:
+                log(f"input files changed ({len(changes)}): discarding {len(finished)} "
+                    f"finished units of the old data in {run.out}")
+                for directory in finished:
+                    shutil.rmtree(directory)
+                for name in ("table1.md", "table1.csv", "table1.json", "table1_pairs.csv",
+                             "table1_pairs.png", "table1_claims.csv",
+                             "table1_feature_scale.csv"):
+                    (run.out / name).unlink(missing_ok=True)
+    if not read_only:
+        atomic_write_text(path, json.dumps({"version": RUN_FILE_VERSION,
+                                            "arguments": fingerprint, "inputs": inputs},
+                                           indent=2))
+
+
+# Recorded keys that are not an option's name: what a user changed to change them.
+KEY_OPTIONS = {"preset_folds": "--preset (its folds)", "classes": "--class",
+               "label": "--label", "mask": "--mask", "modalities": "--modality",
+               "group_pattern": "--group-pattern", "channels": "--modality (#channel)",
+               "precision": "--mixed-precision", "batch_size": "--preset (its batch size)",
+               "trees": "--preset (its trees)",
+               "reading": "the model reading (--vector-normalization, --last-block, "
+                          "--dropout-distribution, --recalibrate-statistics)"}
+
+
+def option_names(changed, before, after):
+    """The changed keys of run.json as a user knows them: the dataset spec's own keys
+    (--class, --label, …) rather than "spec", options by their flag."""
+    names = []
+    for key in changed:
+        if key == "spec":
+            old, new = (before or {}).get("spec") or {}, after.get("spec") or {}
+            keys = sorted(k for k in set(old) | set(new) if old.get(k) != new.get(k))
+            names += [KEY_OPTIONS.get(k, f"the dataset's {k}") for k in keys] or ["the dataset"]
+        else:
+            names.append(KEY_OPTIONS.get(key, "--" + key.replace("_", "-")))
+    return list(dict.fromkeys(names))
 
 
 # The model of run folders made before the readings were recorded: no §II-C step.

@@ -31,6 +31,7 @@ class Unit:
     network_sha256: str = None
     training_subjects: tuple = ()  # recorded by units made since the roles were recorded
     run_input_checksums: frozenset = frozenset()  # SHA-256 of every input file of its run
+    run_id: str = ""  # what its run is (arguments and input files), in 8 hex digits
 
     @property
     def name(self):
@@ -51,6 +52,10 @@ def load_unit(directory):
     """The Unit in ``directory`` (OUT/units/<configuration>/fold<k>[-repeat<r>]); a clear
     error when it is not a finished unit with one network for every modality."""
     directory = Path(directory)
+    if (directory / RUN_FILE).exists():
+        raise SystemExit(f"error: {directory} is a run folder, not a unit: name its units, "
+                         f"e.g. {directory / 'units' / 'dropout+norm-a0' / 'fold0'} (a glob "
+                         "such as 'OUT/units/*-a0/fold*' names several)")
     result = (read_unit_result(directory, consequence="segment.py cannot use it")
               if directory.is_dir() else None)
     if result is None:
@@ -59,14 +64,35 @@ def load_unit(directory):
                          "options (e.g. --configs dropout+norm-a0 --out OUT), then name "
                          "OUT/units/<configuration>/fold<k>")
     if not (directory / "model.keras").exists():
-        raise SystemExit(f"error: {directory} holds one network per training modality (the "
-                         "training-modality baseline): segmentation needs one network that "
-                         "serves every modality")
+        if any(directory.glob("model_*.keras")):
+            raise SystemExit(f"error: {directory} holds one network per training modality (the "
+                             "training-modality baseline): segmentation needs one network that "
+                             "serves every modality")
+        raise SystemExit(f"error: {directory} is a control without a network "
+                         f"({result.get('configuration')}: the forests see raw intensities): "
+                         "segmentation needs a trained network that serves every modality")
     network = models.load_network(directory / "model.keras")
     return Unit(directory, result["configuration"], result["fold"],
                 list(result.get("test_subjects", [])), network,
                 result["files"]["model.keras"]["sha256"],
-                tuple(result.get("training_subjects", ())), run_input_checksums(directory))
+                tuple(result.get("training_subjects", ())), run_input_checksums(directory),
+                run_id(directory))
+
+
+def run_id(directory):
+    """8 hex digits of the SHA-256 of what the unit's run is: its recorded arguments and
+    its input files' contents (a run folder moved elsewhere keeps its id; another run of
+    the same folder name does not share it). Without a readable run.json: of the run
+    folder's resolved path."""
+    folder = Path(directory).resolve().parents[2]
+    try:
+        stored = json.loads((folder / RUN_FILE).read_text())
+        what = {"arguments": stored["arguments"],
+                "inputs": sorted(i["sha256"] for i in stored["inputs"].values())}
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        what = {"folder": str(folder)}
+    import hashlib
+    return hashlib.sha256(json.dumps(what, sort_keys=True).encode()).hexdigest()[:8]
 
 
 def run_input_checksums(directory):

@@ -29,9 +29,16 @@ def unit_folders(patterns):
 
 
 def maps_folder(out, unit):
-    """OUT/<run folder>/<configuration>/<fold>: units of different runs never share one."""
-    return Path(out) / unit.directory.resolve().parents[2].name / unit.configuration / \
-        unit.directory.name
+    """OUT/<run folder>-<run id>/<configuration>/<fold>: keyed by what the unit's run is
+    (``segmentation.run_id``), so units of different runs never share one, even across
+    calls and when their run folders have the same name."""
+    return (Path(out) / f"{run_name(unit)}-{unit.run_id}" / unit.configuration /
+            unit.directory.name)
+
+
+def run_name(unit):
+    """The name of the unit's run folder (OUT/units/<configuration>/<fold>)."""
+    return unit.directory.resolve().parents[2].name
 
 
 def plan(args, units, labelled_files):

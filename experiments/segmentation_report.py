@@ -16,6 +16,47 @@ def write_table(rows, out, columns):
     atomic_write_csv(Path(out) / "segmentation.csv", columns, rows)
 
 
+# A score row is one (unit of one run, target scan, labelled and target modality, class,
+# prior): a later call's row replaces an earlier one with the same key, the rest stay.
+ROW_KEY = ("run_id", "run", "configuration", "fold", "subject", "labelled_modality",
+           "target_modality", "class", "prior")
+NUMBERS = {"dice": float, "sensitivity": float, "precision": float, "auc": float,
+           "true_voxels": int, "predicted_voxels": int}
+
+
+def read_table(out, columns):
+    """The rows of an existing OUT/segmentation.csv (numbers as numbers), [] when there is
+    none; an error naming the file when it is not a table of these columns."""
+    import csv
+    path = Path(out) / "segmentation.csv"
+    if not path.exists():
+        return []
+    try:
+        with open(path, newline="") as handle:
+            reader = csv.DictReader(handle)
+            header = reader.fieldnames or []
+            rows = list(reader)
+        missing = [c for c in columns if c not in header and c != "run_id"]
+        if missing:
+            raise ValueError(f"it lacks the columns {', '.join(missing)}")
+        for row in rows:
+            for column, kind in NUMBERS.items():
+                row[column] = kind(row[column]) if row[column] not in ("", "nan") else math.nan
+            row.setdefault("run_id", "")
+    except (OSError, ValueError, csv.Error, KeyError) as error:
+        raise SystemExit(f"error: {path} cannot be read as the scores of earlier calls "
+                         f"({error}); move it away, or give another --out") from None
+    return rows
+
+
+def merged(earlier, rows):
+    """The earlier calls' rows that this call did not score again, then this call's."""
+    def key(row):
+        return tuple(str(row.get(column, "")) for column in ROW_KEY)
+    new = {key(row) for row in rows}
+    return [row for row in earlier if key(row) not in new] + list(rows)
+
+
 def write_summary(all_rows, out):
     """OUT/segmentation.md: mean Dice (± SD over held-out scans) per configuration and
     labelled → target modality (and class), one table per prior; returns a one-line
@@ -62,8 +103,12 @@ def summary_table(rows, measure):
     """Markdown rows: mean ± SD (n) of ``measure`` per configuration (rows) and labelled →
     target modality and class (columns)."""
     groups = defaultdict(list)
+    # Networks of several runs (calls into one --out) are told apart by their run.
+    several = len({(row["run"], row.get("run_id", "")) for row in rows}) > 1
     for row in rows:
-        groups[(row["configuration"], row["labelled_modality"], row["target_modality"],
+        network = (f"{row['run']}-{row.get('run_id', '')} {row['configuration']}" if several
+                   else row["configuration"])
+        groups[(network, row["labelled_modality"], row["target_modality"],
                 row["class"])].append(row[measure])
     configurations = list(dict.fromkeys(key[0] for key in groups))
     targets = list(dict.fromkeys(key[1:] for key in groups))

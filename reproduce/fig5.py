@@ -13,7 +13,6 @@ fig5.csv (per-row mean absolute reconstruction error) into OUT/figures/ (or
 """
 
 from runtime.console import run_script
-from runtime.startup import import_tensorflow_quietly
 
 import numpy as np
 
@@ -35,7 +34,6 @@ def shown_rows(table, test_rows, seed):
 def main(argv=None):
     parser = figures.figure_parser(__doc__, fold_option="model")
     args = parser.parse_args(argv)
-    import_tensorflow_quietly()  # after the options: --help and their errors are quick
     configuration = CONFIGURATIONS_BY_NAME.get(axial_name(True, True, args.alpha))
     if configuration is None:
         figures.four_settings(args.alpha)  # raises the error that names the grid

@@ -11,7 +11,6 @@ Writes fig6.png and fig6.csv (configuration, feature, rank, mi_<m>, sd_<m>, ncc)
 """
 
 from runtime.console import run_script
-from runtime.startup import import_tensorflow_quietly
 
 import numpy as np
 
@@ -21,7 +20,6 @@ from experiments import analysis, figures, unit
 def main(argv=None):
     parser = figures.figure_parser(__doc__, fold_option="features")
     args = parser.parse_args(argv)
-    import_tensorflow_quietly()  # after the options: --help and their errors are quick
     configurations = figures.four_settings(args.alpha)
     run, patch_data, figures_dir = figures.prepare_figure_run(
         args, argv, "fig6.py", configurations)

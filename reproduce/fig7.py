@@ -10,7 +10,6 @@ Writes fig7.png and fig7.csv (configuration, rank, ncc averaged over folds).
 """
 
 from runtime.console import run_script
-from runtime.startup import import_tensorflow_quietly
 
 import numpy as np
 
@@ -23,7 +22,6 @@ def main(argv=None):
     parser.add_argument("--alphas", default=",".join(f"{a:g}" for a in ALPHAS),
                         help="comma-separated alphas, one panel each (default all)")
     args = parser.parse_args(argv)
-    import_tensorflow_quietly()  # after the options: --help and their errors are quick
     alphas = [float(a) for a in args.alphas.split(",")]
     configurations = [c for alpha in alphas for c in figures.four_settings(alpha, "--alphas")]
     run, patch_data, figures_dir = figures.prepare_figure_run(

@@ -11,7 +11,6 @@ Writes fig8.png and fig8.csv (configuration, k, same, cross).
 """
 
 from runtime.console import run_script
-from runtime.startup import import_tensorflow_quietly
 
 import numpy as np
 
@@ -29,7 +28,6 @@ def main(argv=None):
                         ">= 2 test subjects per fold) or within each subject, stratified by "
                         "label (for folds with one test subject)")
     args = parser.parse_args(argv)
-    import_tensorflow_quietly()  # after the options: --help and their errors are quick
     if args.k_step < 1:
         raise SystemExit("error: --k-step must be at least 1")
     configurations = figures.four_settings(args.alpha)

@@ -23,9 +23,9 @@ import shutil
 from pathlib import Path
 
 from runtime.console import run_script
-from runtime.startup import import_tensorflow_quietly
 
 from experiments import command_line, grid, pair_report, table_files, table_report
+from experiments.run_folder import check_writable
 from runtime.console import say
 
 
@@ -39,7 +39,8 @@ def main(argv=None):
                         "tables into DIR (e.g. paper_figures/<name>: the committed results are "
                         "published this way, never by default)")
     args = parser.parse_args(argv)
-    import_tensorflow_quietly()  # after the options: --help and their errors are quick
+    if args.publish:  # checked now, not after the whole run
+        check_writable(args.publish, "--publish", "the published tables")
     run = command_line.resolve_run(args, argv)
     shard = command_line.parse_shard(args.shard)
     patch_data = grid.prepare(run, args)

@@ -73,4 +73,10 @@ def run_script(main):
         print("interrupted (Ctrl-C): everything finished so far is saved; rerun the same "
               "command to resume", file=sys.stderr, flush=True)
         status = INTERRUPTED
+    except OSError as error:  # a file or folder the system refused: one line naming it
+        console.close_line()
+        where = f"{error.filename}: " if error.filename else ""
+        print(f"error: {where}{error.strerror or error}; everything finished so far is saved",
+              file=sys.stderr, flush=True)
+        status = 1
     sys.exit(status)

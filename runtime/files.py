@@ -133,3 +133,45 @@ def atomic_write_csv(path, header, rows):
                 writer = csv.writer(handle)
                 writer.writerow(header)
             writer.writerows(rows)
+
+
+class FileHashes:
+    """SHA-256 of input files, each hashed once and remembered in a JSON memo by its path,
+    size, modification time, change time and inode. The change time (ctime) is set by the
+    system on every write and cannot be set back by ``touch`` or ``cp -p``, so a file
+    rewritten with its old size and mtime is hashed again: what is keyed by these hashes
+    (the prepared-volume cache, run.json) always describes the bytes that were read.
+    ``save()`` writes the memo (atomically); without ``memo_path`` nothing is written."""
+
+    def __init__(self, memo_path=None):
+        self.memo_path = Path(memo_path) if memo_path else None
+        self.known = {}
+        if self.memo_path and self.memo_path.is_file():
+            try:
+                import json
+                self.known = dict(json.loads(self.memo_path.read_text()))
+            except (OSError, ValueError, TypeError):
+                self.known = {}  # a damaged memo only costs hashing again
+        self.changed = False
+
+    @staticmethod
+    def _stamp(status):
+        return [status.st_size, status.st_mtime_ns, status.st_ctime_ns, status.st_ino]
+
+    def sha256(self, path):
+        resolved = str(Path(path).resolve())
+        stamp = self._stamp(os.stat(resolved))
+        entry = self.known.get(resolved)
+        if isinstance(entry, dict) and entry.get("stamp") == stamp and entry.get("sha256"):
+            return entry["sha256"]
+        digest = checksum_of_file(resolved, "sha256")
+        self.known[resolved] = {"stamp": stamp, "sha256": digest}
+        self.changed = True
+        return digest
+
+    def save(self):
+        if self.memo_path and self.changed:
+            import json
+            self.memo_path.parent.mkdir(parents=True, exist_ok=True)
+            atomic_write_text(self.memo_path, json.dumps(self.known, indent=0, sort_keys=True))
+            self.changed = False

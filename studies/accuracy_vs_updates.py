@@ -23,14 +23,13 @@ import dataclasses
 from pathlib import Path
 
 from runtime.console import format_seconds, run_script
-from runtime.startup import import_tensorflow_quietly
 
 import numpy as np
 
 from experiments import claims, command_line, figures, grid, intervals, kept_scores
 from experiments.table_report import grouped_by_fold
 from experiments.checkpoint_units import collect_with_kept, kept_tasks, read_run_inputs
-from experiments.run_folder import require_run
+from experiments.run_folder import check_writable, require_run
 from runtime.console import say
 from runtime.files import atomic_write_text
 
@@ -136,7 +135,7 @@ def plot(rows, checkpoints, alphas, run, complete, figures_dir):
 
 def main(argv=None):
     parser = command_line.script_parser(__doc__)
-    parser.set_defaults(configs=DEFAULT_CONFIGURATIONS)
+    command_line.default_configurations(parser, DEFAULT_CONFIGURATIONS)
     parser.add_argument("--checkpoints", default="100,300,1000,3000",
                         help="numbers of updates at which every network is scored "
                         "(default 100,300,1000,3000; each network trains to the last)")
@@ -149,7 +148,6 @@ def main(argv=None):
         if action.dest in ("updates", "epochs", "repeats", "recalibrate_statistics"):
             action.help = argparse.SUPPRESS
     args = parser.parse_args(argv)
-    import_tensorflow_quietly()  # after the options: --help and their errors are quick
     if args.updates or args.epochs:
         raise SystemExit("error: --checkpoints sets the training length of this study; "
                          "--updates and --epochs do not apply")
@@ -169,7 +167,18 @@ def main(argv=None):
                               extra={"checkpoints": checkpoints})
     if args.report_only:
         require_run(run.out, f"{NAME}.py --report-only", "the same command without --report-only")
-    patch_data = grid.prepare(run, args)
+    figures_dir = args.figures_dir or run.out / "figures"
+    check_writable(figures_dir, "--figures-dir", "the figure and the kept scores")
+    identities = {}
+
+    def check_kept_scores(patch_data, inputs):
+        """Every kept record is checked before the run folder is made: a refused call
+        leaves nothing behind."""
+        identities.update(kept_scores.identity(run, inputs))
+        for configuration, fold, _ in grid.all_units(run, len(patch_data.folds)):
+            kept_scores.kept_result(figures_dir, identities, configuration.name, fold)
+
+    patch_data = grid.prepare(run, args, before_opening=check_kept_scores)
     figures_dir = figures.figures_dir_of(args, run)
     run_identity = kept_scores.identity(run, read_run_inputs(run.out))
     fold_count = len(patch_data.folds)
@@ -198,8 +207,9 @@ def main(argv=None):
             f"{run.evaluation_patches_per_class} forest patches per class per subject; compute "
             f"{format_seconds(sum(r['seconds'] for per in results.values() for r in per))} "
             f"over {sum(len(per) for per in results.values())} units.",
-            f"Units computed on: {'; '.join(machines)} (oneDNN rounds differently on other "
-            "processors: same seed, same numbers holds on one machine)." if len(machines) > 1
+            f"Units computed on: {'; '.join(machines)} (float32 round-off depends on the "
+            "processor and the thread count: same seed, same numbers holds for one of each)."
+            if len(machines) > 1
             else f"Units computed on: {machines[0]}." if machines else "",
             "" if not missing else f"Partial run: {len(missing)} units missing "
             f"({', '.join(missing[:6])}{' …' if len(missing) > 6 else ''}).", "",

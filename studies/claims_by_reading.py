@@ -26,7 +26,6 @@ import dataclasses
 from pathlib import Path
 
 from runtime.console import run_script
-from runtime.startup import import_tensorflow_quietly
 
 import numpy as np
 
@@ -132,7 +131,7 @@ def mechanism(name, results):
 
 def main(argv=None):
     parser = command_line.script_parser(__doc__)
-    parser.set_defaults(configs=DEFAULT_CONFIGURATIONS)
+    command_line.default_configurations(parser, DEFAULT_CONFIGURATIONS)
     parser.add_argument("--readings", help=f"comma-separated readings (default all): "
                         f"{', '.join(READINGS)}")
     parser.add_argument("--figures-dir", type=Path, help="where the MD, CSV and PNG go "
@@ -140,7 +139,6 @@ def main(argv=None):
     parser.add_argument("--report-only", action="store_true",
                         help="train nothing: report the units finished so far")
     args = parser.parse_args(argv)
-    import_tensorflow_quietly()  # after the options: --help and their errors are quick
     if (args.vector_normalization, args.last_block, args.dropout_distribution) != (
             "unless-per-feature", "bn-lrelu", "uniform-subsets") or args.recalibrate_statistics:
         raise SystemExit("error: this study sets the model readings itself; choose them with "

@@ -27,9 +27,9 @@ import json
 import numpy as np
 
 from experiments import command_line, forests, grid, intervals, unit
+from experiments.run_folder import check_writable
 from runtime.console import run_script, say
 from runtime.files import atomic_write_csv, atomic_write_text
-from runtime.startup import import_tensorflow_quietly
 
 NAME = "normalization_at_evaluation"
 VARIANTS = {"saved": "the unit's saved features",
@@ -105,6 +105,8 @@ def effect_rows(run, results):
                                 for (f, _), scores in found.items() if f == fold]
                                for fold in folds]
                     mean, half, _ = intervals.interval(changes)
+                    if not np.isfinite(half):  # no interval (one fold): "n/a", never NaN
+                        continue
                     row.update({f"{measure}_{variant}_change": round(mean, 2),
                                 f"{measure}_{variant}_low": round(mean - half, 2),
                                 f"{measure}_{variant}_high": round(mean + half, 2)})
@@ -144,23 +146,22 @@ def markdown(run, rows):
 
 def main(argv=None):
     args = command_line.run_reader_parser(__doc__).parse_args(argv)
-    import_tensorflow_quietly()  # after the options: --help and their errors are quick
     run = command_line.finished_run(args, argv, NAME)
-    patch_data = grid.prepare(run, args)  # checks that the run's input files are unchanged
-    results, missing = grid.collect(run, len(patch_data.folds))
-    if missing:
-        say(f"{len(missing)} units are not finished ({', '.join(missing[:4])}"
-            f"{' …' if len(missing) > 4 else ''}); scoring the finished ones")
+    out = args.figures_dir or run.out
+    check_writable(out, "--figures-dir", "the tables")  # before any work
+    # Only reads the run (its input files must be unchanged); writes only NAME.* files.
+    patch_data = grid.prepare(run, args, read_only=True)
+    run = grid.complete_configurations(run, len(patch_data.folds), args.configs is not None)
+    results, _ = grid.collect(run, len(patch_data.folds))
     rows = effect_rows(run, results)
     if not rows:
         raise SystemExit(f"error: {run.out} has no finished unit with saved features")
-    out = args.figures_dir or run.out
     out.mkdir(parents=True, exist_ok=True)
     text = markdown(run, rows)
     atomic_write_text(out / f"{NAME}.md", text)
     atomic_write_text(out / f"{NAME}.json", json.dumps(
         {"command": run.command, "reading": run.reading, "variants": VARIANTS, "rows": rows},
-        indent=2))
+        indent=2, allow_nan=False))
     columns = list(dict.fromkeys(key for row in rows for key in row))
     atomic_write_csv(out / f"{NAME}.csv", columns, rows)
     say(text)

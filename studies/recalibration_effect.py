@@ -22,9 +22,9 @@ import dataclasses
 import json
 
 from runtime.console import run_script
-from runtime.startup import import_tensorflow_quietly
 
 from experiments import command_line, grid, intervals
+from experiments.run_folder import check_writable
 from experiments.recalibrated_units import RECALIBRATED_UNITS, recalibrated_unit
 from runtime.console import say
 from runtime.files import atomic_write_csv, atomic_write_text
@@ -92,8 +92,10 @@ def markdown(run, rows):
 
 
 def main(argv=None):
-    args = command_line.run_reader_parser(__doc__).parse_args(argv)
-    import_tensorflow_quietly()  # after the options: --help and their errors are quick
+    # It keeps recalibrated units in OUT/recalibrated/ (sharded like table1.py's), and
+    # never changes or deletes the run's own.
+    args = command_line.run_reader_parser(
+        __doc__, omit=("discard_stale_units", "distribute")).parse_args(argv)
     if args.recalibrate_statistics:
         raise SystemExit("error: give the options of a run trained without "
                          "--recalibrate-statistics; this script recalibrates its units")
@@ -102,23 +104,22 @@ def main(argv=None):
     # are recalibrated already).
     run = dataclasses.replace(run, configurations=[c for c in run.configurations
                                                    if c.kind != "control"])
-    patch_data = grid.prepare(run, args)
+    out = args.figures_dir or run.out
+    check_writable(out, "--figures-dir", "the tables")  # before any work
+    patch_data = grid.prepare(run, args, read_only=True)
     fold_count = len(patch_data.folds)
-    before, missing = grid.collect(run, fold_count)
-    if missing:
-        raise SystemExit(f"error: {len(missing)} units of {run.out} are not finished "
-                         f"({', '.join(missing[:4])}{' …' if len(missing) > 4 else ''}); "
-                         "finish the run with table1.py first")
+    run = grid.complete_configurations(run, fold_count, args.configs is not None)
+    before, _ = grid.collect(run, fold_count)
     grid.run_grid(run, patch_data, command_line.parse_shard(args.shard),
                   run_one=recalibrated_unit, units_folder=RECALIBRATED_UNITS)
     after, _ = grid.collect(run, fold_count, RECALIBRATED_UNITS)
     rows = effect_rows(run, before, after)
-    out = args.figures_dir or run.out
     out.mkdir(parents=True, exist_ok=True)
     text = markdown(run, rows)
     atomic_write_text(out / f"{NAME}.md", text)
     atomic_write_text(out / f"{NAME}.json", json.dumps(
-        {"command": run.command, "reading": run.reading, "rows": rows}, indent=2))
+        {"command": run.command, "reading": run.reading, "rows": rows}, indent=2,
+        allow_nan=False))
     atomic_write_csv(out / f"{NAME}.csv", list(rows[0]), rows)
     say(text)
     say(f"wrote {out / NAME}.md, .csv and .json")

@@ -18,7 +18,7 @@ own modality's image; its mask is --mask where given, else its nonzero voxels. T
 features of a whole scan come from one dense pass of the encoder (models/dense.py),
 equal to the patch-wise features.
 
-Writes, per unit and target scan, OUT/<run folder>/<configuration>/<fold>/<subject>/
+Writes, per unit and target scan, OUT/<run folder>-<run id>/<configuration>/<fold>/<subject>/
 <modality>_probability.nii.gz (the probability of each foreground class; 4-D with
 several) and <modality>_labels.nii.gz (0 background or outside the mask, c for class c),
 on the target's grid with its affine and header, and <modality>_maps.json: what made
@@ -29,6 +29,8 @@ role (held-out, unseen, network-training or labelled: the forest's own scans), a
 means over held-out targets to OUT/segmentation.md; with --overlays a PNG per unit and
 subject. Maps are written atomically; a rerun keeps those made under the same options
 and refuses, before any work, to mix in maps made under others (naming the difference).
+The run id keys the map folders by what the run is (its arguments and input files), and
+segmentation.csv keeps the rows of earlier calls into the same --out.
 """
 import time
 from pathlib import Path
@@ -43,7 +45,7 @@ from runtime.startup import import_tensorflow_quietly
 
 COLUMNS = ["run", "configuration", "fold", "subject", "role", "labelled_modality",
            "target_modality", "class", "prior", "dice", "sensitivity", "precision", "auc",
-           "true_voxels", "predicted_voxels"]
+           "true_voxels", "predicted_voxels", "run_id"]
 
 
 def parser():
@@ -114,6 +116,8 @@ def main(argv=None):
     except data.DataError as error:
         console.fail(str(error))
     check_writable(args.out)
+    # The scores of earlier calls into this --out stay: this call's replace only its own.
+    earlier = segmentation_report.read_table(args.out, COLUMNS)
     remove_stale_temporaries(args.out, recursive=True)  # half maps of killed runs
     roles = [(role, files.subject) for _, _, _, work in steps for files, _, _, role, _ in work
              if role not in HELD_OUT_ROLES]
@@ -138,13 +142,17 @@ def main(argv=None):
             for files, modality, record, role, keep in work:
                 rows += segment_one(unit, classifier, files, modality, class_spec, args,
                                     record, role, keep)
-                segmentation_report.write_table(rows, args.out, COLUMNS)
+                segmentation_report.write_table(segmentation_report.merged(earlier, rows),
+                                                args.out, COLUMNS)
+            # The summary after every unit too: a stopped call leaves both files whole.
+            segmentation_report.write_summary(segmentation_report.merged(earlier, rows),
+                                              args.out)
             if args.overlays:
                 segmentation_report.overlays(
                     unit, segmentation_plan.maps_folder(args.out, unit), args, class_spec)
     except data.DataError as error:
         console.fail(str(error))
-    say(segmentation_report.write_summary(rows, args.out))
+    say(segmentation_report.write_summary(segmentation_report.merged(earlier, rows), args.out))
     if args.publish:
         segmentation_report.publish(args.out, args.publish)
         say(f"published the CSV, the summary and the overlays in {args.publish}")
@@ -199,8 +207,7 @@ def segment_one(unit, classifier, files, modality, class_spec, args, record, rol
         for index, name in enumerate(class_spec.classes, start=1):
             scores = segmentation.overlap(labels == index, truths[index - 1])
             scores["auc"] = auc[index - 1]
-            folder_of_run = segmentation_plan.maps_folder(args.out, unit).parents[1]
-            rows.append({"run": folder_of_run.name,
+            rows.append({"run": segmentation_plan.run_name(unit), "run_id": unit.run_id,
                          "configuration": unit.configuration, "fold": unit.directory.name,
                          "subject": files.subject, "role": role,
                          "labelled_modality": args.labelled[0],

@@ -221,10 +221,17 @@ def test_a_figure_script_trains_nothing_unasked_and_names_the_command(tmp_path, 
 
 
 @pytest.mark.parametrize("option", [["--configs", "plain-a0"], ["--shard", "0/2"],
-                                    ["--repeats", "2"]])
-def test_figure_scripts_refuse_the_grid_options(tmp_path, option):
-    with pytest.raises(SystemExit, match=f"{option[0]} do not apply to a figure script"):
+                                    ["--repeats", "2"], ["--discard-stale-units"]])
+def test_figure_scripts_neither_take_nor_list_the_grid_options(tmp_path, option, capsys):
+    """A figure script draws fixed units and never deletes any: the options that choose
+    units to train or discard them are not its options (refused, and not in --help)."""
+    with pytest.raises(SystemExit) as stopped:
         fig7.main([*TINY, "--out", str(tmp_path), *option])
+    assert stopped.value.code == 2
+    assert f"unrecognized arguments: {option[0]}" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        fig7.main(["--help"])
+    assert option[0] not in capsys.readouterr().out
 
 
 def test_fig7_names_its_own_option_for_an_alpha_outside_the_grid(tmp_path):

@@ -15,7 +15,7 @@ def test_the_page_reports_a_runs_claims_controls_and_scale(tmp_path):
     comparison = {"label": "dropout+norm-a0 − dropout-a0", "measure": "cross",
                   "difference": 7.46, "low": 2.0, "high": 12.92, "verdict": "reproduced",
                   "paper": 14.1}
-    rows = [{"name": name, "cross": cross, "cross_high": cross + 2.5}
+    rows = [{"name": name, "cross": cross, "cross_low": cross - 2.5, "cross_high": cross + 2.5}
             for name, cross in (("raw-patch", 67.0), ("dropout-a0", 62.0),
                                 ("dropout+norm-a0", 64.0))]
     document = {"modalities": ["FLAIR", "T2"], "rows": rows, "comparisons": [comparison],
@@ -96,3 +96,103 @@ def test_runs_of_the_same_settings_are_compared_cell_by_cell_and_verdict_by_verd
     assert "c-run** (computed" not in text and "d-run** (computed" not in text
     (tmp_path / "b-run" / "table1.json").unlink()
     assert "No two committed runs share their settings yet." in findings.page(tmp_path)
+
+
+def committed_copy(tmp_path, *names):
+    """A results folder holding copies of committed runs."""
+    import shutil
+    for name in names:
+        shutil.copytree(findings.RESULTS / name, tmp_path / name)
+    findings.main(["--results", str(tmp_path)])
+    return tmp_path
+
+
+def findings_error(tmp_path, capsys=None):
+    import pytest
+    with pytest.raises(SystemExit) as stopped:
+        findings.main(["--results", str(tmp_path)])
+    return str(stopped.value.code)
+
+
+def test_malformed_results_are_named_by_file_and_key(tmp_path):
+    results = committed_copy(tmp_path, "open_ms-quick", "open_ms-flair-t2-training-length")
+    table = results / "open_ms-quick" / "table1.json"
+    good = table.read_text()
+    table.write_text(good[:500])
+    assert findings_error(results).startswith(f"error: {table} cannot be read as JSON")
+    document = json.loads(good)
+    del document["rows"]
+    table.write_text(json.dumps(document))
+    assert findings_error(results) == f"error: {table}: the document has no 'rows'"
+    document = json.loads(good)
+    document["comparisons"][0]["verdict"] = "Undecided"
+    table.write_text(json.dumps(document))
+    assert "comparisons[0] verdict is 'Undecided'; a verdict is one of" in findings_error(results)
+    table.write_text(good)
+    lengths = results / "open_ms-flair-t2-training-length" / "accuracy_vs_updates.csv"
+    text = lengths.read_text()
+    header, first, *rest = text.splitlines()
+    cells = first.split(",")
+    cells[header.split(",").index("cross")] = "n/a"
+    lengths.write_text("\n".join([header, ",".join(cells), *rest]) + "\n")
+    assert findings_error(results) == (f"error: {lengths}: row 1 ({cells[0]}) cross is 'n/a', "
+                                       "not a number")
+    lengths.write_text(text)
+    missing = tmp_path / "nonexistent"
+    assert findings_error(missing) == f"error: --results {missing} is not a folder of results"
+    assert findings.main(["--results", str(results), "--check"]) == 0
+
+
+def test_a_hand_edited_or_vanished_table_is_refused_not_published(tmp_path, capsys):
+    results = committed_copy(tmp_path, "open_ms-quick", "synthetic-knee-quick-seed0")
+    table = results / "open_ms-quick" / "table1.json"
+    document = json.loads(table.read_text())
+    item = next(c for c in document["comparisons"]
+                if c["label"] == "dropout+norm-a0 − dropout-a0" and c["measure"] == "cross")
+    item.update(difference=25.0, low=20.0, high=30.0, verdict="reproduced")
+    table.write_text(json.dumps(document))
+    assert "and " in findings_error(results) and "disagree on dropout+norm-a0 − dropout-a0" \
+        in findings_error(results)
+    document["rows"][0]["cross"] += 1.0  # a cell of the table
+    table.write_text(json.dumps(document))
+    assert f"disagree on row {document['rows'][0]['name']} cross" in findings_error(results)
+    table.unlink()  # the run's tables stay, its data file is gone
+    assert findings_error(results) == (f"error: {results / 'open_ms-quick'} has table1.csv but "
+                                       "no table1.json: restore it (git checkout), or remove the "
+                                       "folder's table1.csv too")
+    import shutil
+    shutil.rmtree(results / "open_ms-quick")  # the whole run removed: --check says which
+    capsys.readouterr()
+    assert findings.main(["--results", str(results), "--check"]) == 1
+    assert "vanished from the files: open_ms-quick" in capsys.readouterr().out
+
+
+def test_the_readmes_results_section_is_what_the_files_say():
+    readme = findings.README
+    assert readme.read_text() == findings.readme_section(findings.RESULTS, readme), (
+        "README.md's results section is stale: run `python studies/findings.py`")
+
+
+def test_the_readme_wording_is_bound_to_the_verdicts(tmp_path):
+    """"reproduced" only for a reproduced verdict, the interval beside every number, the
+    data, folds and trainings per cell named; a comparison with a control (no paper
+    value) is higher or lower, decided, or undecided."""
+    from experiments import readme_results
+
+    def item(label, verdict, difference, paper=14.1, beyond=False):
+        return {"label": label, "measure": "cross", "verdict": verdict, "paper": paper,
+                "difference": difference, "low": difference - 2, "high": difference + 2,
+                "beyond_paper": beyond}
+    document = {"modalities": ["FLAIR", "T2"], "folds": 3, "repeats": 8, "rows": [],
+                "comparisons": [item("dropout-a0 − plain-a0", "undecided", 1.0),
+                                item("dropout+norm-a0 − dropout-a0", "reproduced", 3.0),
+                                item("dropout+norm-a0 − raw-patch", "contradicted", -4.0,
+                                     None, True)]}
+    text = readme_results.section({"open_ms-flair-t2-repeats": document}, {}, tmp_path)
+    where = ("open_ms (FLAIR, T2; 3 folds × 8 trainings per cell; "
+             "`paper_figures/open_ms-flair-t2-repeats/table1.json`)")
+    assert f"undecided on {where}: +1.0 [-1.0, +3.0] (paper +14.1)" in text
+    assert f"reproduced on {where}: +3.0 [+1.0, +5.0] (paper +14.1); reproduced in 1 of 1" \
+        in text
+    assert f"lower, decided on {where}: -4.0 [-6.0, -2.0]." in text
+    assert "reproduced on" not in text.split("dropout+norm-a0 − raw-patch")[1]

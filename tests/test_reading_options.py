@@ -67,7 +67,7 @@ def test_readings_are_recorded_and_a_changed_reading_is_refused(tmp_path):
     assert "Scale of the features the forests see" in markdown
     (row,) = document["rows"]
     assert [scale["modality"] for scale in row["feature_scale"]] == ["N", "FS"]
-    with pytest.raises(RunFolderError, match="differ in: reading"):
+    with pytest.raises(RunFolderError, match="differ in: the model reading"):
         table1.main([*TINY_RUN, "--out", str(out), "--configs", "plain-a0.1"])
 
 

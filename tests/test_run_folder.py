@@ -193,7 +193,7 @@ def test_a_run_folder_of_an_older_version_is_still_read(tmp_path, trained_units)
     trained_units.clear()
     assert table1.main([*arguments, "--vector-normalization", "never"]) == 0
     assert trained_units == []  # its units are reused: that was the model of its time
-    with pytest.raises(run_folder.RunFolderError, match="differ in: reading"):
+    with pytest.raises(run_folder.RunFolderError, match="differ in: the model reading"):
         table1.main(arguments)  # today's default model is another run
 
 

@@ -2,6 +2,7 @@
 maps on the target's grid, scores recomputed from the written maps, same seed same maps,
 reruns that keep what exists, and clear errors."""
 import csv
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -26,6 +27,11 @@ def brain_run(tmp_path_factory):
     return out
 
 
+def maps_of(out, run):
+    """OUT/<run folder>-<run id>: where segment.py puts the maps of ``run``'s units."""
+    return out / f"{run.name}-{segmentation.run_id(run / 'units' / 'any' / 'fold0')}"
+
+
 def options(run, out, *extra):
     return ["--unit", str(run / "units" / "dropout+norm-a0" / "fold0"),
             "--data-dir", str(run / "data" / "brain"), "--labelled", "FLAIR=*_flair.nii.gz",
@@ -47,10 +53,9 @@ def test_maps_on_the_targets_grid_with_scores_from_the_written_maps(brain_run, t
     truth = np.isin(np.rint(nib.load(next((brain_run / "data" / "brain" / subject).glob(
         "*_seg.nii.gz"))).get_fdata()), [1, 2, 4])
     for modality in ("T2", "FLAIR"):
-        labels_map = nib.load(out / "run" / "dropout+norm-a0" / "fold0" / subject /
-                              f"{modality}_labels.nii.gz")
-        probability = nib.load(out / "run" / "dropout+norm-a0" / "fold0" / subject /
-                               f"{modality}_probability.nii.gz")
+        maps = maps_of(out, brain_run) / "dropout+norm-a0" / "fold0" / subject
+        labels_map = nib.load(maps / f"{modality}_labels.nii.gz")
+        probability = nib.load(maps / f"{modality}_probability.nii.gz")
         for written in (labels_map, probability):
             assert written.shape == image.shape
             np.testing.assert_array_equal(written.affine, image.affine)
@@ -105,7 +110,8 @@ def test_a_target_with_only_its_own_modality_is_segmented(brain_run, tmp_path):
     del arguments[arguments.index("FLAIR=*_flair.nii.gz", 10) - 1:
                   arguments.index("FLAIR=*_flair.nii.gz", 10) + 1]
     assert segment.main([*arguments, "--target-dir", str(targets.parent)]) == 0
-    assert (out / "run" / "dropout+norm-a0" / "fold0" / "case1" / "T2_labels.nii.gz").exists()
+    assert (maps_of(out, brain_run) / "dropout+norm-a0" / "fold0" / "case1" /
+            "T2_labels.nii.gz").exists()
     assert not (out / "segmentation.csv").exists()  # nothing to score against
 
 
@@ -210,8 +216,10 @@ def test_units_of_two_runs_get_their_own_maps(brain_run, tmp_path):
     arguments = options(brain_run, out)
     assert segment.main([*arguments, "--unit", str(other)]) == 0
     subject = segmentation.load_unit(other).test_subjects[0]
-    first = out / "run" / "dropout+norm-a0" / "fold0" / subject / "T2_probability.nii.gz"
-    second = out / "other_run" / "dropout+norm-a0" / "fold0" / subject / "T2_probability.nii.gz"
+    first = (maps_of(out, brain_run) / "dropout+norm-a0" / "fold0" / subject /
+             "T2_probability.nii.gz")
+    second = (maps_of(out, tmp_path / "other_run") / "dropout+norm-a0" / "fold0" / subject /
+              "T2_probability.nii.gz")
     assert not np.array_equal(np.asarray(nib.load(first).dataobj),
                               np.asarray(nib.load(second).dataobj))
     with open(out / "segmentation.csv") as handle:
@@ -265,7 +273,7 @@ def test_an_unknown_labelled_subject_is_one_error_line(brain_run, tmp_path):
 def test_half_maps_of_a_killed_run_are_removed_on_the_next(brain_run, tmp_path):
     out = tmp_path / "maps"
     assert segment.main(options(brain_run, out)) == 0
-    subject_folder = next(out.glob("run/dropout+norm-a0/fold0/*"))
+    subject_folder = next(out.glob("run-*/dropout+norm-a0/fold0/*"))
     dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
                           capture_output=True, text=True).stdout.strip()
     stale = subject_folder / f"T2_labels.nii.gz.tmp{dead}.nii.gz"
@@ -282,3 +290,35 @@ def test_a_damaged_unit_is_named_without_promising_a_training(brain_run, tmp_pat
     with pytest.warns(UserWarning, match=r"features.npz is missing\); segment.py cannot use it"):
         with pytest.raises(SystemExit, match="is not a finished unit"):
             segmentation.load_unit(copy)
+
+
+def test_separate_calls_into_one_out_keep_each_runs_maps_and_every_score(brain_run, tmp_path):
+    """Two runs whose folders share a name (runs/c1 and runs2/c1), segmented in two
+    calls into one --out: each run gets its own map folder, and the second call's
+    scores join the first's instead of replacing them."""
+    twin = perturbed_copy(brain_run, tmp_path / "elsewhere" / brain_run.name)
+    stored = json.loads((twin.parents[2] / "run.json").read_text())
+    stored["arguments"]["seed"] = 1  # another run (made with another seed)
+    (twin.parents[2] / "run.json").write_text(json.dumps(stored))
+    out = tmp_path / "maps"
+    assert segment.main(options(brain_run, out)) == 0
+    with open(out / "segmentation.csv") as handle:
+        first = list(csv.DictReader(handle))
+    assert segment.main([*options(brain_run, out)[2:], "--unit", str(twin)]) == 0
+    with open(out / "segmentation.csv") as handle:
+        rows = list(csv.DictReader(handle))
+    folders = sorted(p.name for p in out.iterdir() if p.is_dir())
+    assert len(folders) == 2 and all(name.startswith(brain_run.name + "-") for name in folders)
+    assert len(rows) == 2 * len(first) and rows[:len(first)] == first
+    assert len({row["run_id"] for row in rows}) == 2
+    # The same call again replaces its own rows only.
+    assert segment.main([*options(brain_run, out)[2:], "--unit", str(twin)]) == 0
+    with open(out / "segmentation.csv") as handle:
+        assert list(csv.DictReader(handle)) == rows
+    assert "-" in (out / "segmentation.md").read_text().split("| network |")[1].split("\n")[2]
+
+
+def test_a_run_folder_given_as_a_unit_is_named_as_such(brain_run, tmp_path, capsys):
+    with pytest.raises(SystemExit, match=r"is a run folder, not a unit: name its units"):
+        segment.main([*options(brain_run, tmp_path / "maps")[2:], "--unit", str(brain_run)])
+    assert "unfinished" not in capsys.readouterr().err

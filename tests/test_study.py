@@ -93,6 +93,26 @@ def test_a_later_session_resumes_from_the_scores_kept_beside_the_figures(
     trained_units.clear()
     with pytest.raises(SystemExit, match=r"other arguments \(they differ in: seed\)"):
         accuracy_vs_updates.main([*arguments, "--seed", "1", "--out", str(tmp_path / "third")])
+    assert not (tmp_path / "third").exists()  # a refused call leaves no folder
+    # The modalities in the other order: kept scores are not mixed with retrained ones.
+    with pytest.raises(SystemExit, match=r"modalities in the order N, FS, this call gives FS, N"):
+        accuracy_vs_updates.main([*arguments, "--modalities", "FS,N",
+                                  "--out", str(tmp_path / "reversed")])
+    # A record is trusted for what it says it is, not for its file name.
+    record = figures / "units" / "baseline-all_fold1.json"
+    original = record.read_text()
+    shutil.copyfile(figures / "units" / "dropout+norm-a0_fold0.json", record)
+    with pytest.raises(SystemExit, match=r"holds the scores of dropout\+norm-a0/fold0, not of "
+                                         r"baseline-all/fold1"):
+        accuracy_vs_updates.main([*arguments, "--out", str(tmp_path / "copied")])
+    content = json.loads(original)
+    del content["result"]["checkpoints"]
+    record.write_text(json.dumps(content))
+    with pytest.raises(SystemExit, match=r"baseline-all_fold1.json cannot be read \(no "
+                                         r"'checkpoints'\)"):
+        accuracy_vs_updates.main([*arguments, "--out", str(tmp_path / "copied")])
+    record.write_text(original)
+    assert trained_units == [] and not (tmp_path / "copied").exists()
     import models
     with monkeypatch.context() as patch, pytest.raises(
             SystemExit, match=r"they differ in: arithmetic_version"):
