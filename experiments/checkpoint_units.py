@@ -102,7 +102,7 @@ def kept_tasks(run, patch_data, figures_dir, run_identity):
             result = task.run()
             kept_scores.keep(figures_dir, run_identity, result)
             return result
-        tasks.append(grid.Task(task.label, finished, run_and_keep))
+        tasks.append(grid.Task(task.label, finished, run_and_keep, task.directory))
     return tasks
 
 

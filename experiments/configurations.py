@@ -75,7 +75,7 @@ class RunPreset:
     synthetic_subjects: int = 6
     default_epochs: int = 50
     momentum: float = 0.99  # of the batch-normalization moving averages
-    recalibrate_statistics: bool = False  # recompute them after training (README)
+    recalibrate_statistics: bool = False  # recompute them after training (docs/design.md)
 
     def epochs_for(self, table):
         return self.epochs.get(table, self.default_epochs)
@@ -97,7 +97,7 @@ RUN_PRESETS = {
         name="paper",
         description="the paper's scale: 32/64/128 filters, 5000 patches per class per scan "
                     "(and 5000 more for the forests), 100 epochs (OAI) / 50 (BRATS), batch 64, "
-                    "5 folds (days on a CPU)",
+                    "5 folds (GPU work; its cost: benchmarks/README.md)",
         filters=(32, 64, 128), patches_per_class=5000, evaluation_patches_per_class=5000,
         epochs={"oai": 100, "brats": 50}, default_epochs=50, folds=5, synthetic_subjects=20),
 }

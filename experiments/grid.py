@@ -28,7 +28,7 @@ def prepare(run, args, read_only=False, before_opening=None):
     Returns the ``PatchData``."""
     # TensorFlow starts here, after every option and place is checked (resolve_run):
     # --help and mistakes are answered in about a second.
-    import_tensorflow_quietly()
+    tensorflow = import_tensorflow_quietly()
     cache_dir = run.cache_dir or run.out / "cache"
     check_writable(run.out)
     new_folder = not run.out.exists()
@@ -39,6 +39,9 @@ def prepare(run, args, read_only=False, before_opening=None):
     if run.dataset == "synthetic":
         write_phantoms(run, args.phantom)
     models.use_mixed_precision(run.precision == "mixed_float16")
+    if run.precision == "mixed_float16" and not tensorflow.config.list_physical_devices("GPU"):
+        say("note: --mixed-precision on a CPU is slower than float32 (float16 kernels are "
+            "emulated) and changes the numbers; it is meant for GPUs")
     say(f"run folder: {run.out}")
     cache = data.PreparedCache(cache_dir, limit_gb=run.cache_limit_gb)
     try:
@@ -93,6 +96,7 @@ class Task:
     label: str
     finished: Callable[[], bool]
     run: Callable[[], dict]
+    directory: object = None  # the unit's folder, where it has one
 
 
 def run_tasks(tasks, shard, command, out, describe=None, shape=""):
@@ -112,6 +116,9 @@ def run_tasks(tasks, shard, command, out, describe=None, shape=""):
             result = task.run()
         except KeyboardInterrupt:
             console.close_line()
+            if task.directory is not None and task.directory.is_dir() \
+                    and not any(task.directory.iterdir()):
+                task.directory.rmdir()  # stopped before it wrote anything: no empty folder
             print(f"interrupted (Ctrl-C) in {task.label}: {done} units of this call finished "
                   f"and are saved in {out} ({len(mine) - len(todo) + done} of this call's "
                   f"{len(mine)}). Resume with the same command:\n  {command}",
@@ -131,7 +138,7 @@ def unit_task(run, configuration, patch_data, fold, repeat=0, run_one=None,
     return Task(label or unit_label(configuration.name, fold, repeat),
                 lambda: read_unit_result(directory) is not None,
                 lambda: (run_one or unit.run_unit)(run, configuration, patch_data, fold,
-                                                   **options))
+                                                   **options), directory)
 
 
 def run_grid(run, patch_data, shard=(0, 1), run_one=None, units_folder=UNITS, describe=None,

@@ -56,9 +56,9 @@ def plot(names, grid_rows, comparisons, out):
     plt = figures.pyplot()
     cross = [c for c in comparisons if c[1] == "cross" and " − baseline-training" not in c[0]
              and not c[0].startswith("(")]
-    columns = 4
+    columns = max(1, min(4, len(cross)))  # one comparison: one panel, not a sliver
     rows = max(1, -(-len(cross) // columns))
-    figure, axes = plt.subplots(rows, columns, figsize=(4.2 * columns, 2.8 * rows),
+    figure, axes = plt.subplots(rows, columns, figsize=(4.2 * columns, 2.8 * rows + 1.2),
                                 squeeze=False, sharex=True)
     for axis, (label, measure) in zip(axes.ravel(), cross):
         found = [next((r for r in grid_rows if r["reading"] == n and r["comparison"] == label
@@ -83,7 +83,8 @@ def plot(names, grid_rows, comparisons, out):
         axis.set_xticks(range(len(names)))
         axis.set_xticklabels(names, rotation=60, ha="right", fontsize=7)
     axes[0, 0].set_ylabel("difference (points), 95 % interval")
-    axes[0, 0].legend(fontsize=7)
+    if axes[0, 0].get_legend_handles_labels()[0]:  # a paper line to name
+        axes[0, 0].legend(fontsize=7)
     figure.suptitle("Claims by reading (green reproduced, red contradicted, grey undecided)",
                     fontsize=10)
     top = 1 - 0.5 / figure.get_figheight()

@@ -51,6 +51,9 @@ def main(argv=None):
         say(f"{len(missing)} units are still missing (other shards?): {', '.join(missing[:6])}"
             f"{' …' if len(missing) > 6 else ''}. Run without --shard to finish and aggregate.")
         return 0
+    if shard[1] > 1:  # the tables are the final call's: their header records its command
+        say("every unit is finished: run the same command without --shard to write the tables")
+        return 0
     rows = table_report.table_rows(run, results)
     compared = table_report.comparisons(run, results)
     pairs = pair_report.pair_comparisons(run, results)

@@ -128,7 +128,10 @@ def test_an_interrupted_run_resumes_where_it_stopped(tmp_path, monkeypatch, trai
 
     def interrupted(run, configuration, patch_data, fold):
         if len(trained_units) == 2:
-            raise KeyboardInterrupt  # killed during the third unit
+            # Stopped as the third unit starts: its folder is made, nothing is in it yet.
+            from experiments.run_folder import unit_dir
+            unit_dir(run.out, "units", configuration.name, fold).mkdir(parents=True)
+            raise KeyboardInterrupt
         return original(run, configuration, patch_data, fold)
 
     monkeypatch.setattr(unit, "run_unit", interrupted)
@@ -138,6 +141,8 @@ def test_an_interrupted_run_resumes_where_it_stopped(tmp_path, monkeypatch, trai
     assert not (out / "table1.json").exists()
     finished = sorted(p.parent.name for p in (out / "units").rglob("result.json"))
     assert len(finished) == 2
+    folds = [p for p in (out / "units").glob("*/fold*") if p.is_dir()]
+    assert all(any(p.iterdir()) for p in folds)  # no empty unit folder left behind
     monkeypatch.setattr(unit, "run_unit", original)
     trained_units.clear()
     assert table1.main(arguments) == 0
@@ -154,6 +159,9 @@ def test_shard_halves_cover_the_grid_exactly_once(tmp_path, trained_units):
     trained_units.clear()
     table1.main([*arguments, "--shard", "1/2"])
     second = set(trained_units)
+    # The last shard to finish leaves the tables to the final call (whose command they
+    # record), even though every unit is done.
+    assert not (out / "table1.json").exists()
     assert not first & second
     assert {(name, fold) for name, fold, _ in first | second} == {
         (name, fold) for name in ("plain-a0.1", "dropout-a0.2", "baseline-all") for fold in (0, 1)}
