@@ -146,7 +146,7 @@ def main():
                         "scripts' --mixed-precision; for GPUs)")
     parser.add_argument("--record", type=Path, metavar="FILE", help="also write the figures, "
                         "the command, the machine and the versions into FILE (the evidence "
-                        "behind the README's speed section)")
+                        "behind benchmarks/README.md)")
     args = parser.parse_args()
     if args.only != "gather":
         import_tensorflow_quietly()

@@ -1,4 +1,4 @@
-"""Dataset presets (paper §III; README, Decisions), defined once: what a subject's files are called,
+"""Dataset presets (paper §III; docs/design.md, Decisions), defined once: what a subject's files are called,
 which label values form which class, where background voxels come from, and over which
 voxels each scan is normalized.
 

@@ -6,8 +6,8 @@
 #     SHARDS=16 DATA=/data/BraTS bash examples/slurm_table1.sh
 #
 # Every shard and the final call get the same options, so they share one run folder;
-# a shard that dies is simply rerun (finished units are kept). Edit the #SBATCH lines of
-# the two `sbatch` calls for your cluster (partition, GPU, time).
+# a shard that dies is simply rerun (finished units are kept). Edit the options of the two
+# `sbatch` calls below for your cluster (partition, GPU, time).
 set -euo pipefail
 
 SHARDS=${SHARDS:-8}

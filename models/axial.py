@@ -8,7 +8,7 @@ shrinking the features) or per feature across the data (``FixedNormalization``,
 reconstructs x^m from f(x). The objective (1)–(3) and the train step with modality
 dropout are in ``train_step.py``; the readings the paper leaves open in ``readings.py``.
 
-The layer sizes (the paper's Fig. 2 is lost: a reconstruction, see README) are parameters:
+The layer sizes (the paper's Fig. 2 is lost: a reconstruction, see docs/design.md) are parameters:
 
     encoder  Conv3D 32 k5 → BN → LReLU,  Conv3D 64 k3 s2 → BN → LReLU,  Conv3D 128 k5 → BN → LReLU
              15³×1 → 11³×32 → 5³×64 → 1³×128

@@ -97,8 +97,9 @@ def steady_dataset(batches):
 
     ``fit`` turns a PyDataset (and arrays) into ``tf.data`` with ``prefetch(AUTOTUNE)``;
     the autotuner's background work competes with training for the cores of a small CPU
-    machine, and training speed then switches between ~250 and ~400 samples/s from one
-    epoch to the next on 2 cores (README, Speed). Without it, it stays at ~400.
+    machine, and training speed then switches between a slow and a fast rate from one epoch to
+    the next on 2 cores (benchmarks/README.md, Earlier speed work). Without it, it stays
+    at the fast rate.
     Every iteration yields each batch once, in index order (``PatchBatches`` shuffles
     the samples themselves). It does not call ``on_epoch_end``: pass
     ``EpochEnds(batches)`` to ``fit`` for that (``train`` does).

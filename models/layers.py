@@ -65,7 +65,7 @@ class FixedNormalization(keras.layers.Layer):
     """Batch normalization per feature with scale fixed to 1 and shift fixed to 0.
 
     The paper writes "β = 1 and γ = 0"; read literally that would zero every feature.
-    We implement what the text means: no learnable scale or shift (see README, errata).
+    We implement what the text means: no learnable scale or shift (see docs/design.md, Decisions).
 
     Training: normalizes with the statistics of the batch and updates moving averages.
     Inference: normalizes with the moving averages. The layer has no trainable weights.

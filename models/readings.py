@@ -1,4 +1,4 @@
-"""The readings of what the paper leaves open, each a named choice (README, Decisions).
+"""The readings of what the paper leaves open, each a named choice (docs/design.md, Decisions).
 
 - which networks normalize every feature vector before the mean (§II-C);
 - the encoder's last block, which yields the representation (the lost Fig. 2);

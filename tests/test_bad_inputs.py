@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = pytest.mark.slow  # end to end: the fast tier (-m "not slow") leaves it out
+
 REPOSITORY = Path(__file__).resolve().parents[1]
 RUN_SCRIPTS = ["reproduce/table1.py", "reproduce/fig5.py", "reproduce/fig6.py",
                "reproduce/fig7.py", "reproduce/fig8.py", "studies/normalization_at_evaluation.py",

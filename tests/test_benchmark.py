@@ -55,6 +55,7 @@ def test_the_matrix_product_alternatives_compute_the_layers_sums():
                                    atol=1e-4)
 
 
+@pytest.mark.slow
 def test_the_step_profile_has_every_layer_and_sums_to_the_step():
     """benchmarks/profile_step.py: one row per layer of an encoder and a decoder, the
     pieces between them, and a remainder that makes the shares add up to the step."""

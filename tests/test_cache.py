@@ -56,6 +56,7 @@ def test_temporaries_of_killed_processes_are_removed_and_live_ones_kept(tmp_path
     assert len(list(cache.glob("*.h5"))) == 1
 
 
+@pytest.mark.slow
 def test_runs_on_the_same_data_share_one_cache(tmp_path, monkeypatch):
     """Two run folders on one data folder: the second prepares nothing, and no run
     folder holds a cache of its own (it lives under the data root)."""

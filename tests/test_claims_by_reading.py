@@ -11,6 +11,8 @@ from experiments import analysis
 from studies import claims_by_reading
 from tests.conftest import TINY_RUN
 
+pytestmark = pytest.mark.slow  # end to end: the fast tier (-m "not slow") leaves it out
+
 
 def test_modality_separation_against_scikit_learn_and_known_offsets():
     rng = np.random.default_rng(0)

@@ -14,6 +14,8 @@ from experiments.configurations import CONFIGURATIONS_BY_NAME
 from reproduce import table1
 from tests.conftest import TINY_RUN
 
+pytestmark = pytest.mark.slow  # end to end: the fast tier (-m "not slow") leaves it out
+
 CONFIGS = "plain-a0,dropout-a0,dropout+norm-a0,baseline-all,raw-patch,raw-centre,untrained"
 
 

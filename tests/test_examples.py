@@ -8,6 +8,9 @@ import sys
 from pathlib import Path
 
 from examples import make_notebook
+import pytest
+
+pytestmark = pytest.mark.slow  # end to end: the fast tier (-m "not slow") leaves it out
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 REPOSITORY = EXAMPLES.parent

@@ -230,6 +230,7 @@ def test_open_ms_files_download_with_their_git_blob_checksums(tmp_path):
                         show_progress=False, log=lambda *a: None)
 
 
+@pytest.mark.slow
 def test_table1_runs_on_a_folder_in_the_msd_layout(tmp_path):
     from reproduce import table1
     archive, expected = msd_tar(tmp_path, subjects=3)

@@ -15,6 +15,8 @@ from experiments.patch_data import load_patch_data
 from experiments.configurations import CONFIGURATIONS_BY_NAME
 from runtime.seeds import derived_seed
 
+pytestmark = pytest.mark.slow  # end to end: the fast tier (-m "not slow") leaves it out
+
 REPOSITORY = Path(__file__).resolve().parents[1]
 TINY = ["--subjects", "4", "--folds", "2", "--filters", "4,8,16", "--patches-per-class", "12",
         "--evaluation-patches-per-class", "16", "--updates", "2", "--verbose", "0"]

@@ -11,6 +11,8 @@ from reproduce import fig5, table1
 from studies import normalization_at_evaluation, recalibration_effect
 from tests.conftest import TINY_RUN
 
+pytestmark = pytest.mark.slow  # end to end: the fast tier (-m "not slow") leaves it out
+
 CONFIGS = ["--configs", "untrained,plain-a0"]
 
 

@@ -12,6 +12,8 @@ from reproduce import table1
 from experiments.run_folder import RunFolderError, canonical
 from tests.conftest import TINY_RUN
 
+pytestmark = pytest.mark.slow  # end to end: the fast tier (-m "not slow") leaves it out
+
 
 def run_of(*arguments):
     args = command_line.script_parser("x").parse_args([*TINY_RUN, *arguments])

@@ -17,6 +17,8 @@ from runtime import startup
 from runtime.metadata import machine
 from tests.conftest import TINY_RUN
 
+pytestmark = pytest.mark.slow  # end to end: the fast tier (-m "not slow") leaves it out
+
 REPOSITORY = Path(__file__).resolve().parents[1]
 TINY = TINY_RUN
 

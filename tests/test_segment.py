@@ -16,6 +16,8 @@ from studies import segment
 from reproduce import table1
 from tests.conftest import TINY_RUN
 
+pytestmark = pytest.mark.slow  # end to end: the fast tier (-m "not slow") leaves it out
+
 REPOSITORY = Path(__file__).resolve().parents[1]
 
 

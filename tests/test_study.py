@@ -10,6 +10,8 @@ from studies import accuracy_vs_updates
 from experiments.features import unit_features
 from experiments.patch_data import load_patch_data
 
+pytestmark = pytest.mark.slow  # end to end: the fast tier (-m "not slow") leaves it out
+
 STUDY = ["--subjects", "3", "--filters", "4,8,16", "--patches-per-class", "12",
          "--evaluation-patches-per-class", "20", "--verbose", "0", "--checkpoints", "2,5",
          "--configs", "dropout+norm-a0,baseline-all"]

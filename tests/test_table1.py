@@ -12,6 +12,8 @@ from experiments.published import TABLE_1
 from runtime.metadata import computed_on
 from tests.conftest import TINY_RUN
 
+pytestmark = pytest.mark.slow  # end to end: the fast tier (-m "not slow") leaves it out
+
 TINY = TINY_RUN
 
 

@@ -41,6 +41,7 @@ def test_training_by_updates_stops_mid_epoch_and_calls_back_at_each_checkpoint()
         train(network, random_patches(8, 2), verbose=0)
 
 
+@pytest.mark.slow
 def test_mixed_precision_training_keeps_losses_and_normalization_in_float32():
     from models import use_mixed_precision
     use_mixed_precision(True)
