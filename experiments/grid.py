@@ -99,10 +99,15 @@ class Task:
     directory: object = None  # the unit's folder, where it has one
 
 
-def run_tasks(tasks, shard, command, out, describe=None, shape=""):
+def run_tasks(tasks, shard, command, out, describe=None, shape="", workers=None):
     """Runs this shard's unfinished ``tasks`` (every N-th, from I) with progress and an
     ETA; Ctrl-C ends with one line naming what is saved in ``out`` and the ``command``
-    that resumes. The one grid loop of every script. Returns the number run."""
+    that resumes. The one grid loop of every script. ``workers`` (a ``workers.Plan`` of
+    more than one process): the tasks run in one-thread worker processes instead, each a
+    shard of the same command. Returns the number run."""
+    if workers is not None and workers.count > 1 and shard == (0, 1):
+        from experiments.workers import run_workers
+        return run_workers(tasks, workers, command, out, shape)
     mine = [task for index, task in enumerate(tasks) if index % shard[1] == shard[0]]
     todo = [task for task in mine if not task.finished()]
     say(f"{len(tasks)} units{shape}; this call: {len(mine)}, {len(mine) - len(todo)} already "
@@ -142,7 +147,7 @@ def unit_task(run, configuration, patch_data, fold, repeat=0, run_one=None,
 
 
 def run_grid(run, patch_data, shard=(0, 1), run_one=None, units_folder=UNITS, describe=None,
-             fold_major=False, units=None):
+             fold_major=False, units=None, workers=None):
     """Runs every unfinished unit of this shard (of ``units``, default the whole run),
     with progress and an ETA.
 
@@ -156,7 +161,7 @@ def run_grid(run, patch_data, shard=(0, 1), run_one=None, units_folder=UNITS, de
     units = all_units(run, fold_count, fold_major) if units is None else units
     tasks = [unit_task(run, configuration, patch_data, fold, repeat, run_one, units_folder)
              for configuration, fold, repeat in units]
-    return run_tasks(tasks, shard, run.command, run.out, describe, shape)
+    return run_tasks(tasks, shard, run.command, run.out, describe, shape, workers)
 
 
 def complete_configurations(run, fold_count, explicit):

@@ -113,7 +113,7 @@ def _subjects(text):
 
 # The options that only a script that trains units takes: a script that reads a run
 # (a figure, an evaluation-only study) never deletes, shards or distributes anything.
-WRITER_ONLY = ("discard_stale_units", "shard", "distribute")
+WRITER_ONLY = ("discard_stale_units", "shard", "distribute", "workers")
 
 
 def add_arguments(parser, omit=()):
@@ -219,6 +219,10 @@ def add_arguments(parser, omit=()):
                   "made, delete those units and start again (otherwise the run refuses)")
     option(group, "--shard", help="I/N: run only every N-th unit starting at I (0-based), "
                   "for cluster job arrays; a final call without --shard aggregates")
+    option(group, "--workers", type=_at_least(1, "one process trains"), default=None,
+           metavar="N", help="train the units in N one-thread worker processes (default: "
+           "the usable cores, or $CROSS_MODALITY_WORKERS; 1: in this process). The numbers "
+           "do not depend on N: every process computes with one thread")
     option(group, "--mixed-precision", action="store_true",
                   help="float16 computation with float32 weights (for GPUs)")
     option(group, "--distribute", choices=["none", "mirrored"], default="none",

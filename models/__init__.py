@@ -18,7 +18,9 @@ import importlib
 # round-off (another kernel for a layer, another order of a sum). A few ulps early in
 # training move a scaled run's accuracies by points, so results kept from older
 # arithmetic (the training-length study's kept units) are not mixed with newer ones.
-ARITHMETIC_VERSION = 1
+# 1: TensorFlow's default thread pools; 2: one thread per process (the default since the
+# worker processes; results of either record their thread count, ``computed_on``).
+ARITHMETIC_VERSION = 2
 
 # Which submodule defines each name. The package imports a submodule (and with it
 # Keras and TensorFlow) on first use of one of its names, so that a script parses its

@@ -24,7 +24,7 @@ from pathlib import Path
 
 from runtime.console import run_script
 
-from experiments import command_line, grid, pair_report, table_files, table_report
+from experiments import command_line, grid, pair_report, table_files, table_report, workers
 from experiments.run_folder import check_writable
 from runtime.console import say
 
@@ -44,7 +44,7 @@ def main(argv=None):
     run = command_line.resolve_run(args, argv)
     shard = command_line.parse_shard(args.shard)
     patch_data = grid.prepare(run, args)
-    grid.run_grid(run, patch_data, shard)
+    grid.run_grid(run, patch_data, shard, workers=workers.plan(args, argv, __file__))
     fold_count = len(patch_data.folds)
     results, missing = grid.collect(run, fold_count)
     if missing:

@@ -24,6 +24,11 @@ def import_tensorflow_quietly():
     """Imports TensorFlow (once) with its known start-up lines dropped; returns it."""
     if "tensorflow" in sys.modules:
         return sys.modules["tensorflow"]
+    # One thread per process unless told otherwise: the thread count decides float32
+    # round-off, so with one the number of cores does not enter (the cores are used by
+    # worker processes, experiments/workers.py).
+    os.environ.setdefault("TF_NUM_INTRAOP_THREADS", "1")
+    os.environ.setdefault("TF_NUM_INTEROP_THREADS", "1")
     sys.stderr.flush()
     saved = os.dup(2)
     with tempfile.TemporaryFile(mode="w+b") as captured:

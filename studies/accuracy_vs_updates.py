@@ -26,7 +26,7 @@ from runtime.console import format_seconds, run_script
 
 import numpy as np
 
-from experiments import claims, command_line, figures, grid, intervals, kept_scores
+from experiments import claims, command_line, figures, grid, intervals, kept_scores, workers
 from experiments.table_report import grouped_by_fold
 from experiments.checkpoint_units import collect_with_kept, kept_tasks, read_run_inputs
 from experiments.run_folder import check_writable, require_run
@@ -188,7 +188,8 @@ def main(argv=None):
                        describe=lambda r: "    " + ", ".join(
                            f"{c['updates']}: {c['cross']:.1f}" for c in r["checkpoints"])
                        + " % cross",
-                       shape=f" ({len(run.configurations)} configurations x {fold_count} folds)")
+                       shape=f" ({len(run.configurations)} configurations x {fold_count} folds)",
+                       workers=workers.plan(args, argv, __file__))
     results, missing = collect_with_kept(run, fold_count, figures_dir, run_identity)
     if not results:
         say("no finished unit yet")

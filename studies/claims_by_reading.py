@@ -29,7 +29,7 @@ from runtime.console import run_script
 
 import numpy as np
 
-from experiments import claims, command_line, grid, reading_report, unit
+from experiments import claims, command_line, grid, reading_report, unit, workers
 from experiments.recalibrated_units import RECALIBRATED_UNITS, recalibrated_unit
 from experiments.run_folder import (open_run_folder, read_unit_result,
                                   require_run, unit_dir, unit_label)
@@ -88,7 +88,7 @@ def where(runs, name):
         (runs[name], unit.UNITS)
 
 
-def run_study(runs, patch_data, units, shard, command, out):
+def run_study(runs, patch_data, units, shard, command, out, worker_plan=None):
     """Every unfinished unit of this shard, through the one grid loop (``grid.run_tasks``:
     progress, ETA, Ctrl-C with the command that resumes)."""
     tasks = []
@@ -99,7 +99,8 @@ def run_study(runs, patch_data, units, shard, command, out):
                                     units_folder, f"{name}: "
                                     f"{unit_label(configuration.name, fold, repeat)}"))
     grid.run_tasks(tasks, shard, command, out,
-                   describe=lambda r: f"    same {r['same']:.1f} %, cross {r['cross']:.1f} %")
+                   describe=lambda r: f"    same {r['same']:.1f} %, cross {r['cross']:.1f} %",
+                   workers=worker_plan)
 
 
 def collected(runs, name, configurations, fold_count, repeats):
@@ -157,7 +158,8 @@ def main(argv=None):
     if not args.report_only:
         run_study(runs, patch_data, study_units(runs, names, base.configurations, fold_count,
                                                 base.repeats),
-                  command_line.parse_shard(args.shard), base.command, base.out)
+                  command_line.parse_shard(args.shard), base.command, base.out,
+                  workers.plan(args, argv, __file__))
     grid_rows, mechanism_rows = [], []
     for name in names:
         results = collected(runs, name, base.configurations, fold_count, base.repeats)

@@ -23,7 +23,7 @@ import json
 
 from runtime.console import run_script
 
-from experiments import command_line, grid, intervals
+from experiments import command_line, grid, intervals, workers
 from experiments.run_folder import check_writable
 from experiments.recalibrated_units import RECALIBRATED_UNITS, recalibrated_unit
 from runtime.console import say
@@ -111,6 +111,7 @@ def main(argv=None):
     run = grid.complete_configurations(run, fold_count, args.configs is not None)
     before, _ = grid.collect(run, fold_count)
     grid.run_grid(run, patch_data, command_line.parse_shard(args.shard),
+                  workers=workers.plan(args, argv, __file__),
                   run_one=recalibrated_unit, units_folder=RECALIBRATED_UNITS)
     after, _ = grid.collect(run, fold_count, RECALIBRATED_UNITS)
     rows = effect_rows(run, before, after)

@@ -1,0 +1,139 @@
+"""A grid's units on every core: one-thread worker processes.
+
+TensorFlow's intra-op threads scale poorly for these small 3-D convolutions, and the
+thread count decides float32 round-off (docs/design.md). So every process that trains
+computes with one thread (``runtime.startup``), and a run uses the cores by starting
+``--workers N`` processes of the same command, each with ``--shard i/N`` — the run
+folder's own machinery: every unit is saved as it finishes, shards share one folder,
+a rerun resumes. The numbers are those of one one-thread process whatever N is.
+
+The calling process prepares the data first (so the workers find the cache and the run
+folder ready), then watches the units finish, printing progress with an ETA; each
+worker's output goes to ``OUT/logs/worker<i>.log``. Ctrl-C stops the workers (what they
+finished is saved) and names the command that resumes.
+"""
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from runtime.console import INTERRUPTED, console, format_seconds, say
+
+POLL_SECONDS = 2.0
+ONE_THREAD = {"TF_NUM_INTRAOP_THREADS": "1", "TF_NUM_INTEROP_THREADS": "1"}
+
+
+def usable_cores():
+    """The cores this process may run on (its affinity; a cluster job's allocation)."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+
+
+def default_count():
+    """The default of --workers: the usable cores, or $CROSS_MODALITY_WORKERS."""
+    configured = os.environ.get("CROSS_MODALITY_WORKERS", "")
+    return int(configured) if configured.isdigit() and int(configured) > 0 else usable_cores()
+
+
+@dataclass(frozen=True)
+class Plan:
+    """How a script's grid runs: ``count`` workers of ``script`` with ``arguments`` (the
+    command line without --workers), or in this process when ``count`` is 1."""
+    count: int
+    script: str
+    arguments: tuple
+
+    def command(self, index):
+        return [sys.executable, self.script, *self.arguments, "--shard",
+                f"{index}/{self.count}", "--workers", "1"]
+
+
+def plan(args, argv, script):
+    """The Plan of a parsed command line: in this process when it names a --shard (it is
+    then one worker of a larger run) or --workers 1."""
+    count = getattr(args, "workers", None) or default_count()
+    if getattr(args, "shard", None):
+        count = 1
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    kept, skip = [], False
+    for word in arguments:  # drop --workers N / --workers=N
+        if skip:
+            skip = False
+        elif word == "--workers":
+            skip = True
+        elif not word.startswith("--workers="):
+            kept.append(word)
+    return Plan(count, str(Path(script).resolve()), tuple(kept))
+
+
+def run_workers(tasks, worker_plan, command, out, shape=""):
+    """Runs the unfinished ``tasks`` (grid.Task) in ``worker_plan.count`` worker
+    processes and waits for them, reporting each unit as it finishes. Returns the number
+    of units that finished in this call; an error names a worker that failed and its log."""
+    todo = [task for task in tasks if not task.finished()]
+    say(f"{len(tasks)} units{shape}; {len(tasks) - len(todo)} already finished, {len(todo)} "
+        f"to run in {worker_plan.count} one-thread worker processes (logs in "
+        f"{Path(out) / 'logs'})")
+    if not todo:
+        return 0
+    logs = Path(out) / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    environment = {**os.environ, **ONE_THREAD}
+    workers, handles = [], []
+    for index in range(worker_plan.count):
+        handle = open(logs / f"worker{index}.log", "a")
+        handles.append(handle)
+        workers.append(subprocess.Popen(worker_plan.command(index), stdout=handle,
+                                        stderr=subprocess.STDOUT, env=environment,
+                                        start_new_session=True))
+    started, done = time.perf_counter(), set()
+    try:
+        while True:
+            for task in todo:
+                if task.label not in done and task.finished():
+                    done.add(task.label)
+                    elapsed = time.perf_counter() - started
+                    left = len(todo) - len(done)
+                    eta = f", ETA {format_seconds(elapsed / len(done) * left)}" if left else ""
+                    say(f"[{len(done)}/{len(todo)}] {task.label} finished (elapsed "
+                        f"{format_seconds(elapsed)}{eta})")
+            if all(worker.poll() is not None for worker in workers):
+                break
+            time.sleep(POLL_SECONDS)
+    except KeyboardInterrupt:
+        stop(workers, signal.SIGINT)
+        console.close_line()
+        print(f"interrupted (Ctrl-C): {len(done)} units of this call finished and are saved "
+              f"in {out}. Resume with the same command:\n  {command}", file=sys.stderr,
+              flush=True)
+        raise SystemExit(INTERRUPTED) from None
+    finally:
+        for handle in handles:
+            handle.close()
+    failed = [(index, worker.returncode) for index, worker in enumerate(workers)
+              if worker.returncode != 0]
+    if failed:
+        index, code = failed[0]
+        tail = (logs / f"worker{index}.log").read_text(errors="replace").strip().splitlines()
+        raise SystemExit(f"error: worker {index} of {worker_plan.count} stopped with status "
+                         f"{code}: {tail[-1] if tail else 'no output'} (its log: "
+                         f"{logs / f'worker{index}.log'}); what finished is saved, rerun to "
+                         "resume")
+    return len(done)
+
+
+def stop(workers, signum):
+    """Sends ``signum`` to every worker still running and waits for them."""
+    for worker in workers:
+        if worker.poll() is None:
+            try:
+                os.killpg(worker.pid, signum)
+            except ProcessLookupError:
+                pass
+    for worker in workers:
+        try:
+            worker.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            worker.kill()

@@ -1,0 +1,53 @@
+"""Worker processes: the same tiny grid with 1, 2 and 3 one-thread workers gives the same
+table, byte for byte; the workers' units are the run folder's, and their output goes to
+per-worker logs."""
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from experiments import workers
+from tests.conftest import TINY_RUN
+
+pytestmark = pytest.mark.slow  # processes: the fast tier leaves it out
+
+REPOSITORY = Path(__file__).resolve().parents[1]
+GRID = [*TINY_RUN, "--configs", "plain-a0,dropout+norm-a0,raw-patch"]
+
+
+def table(tmp_path, count):
+    out = tmp_path / f"workers{count}"
+    environment = {**os.environ, "CROSS_MODALITY_WORKERS": "", "TF_CPP_MIN_LOG_LEVEL": "3"}
+    for name in workers.ONE_THREAD:
+        environment.pop(name, None)  # the scripts pin one thread themselves
+    done = subprocess.run([sys.executable, str(REPOSITORY / "reproduce" / "table1.py"), *GRID,
+                           "--workers", str(count), "--out", str(out)], cwd=tmp_path,
+                          env=environment, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stdout + done.stderr
+    return out, done.stdout
+
+
+def test_one_two_and_three_workers_give_the_same_table(tmp_path):
+    tables = {}
+    for count in (1, 2, 3):
+        out, printed = table(tmp_path, count)
+        tables[count] = (out / "table1.csv").read_bytes()
+        if count > 1:
+            assert f"to run in {count} one-thread worker processes" in printed
+            assert sorted(p.name for p in (out / "logs").iterdir()) == [
+                f"worker{i}.log" for i in range(count)]
+            assert "finished (elapsed" in printed
+    assert tables[1] == tables[2] == tables[3]
+    assert "1 TensorFlow thread" in (tmp_path / "workers2" / "table1.md").read_text()
+
+
+def test_the_plan_drops_workers_from_the_command_and_a_shard_runs_in_process():
+    class Arguments:
+        workers, shard = 3, None
+    plan = workers.plan(Arguments(), ["--out", "x", "--workers", "3", "--workers=2"], "s.py")
+    assert plan.count == 3 and plan.arguments == ("--out", "x")
+    assert plan.command(1)[-4:] == ["--shard", "1/3", "--workers", "1"]
+    Arguments.shard = "0/2"
+    assert workers.plan(Arguments(), [], "s.py").count == 1
