@@ -20,6 +20,7 @@ start that fails removes what it added (``PreparedCache.discard_new``).
 import hashlib
 import json
 import os
+import shutil
 from dataclasses import asdict
 from pathlib import Path
 
@@ -28,7 +29,8 @@ import numpy as np
 
 from runtime.files import FileHashes, atomic_path, remove_stale_temporaries
 
-from .volumes import PreparedSubject, prepare_subject
+from .errors import DataError
+from .volumes import PATCH_RADIUS, PreparedSubject, prepare_subject
 
 # 2: modalities keyed by name, whatever the run's order; 3: files keyed by content.
 CACHE_VERSION = 3
@@ -152,7 +154,38 @@ class PreparedCache:
         return removed
 
 
-def prepare_subjects(subjects, spec, cache_dir=None, progress=None, cache=None):
+def prepared_bytes(subject):
+    """The size of a subject's prepared file: its volumes as float32, padded by the patch
+    radius (read from the NIfTI headers, no voxels)."""
+    import nibabel
+    shape = nibabel.load(str(next(iter(subject.modality_files.values())))).header.get_data_shape()
+    voxels = int(np.prod([size + 2 * PATCH_RADIUS for size in shape[:3]]))
+    return len(subject.modality_files) * voxels * 4 + int(np.prod(shape[:3]))
+
+
+def check_space(cache, subjects, spec, log=None):
+    """Says how much the volumes still to prepare will take, and stops (DataError) before
+    any is prepared when the cache's disk lacks the room."""
+    missing = [s for s in subjects
+               if not (cache.folder / cache_file_name(s, spec, cache.hashes)).exists()]
+    if not missing:
+        return
+    needed = sum(prepared_bytes(subject) for subject in missing)
+    free = shutil.disk_usage(cache.folder).free
+    if needed > free:
+        raise DataError(f"the prepared volumes of {len(missing)} subjects need "
+                        f"{needed / 1e9:.1f} GB in {cache.folder}, which has {free / 1e9:.1f} GB "
+                        "free: free some space, or give --cache-dir on a larger disk")
+    if log:
+        log(f"cache: preparing {len(missing)} subjects, about {needed / 1e9:.2f} GB in "
+            f"{cache.folder} ({free / 1e9:.0f} GB free)")
+
+
+def cache_file_name(subject, spec, hashes):
+    return f"{subject.name.replace('/', '__')}-{cache_key(subject, spec, hashes)}.h5"
+
+
+def prepare_subjects(subjects, spec, cache_dir=None, progress=None, cache=None, log=None):
     """PreparedSubject for every SubjectFiles, read from / written to the cache
     (``cache``, a PreparedCache, or one made for ``cache_dir``).
 
@@ -173,14 +206,14 @@ def prepare_subjects(subjects, spec, cache_dir=None, progress=None, cache=None):
     if cache.folder is not None:
         cache.folder.mkdir(parents=True, exist_ok=True)
         remove_stale_temporaries(cache.folder)  # half-written files of killed runs
+        check_space(cache, subjects, spec, log)
     for index, subject in enumerate(subjects):
         if progress:
             progress(index, len(subjects), subject.name)
         if cache.folder is None:
             prepared.append(prepare_subject(subject, spec))
             continue
-        safe_name = subject.name.replace("/", "__")
-        path = cache.folder / f"{safe_name}-{cache_key(subject, spec, cache.hashes)}.h5"
+        path = cache.folder / cache_file_name(subject, spec, cache.hashes)
         if path.exists():
             os.utime(path)  # used now: the last to be pruned
         else:

@@ -159,6 +159,11 @@ def run_grid(run, patch_data, shard=(0, 1), run_one=None, units_folder=UNITS, de
     if units is not None:
         shape = ""
     units = all_units(run, fold_count, fold_major) if units is None else units
+    if run_one is None:  # training units: a long grid says what it will cost first
+        from experiments import cost
+        mine = [u for index, u in enumerate(units) if index % shard[1] == shard[0]]
+        cost.announce(run, patch_data, unfinished(run, mine, units_folder),
+                      workers.count if workers is not None and shard == (0, 1) else 1, say)
     tasks = [unit_task(run, configuration, patch_data, fold, repeat, run_one, units_folder)
              for configuration, fold, repeat in units]
     return run_tasks(tasks, shard, run.command, run.out, describe, shape, workers)

@@ -221,8 +221,9 @@ def add_arguments(parser, omit=()):
                   "for cluster job arrays; a final call without --shard aggregates")
     option(group, "--workers", type=_at_least(1, "one process trains"), default=None,
            metavar="N", help="train the units in N one-thread worker processes (default: "
-           "the usable cores, or $CROSS_MODALITY_WORKERS; 1: in this process). The numbers "
-           "do not depend on N: every process computes with one thread")
+           "the usable cores; 1 where TensorFlow sees a GPU; or $CROSS_MODALITY_WORKERS; 1: "
+           "in this process). The numbers do not depend on N: every process computes with "
+           "one thread")
     option(group, "--mixed-precision", action="store_true",
                   help="float16 computation with float32 weights (for GPUs)")
     option(group, "--distribute", choices=["none", "mirrored"], default="none",

@@ -95,7 +95,7 @@ def load_patch_data(run, log=print, progress=None, cache=None):
         f"{', '.join(run.modality_names)}; classes {', '.join(run.spec.class_names)}")
     prepared = data.prepare_subjects(subjects, run.spec,
                                      cache_dir=run.cache_dir or run.out / "cache",
-                                     progress=progress, cache=cache)
+                                     progress=progress, cache=cache, log=log)
     tables = {}
     for purpose, per_class in (("training", run.patches_per_class),
                                ("evaluation", run.evaluation_patches_per_class)):

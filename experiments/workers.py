@@ -17,6 +17,7 @@ import signal
 import subprocess
 import sys
 import time
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -32,9 +33,16 @@ def usable_cores():
 
 
 def default_count():
-    """The default of --workers: the usable cores, or $CROSS_MODALITY_WORKERS."""
+    """The default of --workers: $CROSS_MODALITY_WORKERS, else 1 where TensorFlow sees a
+    GPU (one process keeps it busy; several would share its memory), else the usable
+    cores."""
     configured = os.environ.get("CROSS_MODALITY_WORKERS", "")
-    return int(configured) if configured.isdigit() and int(configured) > 0 else usable_cores()
+    if configured.isdigit() and int(configured) > 0:
+        return int(configured)
+    tensorflow = sys.modules.get("tensorflow")
+    if tensorflow is not None and tensorflow.config.list_physical_devices("GPU"):
+        return 1
+    return usable_cores()
 
 
 @dataclass(frozen=True)
@@ -92,7 +100,10 @@ def run_workers(tasks, worker_plan, command, out, shape=""):
     try:
         while True:
             for task in todo:
-                if task.label not in done and task.finished():
+                with warnings.catch_warnings():  # a unit in progress is not "unfinished"
+                    warnings.simplefilter("ignore")
+                    finished = task.label not in done and task.finished()
+                if finished:
                     done.add(task.label)
                     elapsed = time.perf_counter() - started
                     left = len(todo) - len(done)

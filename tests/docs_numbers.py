@@ -174,10 +174,10 @@ def file_numbers(path):
     except OSError:
         return frozenset()
     values = set()
-    for match in re.finditer(r"\d[\d,]*(?:\.\d+)?(?:[eE][+-]?\d+)?", text):
-        token = match.group(0).rstrip(",")
+    for match in re.finditer(r"\d[\d,_]*(?:\.\d+)?(?:[eE][+-]?\d+)?", text):
+        token = match.group(0).rstrip(",_")
         try:
-            values.add(abs(float(token.replace(",", ""))))
+            values.add(abs(float(token.replace(",", "").replace("_", ""))))
         except ValueError:
             continue
         if "," in token:  # "1,2,3" is also three numbers

@@ -39,6 +39,7 @@ def test_one_two_and_three_workers_give_the_same_table(tmp_path):
             assert sorted(p.name for p in (out / "logs").iterdir()) == [
                 f"worker{i}.log" for i in range(count)]
             assert "finished (elapsed" in printed
+            assert "is unfinished" not in printed  # a unit in progress is no warning
     assert tables[1] == tables[2] == tables[3]
     assert "1 TensorFlow thread" in (tmp_path / "workers2" / "table1.md").read_text()
 
