@@ -10,7 +10,7 @@ a rerun resumes. The numbers are those of one one-thread process whatever N is.
 The calling process prepares the data first (so the workers find the cache and the run
 folder ready), then watches the units finish, printing progress with an ETA; each
 worker's output goes to ``OUT/logs/worker<i>.log``. Ctrl-C stops the workers (what they
-finished is saved) and names the command that resumes.
+finished is saved) and names the command that resumes; SIGTERM stops them too.
 """
 import os
 import signal
@@ -97,6 +97,11 @@ def run_workers(tasks, worker_plan, command, out, shape=""):
                                         stderr=subprocess.STDOUT, env=environment,
                                         start_new_session=True))
     started, done = time.perf_counter(), set()
+
+    def terminated(signum, frame):  # e.g. a cluster's warning signal: the workers go too
+        stop(workers, signal.SIGTERM)
+        raise SystemExit(128 + signal.SIGTERM)
+    previous = signal.signal(signal.SIGTERM, terminated)
     try:
         while True:
             for task in todo:
@@ -121,6 +126,7 @@ def run_workers(tasks, worker_plan, command, out, shape=""):
               flush=True)
         raise SystemExit(INTERRUPTED) from None
     finally:
+        signal.signal(signal.SIGTERM, previous)
         for handle in handles:
             handle.close()
     failed = [(index, worker.returncode) for index, worker in enumerate(workers)

@@ -52,3 +52,35 @@ def test_the_plan_drops_workers_from_the_command_and_a_shard_runs_in_process():
     assert plan.command(1)[-4:] == ["--shard", "1/3", "--workers", "1"]
     Arguments.shard = "0/2"
     assert workers.plan(Arguments(), [], "s.py").count == 1
+
+
+def test_ctrl_c_stops_the_workers_and_a_rerun_resumes_to_the_same_table(tmp_path):
+    """Ctrl-C in the calling process stops its workers (none is left running), keeps
+    what they finished, names the command that resumes; the rerun trains the rest and
+    gives the table of an uninterrupted run."""
+    import signal
+    import time
+    uninterrupted, _ = table(tmp_path, 2)
+    out = tmp_path / "interrupted"
+    environment = {**os.environ, "CROSS_MODALITY_WORKERS": "", "TF_CPP_MIN_LOG_LEVEL": "3"}
+    for name in workers.ONE_THREAD:
+        environment.pop(name, None)
+    command = [sys.executable, str(REPOSITORY / "reproduce" / "table1.py"), *GRID,
+               "--workers", "2", "--out", str(out)]
+    parent = subprocess.Popen(command, cwd=tmp_path, env=environment, stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 300
+    while not list(out.glob("units/*/fold*/result.json")) and time.time() < deadline:
+        time.sleep(0.5)
+    parent.send_signal(signal.SIGINT)
+    printed, errors = parent.communicate(timeout=120)
+    assert parent.returncode == 130, printed + errors
+    assert "Resume with the same command" in errors
+    still = subprocess.run(["pgrep", "-f", f"--out {out} --shard"], capture_output=True,
+                           text=True)
+    assert still.stdout.strip() == ""  # no worker left running
+    assert not (out / "table1.csv").exists()
+    done = subprocess.run(command, cwd=tmp_path, env=environment, capture_output=True,
+                          text=True, timeout=600)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert (out / "table1.csv").read_bytes() == (uninterrupted / "table1.csv").read_bytes()
