@@ -25,6 +25,7 @@ import shutil
 import sys
 import tarfile
 from dataclasses import dataclass, field
+from fnmatch import fnmatch
 from pathlib import Path, PurePosixPath
 
 from runtime.console import format_bytes
@@ -120,9 +121,11 @@ def default_data_root():
 
 # -- datasets -------------------------------------------------------------------------------
 def fetch(name, data_root=None, mirror=None, log=print, show_progress=True, sources=SOURCES,
-          retries=3, backoff=2.0, subjects=None):
+          retries=3, backoff=2.0, subjects=None, patterns=None):
     """The dataset's folder under the data root, downloaded and extracted if needed.
-    ``subjects``: for a per-file dataset, download only these subjects' files."""
+    ``subjects``: for a per-file dataset, download only these subjects' files;
+    ``patterns``: only the files whose names match one of these globs (a run of some
+    modalities does not need, nor fail on, the others)."""
     if name not in sources:
         raise FetchError(f"unknown dataset {name!r}; choose from {', '.join(sources)}")
     source = sources[name]
@@ -132,12 +135,16 @@ def fetch(name, data_root=None, mirror=None, log=print, show_progress=True, sour
     if (final / COMPLETE).exists():
         return final
     wanted = source.subject_files(subjects) if source.archive is None else ()
+    if patterns:
+        wanted = tuple(remote for remote in wanted if any(
+            fnmatch(remote.path.rsplit("/", 1)[-1], pattern) for pattern in patterns))
     missing = [remote for remote in wanted if not (final / remote.path).exists()]
     if source.archive is None and not missing:
         return final
     base_urls = (mirror if mirror.endswith("/") else mirror + "/",) if mirror else source.base_urls
     log(f"fetching {name} ({source.licence}) into {root}"
-        + (f": {len(missing)} files of {len(subjects)} subjects" if subjects else ""))
+        + (f": {len(missing)} files" if subjects or patterns else "")
+        + (f" of {len(subjects)} subjects" if subjects else ""))
     if missing and source.bytes_per_file:
         root.mkdir(parents=True, exist_ok=True)
         needed, free = len(missing) * source.bytes_per_file, shutil.disk_usage(root).free
@@ -205,13 +212,14 @@ def folder_of(name, data_dir=None, data_root=None, sources=SOURCES):
 
 
 def locate(name, data_dir=None, data_root=None, mirror=None, log=print, sources=SOURCES,
-           subjects=None):
+           subjects=None, patterns=None):
     """The folder to read a named dataset from (``folder_of``), after fetching it (only
     the named ``subjects``' files, for a per-file dataset) or extracting a given MSD
     ``.tar`` into the data root once, where needed."""
     source = sources[name]
     if data_dir is None:
-        return fetch(name, data_root, mirror, log, sources=sources, subjects=subjects)
+        return fetch(name, data_root, mirror, log, sources=sources, subjects=subjects,
+                     patterns=patterns)
     data_dir = Path(data_dir)
     if data_dir.is_file():
         if source.archive is None or not tarfile.is_tarfile(data_dir):

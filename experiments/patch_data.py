@@ -7,6 +7,7 @@ whose test part sets how precisely a fold's accuracy is measured. The paper used
 set for both (docs/design.md, Decisions).
 """
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -78,8 +79,13 @@ def locate_data(run, log=print):
     from data import fetch
     try:
         named = run.subjects if isinstance(run.subjects, list) else None  # only theirs
+        # Only the files this run reads: its modalities', label maps' and masks' names.
+        spec = run.spec
+        globs = [*(g for alternatives in spec.modalities.values() for g in alternatives),
+                 *spec.label, *(spec.mask or ())]
         found = fetch.locate(run.dataset, run.fetch["data_dir"], run.fetch["data_root"],
-                             run.fetch["mirror"], log=log, subjects=named)
+                             run.fetch["mirror"], log=log, subjects=named,
+                             patterns=[Path(glob).name for glob in globs])
     except fetch.FetchError as error:
         raise data.DataError(str(error)) from None
     if found.resolve() != run.data_dir.resolve():

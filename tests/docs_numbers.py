@@ -68,6 +68,8 @@ DERIVED = {
     # The repeats run: 3 networks and 3 controls, 3 folds, 8 trainings.
     "paper_figures/open_ms-flair-t2-repeats/README.md": {"72": "3 * 3 * 8",
                                                          "144": "6 * 3 * 8"},
+    "paper_figures/open_ms-flair-t2-repeats-two-threads/README.md": {"72": "3 * 3 * 8",
+                                                                     "144": "6 * 3 * 8"},
     "docs/design.md": {"3,375": "15 ** 3"},  # a raw patch's voxels
 }
 

@@ -278,6 +278,13 @@ def test_named_subjects_download_only_their_files(tmp_path):
         fetch.fetch("open-ms", tmp_path, mirror=server.url, sources=sources,
                     show_progress=False, log=lambda *a: None)
         assert len(server.requests) == 15 and (folder / fetch.COMPLETE).exists()
+    # A run of two modalities fetches their files and the label maps only.
+    with Server(files) as server:
+        fetch.fetch("open-ms", tmp_path / "two", mirror=server.url, sources=sources,
+                    show_progress=False, log=lambda *a: None, subjects=["patient07"],
+                    patterns=["FLAIR_*.nii.gz", "T2_*.nii.gz", "GOLD_STANDARD_*.nii.gz"])
+        assert sorted(path.split("/")[-1].split("_")[0] for path, _ in server.requests) == [
+            "FLAIR", "GOLD", "T2"]
     with pytest.raises(fetch.FetchError, match="open-ms has no subject patient99; it has "
                                                "patient07"):
         fetch.fetch("open-ms", tmp_path / "x", sources=sources, subjects=["patient99"])
