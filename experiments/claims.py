@@ -186,11 +186,19 @@ def paper_comparisons(evaluated):
     return [item for item in evaluated if not item.get("beyond_paper")]
 
 
-def summary(evaluated):
-    """'N reproduced, N contradicted, N undecided' over distinct comparisons."""
+# A comparison beyond the paper (a network against a control) has no paper side to
+# reproduce: its verdicts read as the network being higher or lower, decided.
+BEYOND_WORDS = {REPRODUCED: "higher (decided)", CONTRADICTED: "lower (decided)",
+                UNDECIDED: "undecided"}
+
+
+def summary(evaluated, beyond_paper=False):
+    """'N reproduced, N contradicted, N undecided' over distinct comparisons ('N higher
+    (decided), N lower (decided), N undecided' for comparisons beyond the paper)."""
     counts = {v: sum(item["verdict"] == v for item in evaluated)
               for v in (REPRODUCED, CONTRADICTED, UNDECIDED)}
-    return ", ".join(f"{count} {name}" for name, count in counts.items())
+    return ", ".join(f"{count} {BEYOND_WORDS[name] if beyond_paper else name}"
+                     for name, count in counts.items())
 
 
 def claim_lines(evaluated):
@@ -233,7 +241,7 @@ def control_lines(evaluated):
     lines = ["", "## Controls: does a network add anything over its input? (beyond the paper)",
              "", f"Cross-modality accuracy of each network minus each control (percentage "
              f"points, 95 % interval; + the network is better, − worse, ? undecided). "
-             f"{summary(chosen)} over {len(chosen)} comparisons.", "",
+             f"{summary(chosen, beyond_paper=True)} over {len(chosen)} comparisons.", "",
              "| network | " + " | ".join(f"− {c}" for c in controls) + " |",
              "|---|" + "---|" * len(controls)]
     for row in rows:

@@ -32,7 +32,8 @@ def write_outputs(run, rows, compared, split, fold_count, pairs=(), updates=None
                 "comparisons": compared, "pair_comparisons": list(pairs),
                 "claims_summary": claims.summary(claims.paper_comparisons(compared)),
                 "controls_summary": claims.summary([c for c in compared
-                                                    if c.get("beyond_paper")]),
+                                                    if c.get("beyond_paper")],
+                                                   beyond_paper=True),
                 "claims": [{"key": c.key, "statement": c.statement,
                             "beyond_paper": c.beyond_paper,
                             "comparisons": [f["label"] + ("" if f["measure"] == "cross" else
