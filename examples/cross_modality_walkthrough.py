@@ -312,8 +312,8 @@ normalization most features correlate across contrasts.
    `python reproduce/table1.py --dataset open-ms --data-dir ../shared/data/open_ms
    --modalities FLAIR,T2 --patches-per-class 500 --epochs 8 --momentum 0.99 --folds 3
    --configs 'plain-a0,dropout+norm-a0'`. Expected (the same settings trained 8 times
-   per fold, `paper_figures/open_ms-flair-t2-repeats/`): plain 47.2 % cross-modality,
-   dropout + normalization 63.6 %; one training per fold lands a few points either way.
+   per fold, `paper_figures/open_ms-flair-t2-repeats/`): plain 47.3 % cross-modality,
+   dropout + normalization 63.5 %; one training per fold lands a few points either way.
 4. **Any subset at inference.** `models.reconstruct(shared, given, ["FS"])` works with
    any non-empty subset of the contrasts; with four (e.g. the brain phantom,
    `--phantom brain`) try reconstructing T2 from FLAIR alone and from FLAIR + T1.
