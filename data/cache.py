@@ -177,7 +177,7 @@ def check_space(cache, subjects, spec, log=None):
                         f"{needed / 1e9:.1f} GB in {cache.folder}, which has {free / 1e9:.1f} GB "
                         "free: free some space, or give --cache-dir on a larger disk")
     if log:
-        log(f"cache: preparing {len(missing)} subjects, about {needed / 1e9:.2f} GB in "
+        log(f"cache: {len(missing)} subjects to prepare, about {needed / 1e9:.2f} GB in "
             f"{cache.folder} ({free / 1e9:.0f} GB free)")
 
 

@@ -29,7 +29,7 @@ def test_a_cache_that_would_not_fit_stops_before_any_volume_is_prepared(tmp_path
     from data.cache import PreparedCache
     cache = PreparedCache(tmp_path / "cache")
     prepare_subjects(subjects, spec, cache=cache, log=lines.append)
-    assert lines[0].startswith("cache: preparing 2 subjects, about 0.00 GB")
+    assert lines[0].startswith("cache: 2 subjects to prepare, about 0.00 GB")
     assert sum(p.stat().st_size for p in (tmp_path / "cache").glob("*.h5")) >= 2 * (
         2 * 26 * 24 * 22 * 4)
 

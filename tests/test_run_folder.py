@@ -142,9 +142,11 @@ def test_two_shards_started_together_both_finish_and_a_final_call_aggregates(tmp
     out = tmp_path / "run"
     command = [sys.executable, "reproduce/table1.py", *TINY, "--out", str(out),
                "--configs", "plain-a0,dropout-a0"]
-    # The first shard computes with one thread, the second with every core it may use.
-    environments = [dict(os.environ, TF_NUM_INTRAOP_THREADS="1"), dict(os.environ)]
-    environments[1].pop("TF_NUM_INTRAOP_THREADS", None)
+    # The first shard computes with one thread (the default), the second with as many as
+    # there are usable cores (set by hand, as a user may).
+    cores = len(os.sched_getaffinity(0))
+    environments = [dict(os.environ), dict(os.environ, TF_NUM_INTRAOP_THREADS=str(cores))]
+    environments[0].pop("TF_NUM_INTRAOP_THREADS", None)
     shards = [subprocess.Popen([*command, "--shard", f"{i}/2"], cwd=REPOSITORY,
                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                                env=environments[i])
@@ -176,7 +178,6 @@ def test_two_shards_started_together_both_finish_and_a_final_call_aggregates(tmp
     document = json.loads((out / "table1.json").read_text())
     assert len(document["rows"]) == 2
     # Units of both thread counts are named (their round-off differs: docs/design.md).
-    cores = len(os.sched_getaffinity(0))
     mixed = cores != 1
     assert ("note: the units were computed on 2 machines or thread counts" in final.stdout) == mixed
     assert set(document["computed_on"]) == {
