@@ -29,19 +29,24 @@ def table(tmp_path, count):
     return out, done.stdout
 
 
-def test_one_two_and_three_workers_give_the_same_table(tmp_path):
-    tables = {}
-    for count in (1, 2, 3):
-        out, printed = table(tmp_path, count)
-        tables[count] = (out / "table1.csv").read_bytes()
+@pytest.fixture(scope="module")
+def tables(tmp_path_factory):
+    """The grid computed with 1, 2 and 3 workers: {count: (run folder, what it printed)}."""
+    folder = tmp_path_factory.mktemp("workers")
+    return {count: table(folder, count) for count in (1, 2, 3)}
+
+
+def test_one_two_and_three_workers_give_the_same_table(tables):
+    for count, (out, printed) in tables.items():
         if count > 1:
             assert f"to run in {count} one-thread worker processes" in printed
             assert sorted(p.name for p in (out / "logs").iterdir()) == [
                 f"worker{i}.log" for i in range(count)]
             assert "finished (elapsed" in printed
             assert "is unfinished" not in printed  # a unit in progress is no warning
-    assert tables[1] == tables[2] == tables[3]
-    assert "1 TensorFlow thread" in (tmp_path / "workers2" / "table1.md").read_text()
+    csv = {count: (out / "table1.csv").read_bytes() for count, (out, _) in tables.items()}
+    assert csv[1] == csv[2] == csv[3]
+    assert "1 TensorFlow thread" in (tables[2][0] / "table1.md").read_text()
 
 
 def test_the_plan_drops_workers_from_the_command_and_a_shard_runs_in_process():
@@ -54,13 +59,13 @@ def test_the_plan_drops_workers_from_the_command_and_a_shard_runs_in_process():
     assert workers.plan(Arguments(), [], "s.py").count == 1
 
 
-def test_ctrl_c_stops_the_workers_and_a_rerun_resumes_to_the_same_table(tmp_path):
+def test_ctrl_c_stops_the_workers_and_a_rerun_resumes_to_the_same_table(tmp_path, tables):
     """Ctrl-C in the calling process stops its workers (none is left running), keeps
     what they finished, names the command that resumes; the rerun trains the rest and
     gives the table of an uninterrupted run."""
     import signal
     import time
-    uninterrupted, _ = table(tmp_path, 2)
+    uninterrupted = tables[2][0]
     out = tmp_path / "interrupted"
     environment = {**os.environ, "CROSS_MODALITY_WORKERS": "", "TF_CPP_MIN_LOG_LEVEL": "3"}
     for name in workers.ONE_THREAD:
