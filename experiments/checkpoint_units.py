@@ -7,13 +7,11 @@ optimizer updates) a callback extracts the features of the forests' patches and 
 the forests, exactly as a Table I unit does at its end. Saved like a Table I unit, in
 OUT/checkpoints/<configuration>/fold<k>/ (model.keras and result.json, no features).
 """
-import json
 import time
-from pathlib import Path
 
 import models
 from experiments import features, grid, kept_scores, unit
-from experiments.run_folder import RUN_FILE, clear_unit, unit_dir, unit_label, write_unit_result
+from experiments.run_folder import clear_unit, unit_dir, unit_label, write_unit_result
 from runtime.seeds import derived_seed
 
 CHECKPOINT_UNITS = "checkpoints"
@@ -78,11 +76,6 @@ def run_control_unit(run, configuration, patch_data, fold, directory):
     directory.mkdir(parents=True, exist_ok=True)
     write_unit_result(directory, result)
     return result
-
-
-def read_run_inputs(out):
-    """The input files' identities that the run folder's run.json recorded."""
-    return json.loads((Path(out) / RUN_FILE).read_text())["inputs"]
 
 
 def kept_tasks(run, patch_data, figures_dir, run_identity):

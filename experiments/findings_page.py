@@ -5,7 +5,7 @@ lives, evaluation-time normalization, training length and runs of other arithmet
 ``studies/findings.py`` writes it."""
 from pathlib import Path
 
-from experiments import results_files, twin_runs
+from experiments import claims, results_files, twin_runs
 from experiments.published import PAPER_SCALE
 
 RESULTS = Path(__file__).resolve().parents[1] / "paper_figures"
@@ -137,7 +137,6 @@ def control_lines(documents):
 def controls_summary(document):
     """How the networks fare against the controls, counted from the run's comparisons
     (the same words for every run, whenever its table was written)."""
-    from experiments import claims
     beyond = [item for item in document.get("comparisons", []) if item.get("beyond_paper")]
     if not beyond:
         return document.get("controls_summary", "–")

@@ -9,8 +9,9 @@ from typing import Callable
 import data
 import models
 from experiments.patch_data import load_patch_data, locate_data, write_phantoms
-from experiments.run_folder import (check_writable, finished_units, input_identities,
-                                    open_run_folder, read_unit_result, unit_dir, unit_label)
+from experiments.command_line import check_places
+from experiments.run_folder import (finished_units, input_identities, open_run_folder,
+                                    read_unit_result, unit_dir, unit_label)
 from experiments import unit
 from experiments.unit import UNITS
 from runtime.console import INTERRUPTED, console, format_seconds, on_terminal, say
@@ -30,12 +31,8 @@ def prepare(run, args, read_only=False, before_opening=None):
     # --help and mistakes are answered in about a second.
     tensorflow = import_tensorflow_quietly()
     cache_dir = run.cache_dir or run.out / "cache"
-    check_writable(run.out)
+    check_places(run.out, cache_dir, bool(getattr(args, "cache_dir", None)))
     new_folder = not run.out.exists()
-    check_writable(cache_dir, "--cache-dir" if getattr(args, "cache_dir", None) else
-                   "the prepared-volume cache (--cache-dir; default DATA_ROOT/prepared, "
-                   "DATA_ROOT from --data-root or $CROSS_MODALITY_DATA)",
-                   "the prepared volumes")
     if run.dataset == "synthetic":
         write_phantoms(run, args.phantom)
     models.use_mixed_precision(run.precision == "mixed_float16")

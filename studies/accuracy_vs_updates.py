@@ -28,7 +28,7 @@ import numpy as np
 
 from experiments import claims, command_line, figures, grid, intervals, kept_scores, workers
 from experiments.table_report import grouped_by_fold
-from experiments.checkpoint_units import collect_with_kept, kept_tasks, read_run_inputs
+from experiments.checkpoint_units import collect_with_kept, kept_tasks
 from experiments.run_folder import check_writable, require_run
 from runtime.console import say
 from runtime.files import atomic_write_text
@@ -180,7 +180,7 @@ def main(argv=None):
 
     patch_data = grid.prepare(run, args, before_opening=check_kept_scores)
     figures_dir = figures.figures_dir_of(args, run)
-    run_identity = kept_scores.identity(run, read_run_inputs(run.out))
+    run_identity = identities  # the inputs' hashes run.json now records, checked above
     fold_count = len(patch_data.folds)
     if not args.report_only:
         grid.run_tasks(kept_tasks(run, patch_data, figures_dir, run_identity),
