@@ -4,13 +4,17 @@ a later session.
 
 Each network is trained once, to the last checkpoint; at every checkpoint (a number of
 optimizer updates) a callback extracts the features of the forests' patches and scores
-the forests, exactly as a Table I unit does at its end. Saved like a Table I unit, in
-OUT/checkpoints/<configuration>/fold<k>/ (model.keras and result.json, no features).
+the forests, exactly as a Table I unit does at its end. Each checkpoint also records the
+mechanism behind per-feature normalization (``mechanism.measure``: the modalities'
+feature offsets and scales before and after the network's normalization, the last batch
+normalization's γ and β gaps), so that its course over training is kept with the scores.
+Saved like a Table I unit, in OUT/checkpoints/<configuration>/fold<k>/ (model.keras and
+result.json, no features).
 """
 import time
 
 import models
-from experiments import features, grid, kept_scores, unit
+from experiments import features, grid, kept_scores, mechanism, unit
 from experiments.run_folder import clear_unit, unit_dir, unit_label, write_unit_result
 from runtime.seeds import derived_seed
 
@@ -38,6 +42,8 @@ def run_checkpoint_unit(run, configuration, patch_data, fold):
             found, run.trees, derived_seed(run.seed, configuration.name, fold, updates),
             f"{unit_label(configuration.name, fold)} at {updates} updates")
         same, cross = scores["same"], scores["cross"]
+        if len(network.modality_names) >= 2:  # an axial network: its modalities' gaps
+            scores["mechanism"] = mechanism.measure(network, patch_data, fold)
         checkpoints.append({"updates": updates, **scores,
                             "training_seconds": round(begun - started - sum(
                                 c["evaluation_seconds"] for c in checkpoints), 2),

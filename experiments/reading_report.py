@@ -5,12 +5,13 @@ numbers as CSV."""
 import numpy as np
 
 from experiments import claims, figures
+from experiments.reading_mechanism import MEASURES, summarized
 from runtime.files import atomic_write_csv, atomic_write_text
 
 NAME = "claims_by_reading"
 
 
-def write_outputs(base, names, grid_rows, mechanism_rows, out):
+def write_outputs(base, names, grid_rows, mechanism_rows, out, gaps=(), unit_rows=()):
     columns = ["reading", "claims", "comparison", "measure", "alpha", "difference", "low",
                "high", "paper", "paper_inside", "verdict", "folds", "trainings"]
     atomic_write_csv(out / f"{NAME}.csv", columns, grid_rows)
@@ -46,6 +47,7 @@ def write_outputs(base, names, grid_rows, mechanism_rows, out):
         lines.append(f"| {configuration} | " + " | ".join(
             f"{found[n]['offset_in_pooled_sd']:.2f} / {found[n]['single_feature_auc']:.2f}"
             if n in found else "–" for n in names) + " |")
+    lines += gap_lines(gaps, out) + unit_mechanism_lines(unit_rows, out)
     text = "\n".join(lines) + "\n"
     atomic_write_text(out / f"{NAME}.md", text)
     plot(names, grid_rows, comparisons, out)
@@ -90,3 +92,57 @@ def plot(names, grid_rows, comparisons, out):
     top = 1 - 0.5 / figure.get_figheight()
     figure.tight_layout(rect=(0, 0, 1, top))
     figure.savefig(out / f"{NAME}.png", dpi=100)
+
+
+GAP_COLUMNS = ["reading", "comparison", "alpha", "gap", "gap_low", "gap_high", "trainings",
+               "versus", "difference", "low", "high", "paired_trainings", "decided"]
+
+
+def gap_lines(gaps, out):
+    """The central gap per reading and against the reference reading (``gap_rows``)."""
+    if not gaps:
+        return []
+    atomic_write_csv(out / f"{NAME}_gap.csv", GAP_COLUMNS, gaps)
+    lines = ["", "The central gap, dropout + normalization − dropout (cross-modality points, "
+             "95 % interval), per reading and its difference from the reference reading "
+             "(paired by fold and training; decided when the interval excludes 0):", "",
+             "| reading | α | gap | trainings | − reference's gap | |", "|---|---|---|---|---|---|"]
+    for row in gaps:
+        against = "" if "versus" not in row else (
+            f"{row['difference']:+.1f} [{row['low']:+.1f}, {row['high']:+.1f}] − {row['versus']}")
+        decided = "" if "versus" not in row else ("decided" if row["decided"] else "undecided")
+        lines.append(f"| {row['reading']} | {row['alpha']:g} | {row['gap']:+.1f} "
+                     f"[{row['gap_low']:+.1f}, {row['gap_high']:+.1f}] | {row['trainings']} | "
+                     f"{against} | {decided} |")
+    return lines
+
+
+def unit_mechanism_lines(unit_rows, out):
+    """Per reading and row, the saved networks' feature gaps between modalities before
+    and after their normalization and the last batch normalization's drift (means over
+    trainings with 95 % half widths)."""
+    if not unit_rows:
+        return []
+    columns = list(dict.fromkeys(key for row in unit_rows for key in row))
+    atomic_write_csv(out / f"{NAME}_mechanism_by_unit.csv", columns, unit_rows)
+    summary = summarized(unit_rows)
+
+    def cell(row, measure, digits=2):
+        if measure not in row:
+            return "–"
+        half = row.get(f"{measure}_half_width")
+        return f"{row[measure]:.{digits}f}" + ("" if half is None else f" ± {half:.{digits}f}")
+    lines = ["", "Mechanism measured on the saved networks (test patches; mean ± 95 % "
+             "interval over trainings): per-feature offset between modalities in pooled SDs "
+             "and SD ratio (1 = equal), before the network's normalization (the encoders' "
+             "outputs) and after it (what is averaged and what the forests see); and, where "
+             "the encoders' last block has batch normalization, mean |γ_a − γ_b| and "
+             "|β_a − β_b| of that layer and the offset they imply:", "",
+             "| reading | row | trainings | offset before | offset after | SD ratio before | "
+             "SD ratio after | last BN |γ| gap | last BN |β| gap | implied offset |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
+    for row in summary:
+        lines.append(f"| {row['reading']} | {row['configuration']} | {row['trainings']} | "
+                     + " | ".join(cell(row, measure, 3 if measure.startswith("last_bn") else 2)
+                                  for measure in MEASURES) + " |")
+    return lines

@@ -17,10 +17,15 @@ dropout and dropout+norm at α = 0 and 0.1, and the all-modalities baseline.
 Each reading is a Table I run folder under OUT/readings/<reading>/ (units resume;
 --shard I/N as for table1.py); units run repeat by repeat, every reading in turn, so a
 partial study already compares every reading. Writes claims_by_reading.md / .csv /
-.png (reading × claim → difference, interval, verdict) and
+.png (reading × claim → difference, interval, verdict),
 claims_by_reading_mechanism.csv (per reading and row: the mean per-feature offset
 between modalities in pooled SDs and the mean single-feature AUC for telling the
-modalities apart, on test patches) into OUT, or --figures-dir.
+modalities apart, on test patches), claims_by_reading_gap.csv (the central gap,
+dropout + normalization − dropout, per reading and against the default reading, paired
+by fold and training) and claims_by_reading_mechanism_by_unit.csv (every saved
+network's feature offsets and scales between modalities before and after its
+normalization, and its last batch normalization's γ and β gaps) into OUT, or
+--figures-dir.
 """
 import dataclasses
 from pathlib import Path
@@ -29,7 +34,7 @@ from runtime.console import run_script
 
 import numpy as np
 
-from experiments import claims, command_line, grid, reading_report, unit, workers
+from experiments import claims, command_line, grid, reading_mechanism, reading_report, unit, workers
 from experiments.recalibrated_units import RECALIBRATED_UNITS, recalibrated_unit
 from experiments.run_folder import (open_run_folder, read_unit_result,
                                   require_run, unit_dir, unit_label)
@@ -160,9 +165,10 @@ def main(argv=None):
                                                 base.repeats),
                   command_line.parse_shard(args.shard), base.command, base.out,
                   workers.plan(args, argv, __file__))
-    grid_rows, mechanism_rows = [], []
+    grid_rows, mechanism_rows, results_by_reading = [], [], {}
     for name in names:
         results = collected(runs, name, base.configurations, fold_count, base.repeats)
+        results_by_reading[name] = results
         for item in claims.evaluate(base.published_table, results):
             grid_rows.append({"reading": name, **item, "claims": " ".join(item["claims"]),
                               "comparison": item["label"]})
@@ -172,8 +178,14 @@ def main(argv=None):
         return 0
     out = args.figures_dir or base.out
     out.mkdir(parents=True, exist_ok=True)
-    say(reading_report.write_outputs(base, names, grid_rows, mechanism_rows, out))
-    say(f"wrote {out / NAME}.md, .csv, .png and {NAME}_mechanism.csv")
+    gaps = reading_mechanism.gap_rows(results_by_reading,
+                                      "default" if "default" in names else names[0])
+    unit_rows = reading_mechanism.measured_units(runs, names, base.configurations, fold_count,
+                                                 base.repeats, patch_data, base.out, say)
+    say(reading_report.write_outputs(base, names, grid_rows, mechanism_rows, out, gaps,
+                                     unit_rows))
+    say(f"wrote {out / NAME}.md, .csv, .png, {NAME}_mechanism.csv, {NAME}_gap.csv and "
+        f"{NAME}_mechanism_by_unit.csv")
     return 0
 
 

@@ -56,9 +56,29 @@ def test_the_study_trains_each_reading_once_and_writes_the_grid(tmp_path, traine
                                            for m in mechanism)
     assert "| dropout+norm-a0 − dropout-a0 | +33.6 |" in (out / "claims_by_reading.md").read_text()
     assert (out / "claims_by_reading.png").stat().st_size > 10000
+    # the central gap per reading is the grid's comparison; the reference is the default
+    with open(out / "claims_by_reading_gap.csv") as handle:
+        gaps = {row["reading"]: row for row in csv.DictReader(handle)}
+    assert set(gaps) == {"default", "default-recalibrated", "last-block-linear"}
+    for row in rows:
+        assert float(gaps[row["reading"]]["gap"]) == pytest.approx(float(row["difference"]))
+    assert gaps["default"]["versus"] == "" and gaps["last-block-linear"]["versus"] == "default"
+    assert float(gaps["last-block-linear"]["difference"]) == pytest.approx(
+        float(gaps["last-block-linear"]["gap"]) - float(gaps["default"]["gap"]), abs=0.02)
+    # every saved network measured once (a recalibrated reading keeps none of its own)
+    with open(out / "claims_by_reading_mechanism_by_unit.csv") as handle:
+        measured = list(csv.DictReader(handle))
+    assert len(measured) == 16
+    assert all(m["last_bn_gamma_gap"] != "" for m in measured if m["reading"] == "default")
+    assert all(m["last_bn_gamma_gap"] == "" for m in measured
+               if m["reading"] == "last-block-linear")
+    assert all(float(m["after_scale_ratio"]) >= 1 for m in measured)
+    kept = json.loads((out / "mechanism_by_unit.json").read_text())
+    assert len(kept) == 16
     trained_units.clear()
     assert claims_by_reading.main(arguments) == 0  # resumes: nothing left to train
     assert trained_units == []
+    assert json.loads((out / "mechanism_by_unit.json").read_text()) == kept
 
 
 def test_the_study_refuses_reading_options_and_unknown_readings(capsys):

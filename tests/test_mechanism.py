@@ -1,0 +1,95 @@
+"""The mechanism measures (experiments/mechanism.py) on hand-made features and a tiny
+network with known batch-normalization parameters, and the readings' central gap
+(experiments/reading_mechanism.py) on hand-made unit results."""
+import math
+
+import numpy as np
+import pytest
+from scipy import stats
+
+from experiments import mechanism, reading_mechanism
+from tests.networks import tiny_network
+
+
+def test_feature_gaps_of_known_offsets_and_scales():
+    rng = np.random.default_rng(0)
+    first = rng.normal(size=(500, 4))
+    # feature j of the second modality: scale s_j, shift d_j (in the first's units)
+    scales, shifts = np.array([1.0, 2.0, 0.5, 1.0]), np.array([0.0, 3.0, -1.0, 0.5])
+    second = first * scales + shifts
+    found = mechanism.feature_gaps([first, second])
+    expected_offsets, expected_logs = [], []
+    for j in range(4):  # feature by feature, in the module docstring's words
+        sd_a, sd_b = first[:, j].std(), second[:, j].std()
+        expected_offsets.append(abs(first[:, j].mean() - second[:, j].mean())
+                                / math.sqrt((sd_a ** 2 + sd_b ** 2) / 2))
+        expected_logs.append(abs(math.log(sd_a / sd_b)))
+    assert found["offset_in_pooled_sd"] == pytest.approx(np.mean(expected_offsets), abs=1e-4)
+    assert found["scale_ratio"] == pytest.approx(math.exp(np.mean(expected_logs)), abs=1e-4)
+    # the scales are exact: SD ratios 1, 2, 2 (0.5 read either way), 1 → exp(mean |ln|)
+    assert found["scale_ratio"] == pytest.approx(2 ** 0.5, abs=1e-4)
+    same = mechanism.feature_gaps([first, first.copy(), first.copy()])
+    assert same == {"offset_in_pooled_sd": 0.0, "scale_ratio": 1.0}
+    constant = np.zeros((10, 2))
+    assert mechanism.feature_gaps([constant, constant])["offset_in_pooled_sd"] == 0.0
+
+
+def test_last_normalization_reads_each_encoders_last_batch_normalization():
+    network = tiny_network(("A", "B", "C"))
+    gammas = {"A": np.full(16, 1.0), "B": np.full(16, 1.5), "C": np.linspace(0.5, 2.0, 16)}
+    betas = {"A": np.zeros(16), "B": np.full(16, 0.4), "C": np.linspace(-1, 1, 16)}
+    for name in "ABC":
+        layer = network.get_layer(f"encoder_{name}").get_layer(f"encoder_{name}_bn3")
+        layer.gamma.assign(gammas[name].astype("float32"))
+        layer.beta.assign(betas[name].astype("float32"))
+    found = mechanism.last_normalization(network)
+    pairs = [("A", "B"), ("A", "C"), ("B", "C")]
+    assert found["gamma_gap"] == pytest.approx(np.mean([np.abs(gammas[a] - gammas[b])
+                                                        for a, b in pairs]), abs=1e-4)
+    assert found["beta_gap"] == pytest.approx(np.mean([np.abs(betas[a] - betas[b])
+                                                       for a, b in pairs]), abs=1e-4)
+    implied = np.mean([np.abs(betas[a] - betas[b]) / np.sqrt((gammas[a] ** 2 + gammas[b] ** 2) / 2)
+                       for a, b in pairs])
+    assert found["implied_offset_in_pooled_sd"] == pytest.approx(implied, abs=1e-4)
+    # without batch normalization in the last block there is nothing to read
+    assert mechanism.last_normalization(tiny_network(last_block="linear")) is None
+    assert mechanism.last_normalization(tiny_network(last_block="lrelu")) is None
+    fresh = mechanism.last_normalization(tiny_network())
+    assert (fresh["gamma_gap"], fresh["beta_gap"], fresh["gamma_mean"]) == (0.0, 0.0, 1.0)
+
+
+def units(values):
+    """Unit results of one row: {(fold, repeat): cross}."""
+    return [{"fold": fold, "repeat": repeat, "cross": cross, "same": 90.0}
+            for (fold, repeat), cross in values.items()]
+
+
+def test_the_central_gap_per_reading_and_against_the_reference():
+    keys = [(fold, repeat) for fold in range(2) for repeat in range(3)]
+    rng = np.random.default_rng(1)
+    dropout = {key: 60 + rng.normal() for key in keys}
+    default_gap = {key: rng.normal() for key in keys}
+    linear_gap = {key: default_gap[key] + 5 + rng.normal(scale=0.5) for key in keys}
+    results = {
+        "default": {"dropout-a0": units(dropout),
+                    "dropout+norm-a0": units({k: dropout[k] + default_gap[k] for k in keys})},
+        "last-block-linear": {"dropout-a0": units(dropout),
+                              "dropout+norm-a0": units({k: dropout[k] + linear_gap[k]
+                                                        for k in keys})},
+    }
+    rows = {row["reading"]: row for row in reading_mechanism.gap_rows(results, "default")}
+    assert "versus" not in rows["default"]
+    assert rows["default"]["gap"] == pytest.approx(np.mean(list(default_gap.values())), abs=0.01)
+    linear = rows["last-block-linear"]
+    differences = np.array([[linear_gap[(f, r)] - default_gap[(f, r)] for r in range(3)]
+                            for f in range(2)])
+    # the repeat interval by hand: pooled within-fold variance, 2 x (3 - 1) degrees
+    pooled = sum(((d - d.mean()) ** 2).sum() for d in differences) / 4
+    half = stats.t.ppf(0.975, 4) * math.sqrt(pooled * (1 / 3 + 1 / 3)) / 2
+    assert linear["difference"] == pytest.approx(differences.mean(), abs=0.01)
+    assert linear["high"] - linear["low"] == pytest.approx(2 * half, abs=0.02)
+    assert linear["decided"] and linear["paired_trainings"] == 6
+    # the same reading as its own reference: a difference of exactly 0, undecided
+    results["copy"] = results["default"]
+    copy = {row["reading"]: row for row in reading_mechanism.gap_rows(results, "default")}["copy"]
+    assert copy["difference"] == 0.0 and not copy["decided"]
