@@ -16,7 +16,10 @@ once; a callback scores it at every checkpoint. The controls (raw-patch, raw-cen
 untrained) train nothing: scored once, they are flat lines. Units are saved as they finish
 (resume by rerunning; --shard I/N as for table1.py), all configurations of fold0
 first, so a partial run already compares them. Writes accuracy_vs_updates.png / .csv /
-.md into OUT/figures/ (or --figures-dir) (also from a partial run, marked as such).
+.md into OUT/figures/ (or --figures-dir) (also from a partial run, marked as such), and
+the mechanism at every checkpoint (the modalities' feature offsets and scales before and
+after the network's normalization, the last batch normalization's γ and β gaps) with
+its trend per fold, in the .md and accuracy_vs_updates_mechanism.csv / _trend.csv.
 """
 import argparse
 import dataclasses
@@ -26,12 +29,13 @@ from runtime.console import format_seconds, run_script
 
 import numpy as np
 
-from experiments import claims, command_line, figures, grid, intervals, kept_scores, workers
+from experiments import (claims, command_line, figures, grid, intervals, kept_scores,
+                         length_mechanism, workers)
 from experiments.table_report import grouped_by_fold
 from experiments.checkpoint_units import collect_with_kept, kept_tasks
 from experiments.run_folder import check_writable, require_run
 from runtime.console import say
-from runtime.files import atomic_write_text
+from runtime.files import atomic_write_csv, atomic_write_text
 
 DEFAULT_CONFIGURATIONS = ("plain-a0,norm-a0,dropout-a0,dropout+norm-a0,plain-a0.1,norm-a0.1,"
                           "dropout-a0.1,dropout+norm-a0.1,baseline-all")
@@ -222,6 +226,13 @@ def main(argv=None):
                                  for m in ("same", "cross")) + " |")
     text += ["", "Paired cross-modality differences (percentage points, 95 % interval over "
              "folds):", "", *(gaps or ["- (need two finished folds of both rows)"])]
+    mechanism_table, trends = length_mechanism.rows(results, checkpoints)
+    if mechanism_table:
+        atomic_write_csv(figures_dir / f"{NAME}_mechanism.csv", list(mechanism_table[0]),
+                         mechanism_table)
+        if trends:
+            atomic_write_csv(figures_dir / f"{NAME}_mechanism_trend.csv", list(trends[0]), trends)
+        text += length_mechanism.lines(mechanism_table, trends)
     atomic_write_text(figures_dir / f"{NAME}.md", "\n".join(text) + "\n")
     print("\n".join(text))
     return 0

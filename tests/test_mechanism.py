@@ -93,3 +93,36 @@ def test_the_central_gap_per_reading_and_against_the_reference():
     results["copy"] = results["default"]
     copy = {row["reading"]: row for row in reading_mechanism.gap_rows(results, "default")}["copy"]
     assert copy["difference"] == 0.0 and not copy["decided"]
+
+
+def test_trends_of_known_lines_and_the_gap_series():
+    from experiments import length_mechanism
+    checkpoints = [100, 1000, 10000]
+    # fold k: value = k + (0.1 + 0.01 k) · log10(updates)
+    by_fold = {k: [(u, k + (0.1 + 0.01 * k) * math.log10(u)) for u in checkpoints]
+               for k in range(3)}
+    found = length_mechanism.trend(by_fold, target=1_000_000)
+    assert found["slope"] == pytest.approx(0.11)
+    assert found["slope_half"] == pytest.approx(stats.t.ppf(0.975, 2) * 0.01 / math.sqrt(3))
+    assert found["at_target"] == pytest.approx(np.mean([k + (0.1 + 0.01 * k) * 6 for k in range(3)]))
+    assert length_mechanism.trend({0: [(100, 1.0)]}) is None  # one checkpoint: no line
+
+    def unit(fold, crosses, offsets):
+        return {"fold": fold, "checkpoints": [
+            {"updates": u, "cross": c, "mechanism": {"before": {"offset_in_pooled_sd": o}}}
+            for u, c, o in zip(checkpoints, crosses, offsets)]}
+    results = {"dropout-a0": [unit(0, [60, 62, 64], [0.2, 0.3, 0.4]),
+                              unit(1, [50, 51, 52], [0.1, 0.2, 0.3])],
+               "dropout+norm-a0": [unit(0, [61, 64, 67], [0.2, 0.2, 0.2]),
+                                   unit(1, [50, 52, 54], [0.1, 0.1, 0.1])]}
+    assert length_mechanism.gap_series(results) == {0: [(100, 1), (1000, 2), (10000, 3)],
+                                                    1: [(100, 0), (1000, 1), (10000, 2)]}
+    table, trends = length_mechanism.rows(results, checkpoints)
+    offsets = {(r["configuration"], r["updates"]): r["mean"] for r in table
+               if r["measure"].startswith("offset between modalities before")}
+    assert offsets[("dropout-a0", 10000)] == pytest.approx(0.35)
+    gap = next(t for t in trends if t["measure"] == "cross-modality gap (points)")
+    assert gap["slope"] == pytest.approx(1.0) and gap["slope_half"] == pytest.approx(0.0)
+    text = "\n".join(length_mechanism.lines(table, trends))
+    assert "| dropout-a0 | offset between modalities before normalization (pooled SDs) | " \
+           "+0.1 ± 0 | grows |" in text
