@@ -1,11 +1,12 @@
 """The findings page (paper_figures/FINDINGS.md), section by section, from the committed
 results (read and checked by ``results_files``): the scale of every run beside the
 paper's, the central claims per run and reading, the controls, where the central effect
-lives, evaluation-time normalization, training length and runs of other arithmetic.
+lives, what decides the central gap, evaluation-time normalization, training length and
+runs of other arithmetic.
 ``studies/findings.py`` writes it."""
 from pathlib import Path
 
-from experiments import claims, results_files, twin_runs
+from experiments import central_gap_page, claims, results_files, twin_runs
 from experiments.published import PAPER_SCALE
 
 RESULTS = Path(__file__).resolve().parents[1] / "paper_figures"
@@ -239,7 +240,8 @@ def page(results=RESULTS):
              "disagree). Each run's folder has its command, tables and reading.", "",
              results_files.sources(results), ""]
     for part in (scale_lines(documents), [""], claim_lines(documents, results),
-                 control_lines(documents), pair_lines(documents), evaluation_lines(results),
+                 control_lines(documents), pair_lines(documents),
+                 central_gap_page.section(results), evaluation_lines(results),
                  length_lines(results), twin_lines(documents)):
         lines += part
     return "\n".join(lines).rstrip() + "\n"

@@ -84,12 +84,13 @@ def rows(results, checkpoints):
             if values:
                 mean, half = intervals.t_interval(values)
                 table.append({"configuration": name, "measure": label, "updates": updates,
-                              "mean": round(mean, 4), "half_width": rounded(half),
+                              "mean": rounded(mean, 8), "half_width": rounded(half, 8),
                               "folds": len(values)})
         found = trend(by_fold)
         if found:
             trends.append({"configuration": name, "measure": label,
-                           **{k: rounded(v) if k != "folds" else v for k, v in found.items()}})
+                           **{k: rounded(v, 8) if k != "folds" else v
+                              for k, v in found.items()}})
     return table, trends
 
 
@@ -112,8 +113,7 @@ def lines(table, trends):
                  if (r["configuration"], r["measure"]) == (name, measure)}
         text.append(f"| {name} | {measure} | " + " | ".join(
             "–" if u not in cells else
-            f"{cells[u]['mean']:.3g}" + ("" if cells[u]["half_width"] is None
-                                         else f" ± {cells[u]['half_width']:.2g}")
+            interval_text(cells[u]["mean"], cells[u]["half_width"]).lstrip("+")
             for u in checkpoints) + " |")
     text += ["", f"Trend per tenfold more updates (a line in log10(updates) per fold; slope "
              f"± 95 % interval over folds: *grows* or *shrinks* when the interval excludes 0) "
@@ -132,6 +132,14 @@ def lines(table, trends):
     return text
 
 
+def significant(value, digits, signed=False):
+    """``value`` with ``digits`` significant digits in fixed notation (γ and β gaps are
+    thousandths, accuracy gaps tens: 0.000312, 3.12, 312)."""
+    decimals = 0 if value == 0 else max(0, digits - 1 - math.floor(math.log10(abs(value))))
+    return f"{value:{'+' if signed else ''}.{decimals}f}"
+
+
 def interval_text(mean, half):
-    """Three significant digits (γ and β gaps are thousandths, accuracies tens)."""
-    return f"{mean:+.3g}" + ("" if half is None else f" ± {half:.2g}")
+    """Mean to three significant digits, its half width to two."""
+    return significant(mean, 3, signed=True) + ("" if half is None else
+                                                 f" ± {significant(half, 2)}")

@@ -44,8 +44,8 @@ def feature_gaps(features_by_modality):
         both = (spread_a > 0) & (spread_b > 0)
         log_ratios.append(np.abs(np.log(spread_a[both] / spread_b[both])))
     ratios = np.concatenate(log_ratios)
-    return {"offset_in_pooled_sd": round(float(np.mean(np.concatenate(offsets))), 4),
-            "scale_ratio": round(float(np.exp(ratios.mean())) if ratios.size else 1.0, 4)}
+    return {"offset_in_pooled_sd": round(float(np.mean(np.concatenate(offsets))), 6),
+            "scale_ratio": round(float(np.exp(ratios.mean())) if ratios.size else 1.0, 6)}
 
 
 def last_normalization(network):
@@ -76,11 +76,11 @@ def last_normalization(network):
         beta_gaps.append(np.abs(betas[a] - betas[b]))
         pooled = np.sqrt((gammas[a] ** 2 + gammas[b] ** 2) / 2)
         implied.append(np.where(pooled > 0, beta_gaps[-1] / np.maximum(pooled, 1e-12), 0.0))
-    return {"gamma_gap": round(float(np.mean(gamma_gaps)), 4),
-            "beta_gap": round(float(np.mean(beta_gaps)), 4),
-            "implied_offset_in_pooled_sd": round(float(np.mean(implied)), 4),
-            "gamma_mean": round(float(np.mean(gammas)), 4),
-            "beta_mean": round(float(np.mean(betas)), 4)}
+    return {"gamma_gap": round(float(np.mean(gamma_gaps)), 6),
+            "beta_gap": round(float(np.mean(beta_gaps)), 6),
+            "implied_offset_in_pooled_sd": round(float(np.mean(implied)), 6),
+            "gamma_mean": round(float(np.mean(gammas)), 6),
+            "beta_mean": round(float(np.mean(betas)), 6)}
 
 
 def encoder_of(network, modality):

@@ -125,4 +125,4 @@ def test_trends_of_known_lines_and_the_gap_series():
     assert gap["slope"] == pytest.approx(1.0) and gap["slope_half"] == pytest.approx(0.0)
     text = "\n".join(length_mechanism.lines(table, trends))
     assert "| dropout-a0 | offset between modalities before normalization (pooled SDs) | " \
-           "+0.1 ± 0 | grows |" in text
+           "+0.100 ± 0 | grows |" in text
