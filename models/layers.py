@@ -61,53 +61,49 @@ class FeatureVectorNormalization(keras.layers.Layer):
 
 
 @keras.saving.register_keras_serializable(package=PACKAGE)
-class FixedNormalization(keras.layers.Layer):
+class FixedNormalization(keras.layers.BatchNormalization):
     """Batch normalization per feature with scale fixed to 1 and shift fixed to 0.
 
     The paper writes "β = 1 and γ = 0"; read literally that would zero every feature.
-    We implement what the text means: no learnable scale or shift (see docs/design.md, Decisions).
+    We implement what the text means: no learnable scale or shift (see docs/design.md,
+    Decisions). It is Keras's ``BatchNormalization`` with ``center`` and ``scale`` off
+    by construction, so it inherits ``trainable`` (a frozen layer normalizes with its
+    moving statistics and leaves them alone), ``synchronized`` statistics, masks, ``axis``
+    and input checks, mixed precision (statistics in float32) and serialization.
 
     Training: normalizes with the statistics of the batch and updates moving averages.
-    Inference: normalizes with the moving averages. The layer has no trainable weights.
+    Inference (or ``trainable=False``): normalizes with the moving averages.
+
+    One override, ``call``: Keras writes the normalization as x·r + (−μ·r) with
+    r = 1/√(σ² + ε); this layer computes (x − μ)·r, the same mathematics in the order of
+    the project's earlier layer, so that results made with it keep their float32
+    round-off. Batch renormalization is refused (it would rescale the features).
     """
 
-    def __init__(self, momentum=0.99, epsilon=1e-3, **kwargs):
-        super().__init__(**kwargs)
-        self.momentum = float(momentum)
-        self.epsilon = float(epsilon)
-        self.supports_masking = True
+    def __init__(self, momentum=0.99, epsilon=1e-3, center=False, scale=False, **kwargs):
+        if center or scale:
+            raise ValueError("FixedNormalization has no learnable shift or scale (center and "
+                             "scale are fixed off); use keras.layers.BatchNormalization")
+        if kwargs.get("renorm"):
+            raise ValueError("FixedNormalization does not take renorm")
+        super().__init__(momentum=float(momentum), epsilon=float(epsilon), center=False,
+                         scale=False, **kwargs)
 
-    def build(self, input_shape):
-        feature_count = input_shape[-1]
-        self.moving_mean = self.add_weight(
-            shape=(feature_count,), initializer="zeros", trainable=False, name="moving_mean",
-            autocast=False)
-        self.moving_variance = self.add_weight(
-            shape=(feature_count,), initializer="ones", trainable=False, name="moving_variance",
-            autocast=False)
-
-    def call(self, inputs, training=False):
-        reduction_axes = tuple(range(len(inputs.shape) - 1))
-        inputs = ops.cast(inputs, "float32")  # statistics in float32 under mixed precision
-        if training:
-            mean, variance = ops.moments(inputs, axes=reduction_axes)
-            self.moving_mean.assign(
-                self.momentum * self.moving_mean + (1.0 - self.momentum) * mean
-            )
-            self.moving_variance.assign(
-                self.momentum * self.moving_variance + (1.0 - self.momentum) * variance
-            )
+    def call(self, inputs, training=None, mask=None):
+        if mask is not None and len(mask.shape) != len(inputs.shape) - 1:
+            raise ValueError("The mask provided should be one dimension less than the "
+                             f"inputs. Received: mask.shape={mask.shape}, "
+                             f"inputs.shape={inputs.shape}")
+        values = ops.cast(inputs, "float32")  # statistics in float32 under mixed precision
+        if training and self.trainable:
+            mean, variance = self._moments(values, mask)
+            self.moving_mean.assign(self.moving_mean * self.momentum
+                                    + mean * (1.0 - self.momentum))
+            self.moving_variance.assign(self.moving_variance * self.momentum
+                                        + variance * (1.0 - self.momentum))
         else:
             mean, variance = self.moving_mean, self.moving_variance
-        return ops.cast((inputs - mean) * ops.rsqrt(variance + self.epsilon), self.compute_dtype)
-
-    def compute_output_shape(self, input_shape):
-        return input_shape
-
-    def get_config(self):
-        config = super().get_config()
-        config.update(momentum=self.momentum, epsilon=self.epsilon)
-        return config
+        return ops.cast((values - mean) * ops.rsqrt(variance + self.epsilon), self.compute_dtype)
 
 
 @keras.saving.register_keras_serializable(package=PACKAGE)

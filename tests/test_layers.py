@@ -28,6 +28,43 @@ def test_fixed_normalization_uses_batch_statistics_when_training_and_moving_at_i
     assert FixedNormalization.from_config(layer.get_config()).momentum == 0.5
 
 
+def test_fixed_normalization_equals_keras_batch_normalization_without_scale_and_shift():
+    values = np.random.default_rng(3).normal(2.0, 3.0, size=(64, 12)).astype("float32")
+    fixed = FixedNormalization(momentum=0.9)
+    reference = keras.layers.BatchNormalization(momentum=0.9, center=False, scale=False)
+    for _ in range(3):  # training: batch statistics, moving averages updated alike
+        np.testing.assert_allclose(fixed(values, training=True), reference(values, training=True),
+                                   rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(fixed.moving_mean, reference.moving_mean, rtol=1e-6)
+    np.testing.assert_allclose(fixed.moving_variance, reference.moving_variance, rtol=1e-6)
+    np.testing.assert_allclose(fixed(values, training=False), reference(values, training=False),
+                               rtol=1e-5, atol=1e-5)
+    assert fixed.trainable_weights == [] and len(fixed.non_trainable_weights) == 2
+
+
+def test_fixed_normalization_inherits_trainable_masks_and_serialization():
+    values = np.random.default_rng(4).normal(1.0, 2.0, size=(32, 5)).astype("float32")
+    frozen = FixedNormalization()
+    frozen.build(values.shape)
+    frozen.trainable = False  # frozen: moving statistics, which stay as they are
+    np.testing.assert_allclose(frozen(values, training=True),
+                               values / np.sqrt(1 + 1e-3), rtol=1e-6)
+    np.testing.assert_array_equal(frozen.moving_mean, np.zeros(5))
+    # a mask leaves the masked samples out of the batch statistics
+    mask = np.r_[np.ones(16), np.zeros(16)].astype(bool)
+    masked = FixedNormalization(momentum=0.0)
+    masked(values, training=True, mask=mask)
+    np.testing.assert_allclose(masked.moving_mean, values[:16].mean(0), rtol=1e-4, atol=1e-5)
+    clone = FixedNormalization.from_config(FixedNormalization(momentum=0.5).get_config())
+    assert (clone.momentum, clone.center, clone.scale) == (0.5, False, False)
+    with pytest.raises(ValueError, match="no learnable shift or scale"):
+        FixedNormalization(center=True)
+    with pytest.raises(ValueError):  # Keras's own input check: the feature count is fixed
+        built = FixedNormalization()
+        built(values, training=False)
+        built(np.zeros((4, 6), "float32"), training=False)
+
+
 @pytest.mark.parametrize("shape", [(6, 5, 4, 3, 7), (6, 5, 4, 7)])
 def test_fast_batch_normalization_equals_keras_batch_normalization(shape):
     rng = np.random.default_rng(20)
