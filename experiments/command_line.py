@@ -12,7 +12,7 @@ from pathlib import Path
 
 import data
 from experiments.options import WRITER_ONLY, add_arguments
-from experiments.run import Run, default_out
+from experiments.run import Run, default_out, keras_backend_name
 from experiments.configurations import CONFIGURATIONS, RUN_PRESETS
 from runtime.console import on_terminal
 
@@ -83,6 +83,10 @@ def resolve_run(args, argv=None, script="reproduce/table1.py", out_suffix=""):
     looks at whether a named dataset's --data-dir is an archive or a folder, and checks
     that the run folder and the cache are places it could write)."""
     preset = RUN_PRESETS[args.preset]
+    backend = keras_backend_name()
+    if getattr(args, "distribute", "none") == "mirrored" and backend != "tensorflow":
+        raise SystemExit(f"error: --distribute mirrored is TensorFlow's MirroredStrategy; under "
+                         f"KERAS_BACKEND={backend} train on one device (leave --distribute out)")
     filters = args.filters or preset.filters
     if filters[-1] < 2 and args.vector_normalization != "never":
         raise SystemExit(f"error: --filters {','.join(map(str, filters))}: the encoder's last "

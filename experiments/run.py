@@ -80,7 +80,23 @@ class Run:
             **self.extra}
         if self.precision != "float32":
             fingerprint["precision"] = self.precision
+        backend = keras_backend_name()
+        if backend != "tensorflow":  # units of two backends never share a run folder
+            fingerprint["keras_backend"] = backend
         return json.loads(json.dumps(fingerprint, default=str))
+
+
+def keras_backend_name():
+    """The Keras backend a run will use, read as Keras reads it, without importing Keras
+    (KERAS_BACKEND, else ~/.keras/keras.json, else TensorFlow)."""
+    import os
+    if os.environ.get("KERAS_BACKEND"):
+        return os.environ["KERAS_BACKEND"]
+    config = Path(os.environ.get("KERAS_HOME", Path.home() / ".keras")) / "keras.json"
+    try:
+        return json.loads(config.read_text()).get("backend", "tensorflow")
+    except (OSError, ValueError):
+        return "tensorflow"
 
 
 def default_out(dataset, phantom, preset, seed, suffix=""):

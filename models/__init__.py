@@ -14,13 +14,24 @@ The network sees arrays only: it knows nothing about files or datasets (see ``da
 """
 import importlib
 
-# The arithmetic of training, as a number: raise it with any change that moves float32
-# round-off (another kernel for a layer, another order of a sum). A few ulps early in
-# training move a scaled run's accuracies by points, so results kept from older
-# arithmetic (the training-length study's kept units) are not mixed with newer ones.
-# 1: TensorFlow's default thread pools; 2: one thread per process (the default since the
-# worker processes; results of either record their thread count, ``computed_on``).
-ARITHMETIC_VERSION = 2
+# The arithmetic of training, as a number per Keras backend: raise it with any change
+# that moves float32 round-off (another kernel for a layer, another order of a sum). A
+# few ulps early in training move a scaled run's accuracies by points, so results kept
+# from older arithmetic (the training-length study's kept units) are not mixed with
+# newer ones. TensorFlow: 1, its default thread pools; 2, one thread per process (the
+# default since the worker processes; results record their thread count, ``computed_on``).
+# ``ARITHMETIC_VERSION`` is the current backend's: 2 under TensorFlow (so that records
+# made before the other backends keep matching), "jax 1" or "torch 1" otherwise.
+ARITHMETIC_VERSIONS = {"tensorflow": 2, "jax": 1, "torch": 1}
+
+
+def arithmetic_version(backend=None):
+    if backend is None:
+        import keras
+        backend = keras.backend.backend()
+    version = ARITHMETIC_VERSIONS[backend]
+    return version if backend == "tensorflow" else f"{backend} {version}"
+
 
 # Which submodule defines each name. The package imports a submodule (and with it
 # Keras and TensorFlow) on first use of one of its names, so that a script parses its
@@ -45,6 +56,9 @@ __all__ = sorted(_SOURCE_OF)
 
 
 def __getattr__(name):
+    if name == "ARITHMETIC_VERSION":  # the current backend's (resolved on first use)
+        globals()[name] = arithmetic_version()
+        return globals()[name]
     if name not in _SOURCE_OF:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
     value = getattr(importlib.import_module(f".{_SOURCE_OF[name]}", __name__), name)

@@ -124,6 +124,8 @@ class AxialNetwork(keras.Model):
     def _split(self, data):
         patches, _, _ = keras.utils.unpack_x_y_sample_weight(data)
         patches = tuple(patches) if isinstance(patches, (tuple, list)) else (patches,)
+        # PyTorch's train_on_batch passes arrays through: one kind of tensor for the call.
+        patches = tuple(ops.convert_to_tensor(patch) for patch in patches)
         if len(patches) != self.modality_count:
             raise ValueError(f"expected {self.modality_count} patch arrays "
                              f"({self.modality_names}), got {len(patches)}")

@@ -4,7 +4,7 @@ import platform
 from importlib import metadata
 from pathlib import Path
 
-PACKAGES = ("keras", "tensorflow", "numpy", "scikit-learn", "nibabel", "h5py")
+PACKAGES = ("keras", "tensorflow", "jax", "torch", "numpy", "scikit-learn", "nibabel", "h5py")
 
 
 def versions():
@@ -42,11 +42,24 @@ def tensorflow_threads():
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
 
 
+def keras_backend():
+    """The Keras backend this process computes with ("tensorflow", "jax", "torch")."""
+    import keras
+    return keras.backend.backend()
+
+
 def computed_on():
     """'2 cores, AMD EPYC, Linux-…; 2 TensorFlow threads': what a result's arithmetic
-    depends on besides the code (recorded with every trained unit)."""
+    depends on besides the code (recorded with every trained unit). Under another Keras
+    backend the backend is named ('…; Keras on PyTorch, 1 thread'; '…; Keras on JAX')."""
     threads = tensorflow_threads()
-    return f"{machine()}; {threads} TensorFlow thread{'s' if threads != 1 else ''}"
+    plural = "s" if threads != 1 else ""
+    backend = keras_backend()
+    if backend == "torch":
+        return f"{machine()}; Keras on PyTorch, {threads} thread{plural}"
+    if backend == "jax":
+        return f"{machine()}; Keras on JAX (XLA's CPU threads)"
+    return f"{machine()}; {threads} TensorFlow thread{plural}"
 
 
 def write_record(path, lines, notes=()):

@@ -48,6 +48,9 @@ def import_tensorflow_quietly():
             if kept:
                 print("\n".join(kept), file=sys.stderr, flush=True)
     tensorflow.get_logger().addFilter(_without_retracing_notes)
+    if os.environ.get("KERAS_BACKEND") == "torch":  # the same one thread under PyTorch
+        import torch
+        torch.set_num_threads(int(os.environ["TF_NUM_INTRAOP_THREADS"]))
     return tensorflow
 
 
