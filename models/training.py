@@ -45,24 +45,30 @@ def distribution_scope(kind="none"):
 class AtUpdates(keras.callbacks.Callback):
     """Calls ``action(network, updates)`` when this training has made each of ``updates``
     optimizer updates (checkpoints, e.g. 100, 300, 1000; counted from the start of
-    ``fit``), and stops training after the last one, also in the middle of an epoch."""
+    ``fit``), and stops training after the last one, also in the middle of an epoch.
+
+    Updates are counted as finished batches (one optimizer step each), not read from the
+    optimizer: under JAX, reading a variable in the middle of an epoch would pull the
+    whole training state back to the model after every batch. Only a checkpoint's
+    ``action`` reads the network."""
 
     def __init__(self, updates, action=None):
         super().__init__()
         self.updates = sorted(int(u) for u in updates)
         self.action = action
         self.reached = []
+        self.done = 0
 
     def on_train_begin(self, logs=None):
-        self.start = int(self.model.optimizer.iterations.numpy())
+        self.done = 0
         self.reached = []
 
     def on_train_batch_end(self, batch, logs=None):
-        done = int(self.model.optimizer.iterations.numpy()) - self.start
-        if len(self.reached) < len(self.updates) and done >= self.updates[len(self.reached)]:
-            self.reached.append(done)
+        self.done += 1
+        if len(self.reached) < len(self.updates) and self.done >= self.updates[len(self.reached)]:
+            self.reached.append(self.done)
             if self.action is not None:
-                self.action(self.model, done)
+                self.action(self.model, self.done)
             if len(self.reached) == len(self.updates):
                 self.model.stop_training = True
 
@@ -88,9 +94,11 @@ def train(network, patches, epochs=None, updates=None, batch_size=BATCH_SIZE, ca
             seed = getattr(network, "seed", None) or 0
         patches = PatchBatches(ArrayPatches(patches), batch_size=batch_size, seed=seed)
     if isinstance(patches, keras.utils.PyDataset):
-        callbacks.append(EpochEnds(patches))
         batch_count = len(patches)
-        patches = steady_dataset(patches)
+        if keras.backend.backend() == "tensorflow":
+            # The TensorFlow speed path: the same batches through tf.data (models.batches).
+            callbacks.append(EpochEnds(patches))
+            patches = steady_dataset(patches)
     else:
         batch_count = int(patches.cardinality())
     if updates is not None:

@@ -80,3 +80,15 @@ def test_a_tiny_table1_run_end_to_end(tmp_path):
     assert expected in result["computed_on"]
     stored = json.loads((out / "run.json").read_text())["arguments"]
     assert stored.get("keras_backend", "tensorflow") == backend
+
+
+def test_training_by_updates_stops_mid_epoch_at_each_checkpoint():
+    network = tiny_network(modality_dropout=True)
+    seen = []
+    callback = models.AtUpdates([2, 5], lambda model, updates: seen.append(
+        (updates, int(keras.ops.convert_to_numpy(model.optimizer.iterations)))))
+    # 6 batches per epoch: 5 updates end inside the first epoch.
+    models.train(network, random_patches(48, 2, seed=6), updates=5, batch_size=8,
+                 callbacks=[callback], verbose=0)
+    assert seen == [(2, 2), (5, 5)]
+    assert int(keras.ops.convert_to_numpy(network.optimizer.iterations)) == 5
