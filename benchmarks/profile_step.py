@@ -66,7 +66,7 @@ def kind_of(layer):
         return "transposed convolution"
     if isinstance(layer, keras.layers.Conv3D):
         return "convolution"
-    if isinstance(layer, keras.layers.BatchNormalization):
+    if isinstance(layer, keras.layers.BatchNormalization):  # FixedNormalization is one too
         return "batch normalization"
     if isinstance(layer, keras.layers.LeakyReLU):
         return "leaky ReLU"

@@ -52,6 +52,7 @@ def last_normalization(network):
     """{gamma_gap, beta_gap, implied_offset_in_pooled_sd, gamma_mean, beta_mean} of the
     encoders' last batch normalization (means over features and modality pairs; γ and β
     means over features and modalities), or None when the last block has none."""
+    import keras  # here: the experiments modules load before TensorFlow starts
     names = [models.layer_name(n) for n in network.modality_names]
     present = {layer.name: layer for layer in network.layers}
     encoders = [present.get(f"encoder_{name}") for name in names]
@@ -59,8 +60,8 @@ def last_normalization(network):
         return None
     last = []
     for encoder in encoders:
-        batch_norms = [layer for layer in encoder.layers
-                       if isinstance(layer, models.FastBatchNormalization)]
+        batch_norms = [layer for layer in encoder.layers  # Keras's, or its fast TF path
+                       if isinstance(layer, keras.layers.BatchNormalization)]
         last_convolution = [layer for layer in encoder.layers
                             if layer.__class__.__name__ == "Conv3D"][-1]
         # The last block has a batch normalization only if one follows the last convolution.

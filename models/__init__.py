@@ -5,7 +5,8 @@ The network sees arrays only: it knows nothing about files or datasets (see ``da
     axial.py          Fig. 1: encoders, normalization, mean, decoders (``build_axial_network``)
     train_step.py     equations (1)–(3) and the train step with modality dropout
     readings.py       the choices the paper leaves open, by name
-    layers.py         the normalizations (§II-C, §II-D), the masked mean, two fast layers
+    layers.py         the normalizations (§II-C, §II-D), the masked mean
+    fast_layers.py    TensorFlow's speed paths for batch normalization and Conv3DTranspose
     batches.py        the one seeded loader (``PatchBatches``) and the tf.data feed
     training.py       the optimizer, precision, distribution and ``train``
     recalibration.py  moving statistics recomputed after training
@@ -42,8 +43,8 @@ _SOURCES = {
     "batches": ["ArrayPatches", "PatchBatches", "as_modality_tuple", "steady_dataset"],
     "inference": ["extract_features", "feature_extractor", "load_network", "predict_in_batches",
                   "reconstruct"],
-    "layers": ["FastBatchNormalization", "FastConv3DTranspose", "FeatureVectorNormalization",
-               "FixedNormalization", "layer_name", "masked_mean"],
+    "fast_layers": ["FastBatchNormalization", "FastConv3DTranspose"],
+    "layers": ["FeatureVectorNormalization", "FixedNormalization", "layer_name", "masked_mean"],
     "readings": ["DROPOUT_DISTRIBUTIONS", "LAST_BLOCKS", "VECTOR_NORMALIZATION_SCOPES",
                  "all_nonempty_subsets", "dropout_subset_weights", "uses_vector_normalization"],
     "recalibration": ["normalization_layers", "recalibrate_statistics"],

@@ -14,15 +14,15 @@ The layer sizes (the paper's Fig. 2 is lost: a reconstruction, see docs/design.m
              15³×1 → 11³×32 → 5³×64 → 1³×128
     decoder  the mirror with Conv3DTranspose; the last layer is linear.
 
-BN is Keras's batch normalization and Conv3DTranspose Keras's transposed convolution,
-computed faster on CPUs (``FastBatchNormalization``, ``FastConv3DTranspose``: the same
-weights and mathematics).
+BN is Keras's batch normalization and Conv3DTranspose Keras's transposed convolution
+(under TensorFlow computed faster on CPUs with the same weights and mathematics:
+``fast_layers.py``).
 """
 import keras
 from keras import layers
 
-from .layers import (FastBatchNormalization, FastConv3DTranspose, FeatureVectorNormalization,
-                     FixedNormalization, layer_name, masked_mean)
+from .fast_layers import batch_normalization, transposed_convolution
+from .layers import FeatureVectorNormalization, FixedNormalization, layer_name, masked_mean
 from .readings import LAST_BLOCKS, dropout_subset_weights, uses_vector_normalization
 from .train_step import AxialNetwork
 
@@ -49,8 +49,7 @@ def build_encoder(name, filters=FILTERS, kernel_sizes=KERNEL_SIZES, strides=STRI
         hidden = layers.Conv3D(filter_count, kernel, strides=stride, padding="valid",
                                name=f"{name}_conv{block + 1}")(hidden)
         if not last or last_block == "bn-lrelu":
-            hidden = FastBatchNormalization(momentum=momentum,
-                                            name=f"{name}_bn{block + 1}")(hidden)
+            hidden = batch_normalization(momentum=momentum, name=f"{name}_bn{block + 1}")(hidden)
         if not last or last_block != "linear":
             hidden = layers.LeakyReLU(LEAKY_RELU_SLOPE, name=f"{name}_lrelu{block + 1}")(hidden)
     representation = layers.Flatten(name=f"{name}_representation")(hidden)  # (N, 1·1·1·128)
@@ -72,11 +71,10 @@ def build_decoder(name, filters=FILTERS, kernel_sizes=KERNEL_SIZES, strides=STRI
     output_filters = list(filters[-2::-1]) + [1]
     for block, (filter_count, kernel, stride) in enumerate(
             zip(output_filters, kernel_sizes[::-1], strides[::-1])):
-        hidden = FastConv3DTranspose(filter_count, kernel, strides=stride, padding="valid",
-                                     name=f"{name}_deconv{block + 1}")(hidden)
+        hidden = transposed_convolution(filter_count, kernel, strides=stride, padding="valid",
+                                        name=f"{name}_deconv{block + 1}")(hidden)
         if block < len(output_filters) - 1:
-            hidden = FastBatchNormalization(momentum=momentum,
-                                            name=f"{name}_bn{block + 1}")(hidden)
+            hidden = batch_normalization(momentum=momentum, name=f"{name}_bn{block + 1}")(hidden)
             hidden = layers.LeakyReLU(LEAKY_RELU_SLOPE, name=f"{name}_lrelu{block + 1}")(hidden)
     if hidden.shape[1] != patch_size:
         raise ValueError(f"the decoder gives {hidden.shape[1]}^3 patches, not {patch_size}^3: "

@@ -72,7 +72,7 @@ def test_fast_batch_normalization_equals_keras_batch_normalization(shape):
     loss_weights = tf.constant(rng.normal(size=shape).astype("float32"))
     gamma, beta = rng.uniform(0.5, 2.0, size=shape[-1:]), rng.normal(size=shape[-1:])
     results = []
-    for layer_class in (keras.layers.BatchNormalization, models.layers.FastBatchNormalization):
+    for layer_class in (keras.layers.BatchNormalization, models.fast_layers.FastBatchNormalization):
         layer = layer_class(momentum=0.9)
         layer.build(shape)
         layer.gamma.assign(gamma)
@@ -99,7 +99,7 @@ def test_fast_transposed_convolution_equals_keras_for_one_output_channel(kernel_
     rng = np.random.default_rng(22)
     values = tf.constant(rng.normal(size=(3, 6, 5, 4, 7)).astype("float32"))
     results = []
-    for layer_class in (keras.layers.Conv3DTranspose, models.layers.FastConv3DTranspose):
+    for layer_class in (keras.layers.Conv3DTranspose, models.fast_layers.FastConv3DTranspose):
         layer = layer_class(1, kernel_size, activation=activation)
         layer.build(values.shape)
         layer.set_weights([np.random.default_rng(23).normal(size=w.shape) for w in layer.weights])
@@ -114,7 +114,7 @@ def test_fast_transposed_convolution_equals_keras_for_one_output_channel(kernel_
     for keras_value, fast_value in zip(*results):
         np.testing.assert_allclose(np.asarray(fast_value), np.asarray(keras_value),
                                    rtol=1e-4, atol=1e-4)
-    wider = models.layers.FastConv3DTranspose(2, 3)
+    wider = models.fast_layers.FastConv3DTranspose(2, 3)
     assert not wider._fast_path_applies()  # Keras's own kernel where it is the faster one
 
 
