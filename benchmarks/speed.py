@@ -5,6 +5,8 @@ shared/bench/torch_reference.py beside the checkout when present) in the same in
 
     python benchmarks/speed.py                 # M = 2 and 4, paper-size network
     python benchmarks/speed.py --only gather   # patch gathering alone (no TensorFlow)
+    python benchmarks/speed.py --backend jax   # the same model under Keras's JAX backend
+    python benchmarks/speed.py --keras-layers  # TensorFlow without its fast layers
 
 Training goes through the project's real path: the custom train_step with modality
 dropout, per-feature normalization and the similarity term on, fed by the same
@@ -18,6 +20,7 @@ absolute times. --record FILE keeps the figures with the command, machine and ve
 """
 import argparse
 import importlib.util
+import os
 import re
 import subprocess
 import sys
@@ -141,6 +144,13 @@ def main():
     parser.add_argument("--torch-python", type=Path, metavar="PYTHON",
                         help="the Python that runs the PyTorch peer (an environment with "
                         "torch, kept apart from this one; default: this Python if it has torch)")
+    parser.add_argument("--backend", choices=["tensorflow", "jax", "torch"],
+                        default=os.environ.get("KERAS_BACKEND", "tensorflow"),
+                        help="the Keras backend of the model (default KERAS_BACKEND, else "
+                        "tensorflow; jax and torch: pip install -r requirements-backends.txt)")
+    parser.add_argument("--keras-layers", action="store_true",
+                        help="TensorFlow with Keras's own batch normalization and transposed "
+                        "convolution instead of the fast layers (models/fast_layers.py)")
     parser.add_argument("--mixed-precision", action="store_true",
                         help="train and extract in float16 with float32 weights (as the "
                         "scripts' --mixed-precision; for GPUs)")
@@ -148,8 +158,14 @@ def main():
                         "the command, the machine and the versions into FILE (the evidence "
                         "behind benchmarks/README.md)")
     args = parser.parse_args()
+    if args.keras_layers and args.backend != "tensorflow":
+        parser.error("--keras-layers is TensorFlow's: the other backends always use Keras's layers")
+    os.environ["KERAS_BACKEND"] = args.backend  # before Keras is imported
     if args.only != "gather":
         import_tensorflow_quietly()
+        if args.keras_layers:
+            from models import fast_layers
+            fast_layers.on_tensorflow = lambda: False
         if args.mixed_precision:
             import models
             models.use_mixed_precision(True)
@@ -158,6 +174,7 @@ def main():
     def report(line):
         print(line, flush=True)
         lines.append(line)
+    report(f"backend={args.backend}{' (Keras layers)' if args.keras_layers else ''}")
     counts = [int(m) for m in args.modalities.split(",")]
     ratio = float("nan")
     if args.only in (None, "train"):
