@@ -13,8 +13,7 @@ unchanged on the dense maps. The result equals ``extract_features`` on the patch
 every layer anew for each of the 15³-voxel patches.
 """
 import numpy as np
-import tensorflow as tf
-from keras import layers
+from keras import layers, ops
 
 from .inference import feature_extractor
 
@@ -34,7 +33,7 @@ def _dense_steps(network, modality):
 
 def _run_dense(steps, block):
     """(X, Y, Z) block → (X − p + 1, Y − p + 1, Z − p + 1, F) features."""
-    hidden = tf.convert_to_tensor(block[None, ..., None], dtype=tf.float32)
+    hidden = ops.convert_to_tensor(block[None, ..., None], dtype="float32")
     dilation = 1
     for layer in steps:
         if isinstance(layer, layers.Conv3D):
@@ -42,16 +41,16 @@ def _run_dense(steps, block):
                     or len(set(layer.strides)) != 1:
                 raise ValueError(f"{layer.name}: dense features need valid, undilated "
                                  "convolutions with one stride for every axis")
-            kernel = tf.cast(layer.kernel, hidden.dtype)
-            hidden = tf.nn.conv3d(hidden, kernel, strides=[1, 1, 1, 1, 1], padding="VALID",
-                                  dilations=[1, dilation, dilation, dilation, 1])
+            kernel = ops.cast(layer.kernel, hidden.dtype)
+            hidden = ops.conv(hidden, kernel, strides=1, padding="valid",
+                              data_format="channels_last", dilation_rate=dilation)
             if layer.use_bias:
-                hidden = hidden + tf.cast(layer.bias, hidden.dtype)
+                hidden = hidden + ops.cast(layer.bias, hidden.dtype)
             dilation *= layer.strides[0]
         else:
             hidden = layer(hidden, training=False)
-        hidden = tf.cast(hidden, tf.float32)
-    return hidden[0].numpy()
+        hidden = ops.cast(hidden, "float32")
+    return ops.convert_to_numpy(hidden[0])
 
 
 def dense_features(network, padded_volume, modality, voxels=None, tile=TILE, progress=None):

@@ -72,7 +72,8 @@ class FixedNormalization(keras.layers.BatchNormalization):
     One override, ``call``: Keras writes the normalization as x·r + (−μ·r) with
     r = 1/√(σ² + ε); this layer computes (x − μ)·r, the same mathematics in the order of
     the project's earlier layer, so that results made with it keep their float32
-    round-off. Batch renormalization is refused (it would rescale the features).
+    round-off. Batch renormalization is refused (it would rescale the features). In
+    inference the layer also takes feature maps of any rank (the dense features).
     """
 
     def __init__(self, momentum=0.99, epsilon=1e-3, center=False, scale=False, **kwargs):
@@ -84,7 +85,17 @@ class FixedNormalization(keras.layers.BatchNormalization):
         super().__init__(momentum=float(momentum), epsilon=float(epsilon), center=False,
                          scale=False, **kwargs)
 
+    def build(self, input_shape):
+        super().build(input_shape)
+        # Inference also at every voxel of a feature map (models/dense.py): any rank with
+        # the same features in the normalized axis.
+        self.input_spec = keras.layers.InputSpec(min_ndim=2,
+                                                 axes={self.axis: input_shape[self.axis]})
+
     def call(self, inputs, training=None, mask=None):
+        if training and self.trainable and len(inputs.shape) != len(self._reduction_axes) + 1:
+            raise ValueError(f"{self.name} was built for rank {len(self._reduction_axes) + 1} "
+                             f"inputs and trains only on those, not on {inputs.shape}")
         if mask is not None and len(mask.shape) != len(inputs.shape) - 1:
             raise ValueError("The mask provided should be one dimension less than the "
                              f"inputs. Received: mask.shape={mask.shape}, "

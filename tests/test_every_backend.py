@@ -92,3 +92,16 @@ def test_training_by_updates_stops_mid_epoch_at_each_checkpoint():
                  callbacks=[callback], verbose=0)
     assert seen == [(2, 2), (5, 5)]
     assert int(keras.ops.convert_to_numpy(network.optimizer.iterations)) == 5
+
+
+def test_dense_features_equal_patch_features():
+    network = tiny_network(normalization=True, modality_dropout=True, seed=8)
+    models.train(network, list(random_patches(16, 2, seed=9).transpose(1, 0, 2, 3, 4)),
+                 updates=2, verbose=0)
+    volume = np.random.default_rng(2).normal(size=(9, 10, 8)).astype("float32")
+    padded = np.pad(volume, 7)
+    every = np.stack(np.unravel_index(np.arange(volume.size), volume.shape), axis=1)
+    patches = np.stack([padded[x:x + 15, y:y + 15, z:z + 15] for x, y, z in every])
+    np.testing.assert_allclose(models.dense_features(network, padded, "B", tile=6),
+                               models.extract_features(network, patches, "B"),
+                               rtol=1e-4, atol=1e-4)
