@@ -31,6 +31,7 @@ def gap_lines(results):
                   "from the default reading, paired by fold and training:", "",
                   "| reading | α | gap | trainings | − default's gap | |",
                   "|---|---|---|---|---|---|"]
+        decided = []
         for index, row in enumerate(rows):
             where = f"row {index + 1} ({row['reading']})"
             values = {key: results_files.number(row[key], path, f"{where} {key}")
@@ -44,9 +45,16 @@ def gap_lines(results):
                         f"{path}: {where} decided is {row['decided']!r}, not True or False")
                 against = _bracket(*difference)
                 word = "**decided**" if row["decided"] == "True" else "undecided"
+                if row["decided"] == "True":
+                    decided.append(f"under {row['reading']} (α = {values['alpha']:g}) it is "
+                                   f"{'larger' if difference[0] > 0 else 'smaller'} than under "
+                                   f"the default by {against}")
             lines.append(f"| {row['reading']} | {values['alpha']:g} | "
                          f"{_bracket(values['gap'], values['gap_low'], values['gap_high'])} | "
                          f"{values['trainings']:.0f} | {against} | {word} |")
+        lines += ["", "Answer: " + ("the reading decides the gap here: " + "; ".join(decided)
+                                     + "." if decided else "no reading's gap differs decidedly "
+                                     "from the default's here.")]
     return lines
 
 

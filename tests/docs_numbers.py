@@ -31,6 +31,9 @@ PAPER_SAMPLES = "1375000 * 64"
 NETWORK_HOURS = f"({PAPER_SAMPLES} / 157.6 / 3600)"
 MSD_DAYS = "(50 * 387 * 10000 / 64 * 64 / 157.6 / 86400)"
 DERIVED = {
+    # The last-block study: 3 readings × 4 rows × 3 folds × 8 trainings; the default's.
+    "paper_figures/open_ms-flair-t2-last-block/README.md": {"288": "3 * 4 * 3 * 8",
+                                                            "96": "4 * 3 * 8"},
     "benchmarks/README.md": {
         "88,000,000": PAPER_SAMPLES,
         "155": NETWORK_HOURS,

@@ -53,6 +53,8 @@ def test_the_section_shows_the_files_numbers_and_words(tmp_path):
     assert "| default | 0 | +0.7 [-1.7, +3.2] | 24 |  |  |" in text
     assert "| last-block-linear | 0 | +4.1 [+1.5, +6.7] | 24 | +3.4 [+0.2, +6.6] | **decided** |" in text
     assert "| last-block-lrelu | 0 | +1.0 [-2.0, +4.0] | 24 | +0.3 [-3.0, +3.6] | undecided |" in text
+    assert ("Answer: the reading decides the gap here: under last-block-linear (α = 0) it is "
+            "larger than under the default by +3.4 [+0.2, +6.6].") in text
     # before: folds 0.2, 0.3, 0.4 (two trainings each, no spread within a fold): 0.30 ± 0.00
     assert "| default | dropout-a0 | 6 | 0.30 ± 0.00 → 0.30 ± 0.00 | 0.010 / 0.020 |" in text
     assert "| last-block-linear | dropout-a0 | 6 | 0.80 ± 0.00 → 0.80 ± 0.00 | – |" in text
