@@ -58,14 +58,17 @@ def claim_bullet(documents, title, label):
 
 
 def findings_count(documents, readings, label):
-    """'1 of 16': how many rows of the findings page (every run and reading) give a
-    reproduced verdict for ``label``."""
+    """'reproduced in 1 of 16' ('reproduced in 1, contradicted in 1 of 20'): how many rows
+    of the findings page (every run and reading) give each decided verdict for ``label``."""
     verdicts = [item["verdict"] for document in documents.values()
                 for item in document.get("comparisons", [])
                 if item["label"] == label and item["measure"] == "cross"]
     verdicts += [row["verdict"] for _, row in readings.get(label, [])
                  if row["measure"] == "cross" and row["alpha"] == 0]
-    return f"{verdicts.count('reproduced')} of {len(verdicts)}"
+    contradicted = verdicts.count("contradicted")
+    return (f"reproduced in {verdicts.count('reproduced')}"
+            + (f", contradicted in {contradicted}" if contradicted else "")
+            + f" of {len(verdicts)}")
 
 
 def length_gap(results, label):
@@ -94,7 +97,7 @@ def section(documents, readings, results):
         claim_bullet(documents, "Modality dropout at α = 0", "dropout-a0 − plain-a0"),
         claim_bullet(documents, "Modality dropout at α = 0.1", "dropout-a0.1 − plain-a0.1"),
         claim_bullet(documents, "Per-feature normalization's central gain at α = 0", central)
-        .rstrip(".") + f"; reproduced in {findings_count(documents, readings, central)} rows "
+        .rstrip(".") + f"; {findings_count(documents, readings, central)} rows "
         "of the findings page (every run and reading)."]
     gap = length_gap(results, central)
     if gap:
