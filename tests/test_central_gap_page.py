@@ -72,3 +72,21 @@ def test_a_damaged_file_is_an_error_naming_it(tmp_path):
     write(path, [gap_row("linear", 1.0, 0.0, 2.0, "default", 1, 0, 2, "maybe")])
     with pytest.raises(results_files.ResultsError, match="decided is 'maybe'"):
         central_gap_page.section(tmp_path)
+
+
+def test_the_readme_bullet_words_follow_the_intervals(tmp_path):
+    from experiments import readme_results
+    study = tmp_path / "study"
+    write(study / "claims_by_reading_gap.csv", [
+        gap_row("default", 0.7, -1.7, 3.2),
+        gap_row("last-block-linear", -2.3, -4.6, -0.1, "default", -3.0, -6.0, -0.1, True),
+        gap_row("last-block-lrelu", 1.0, -2.0, 4.0, "default", 0.3, -3.0, 3.6, False)])
+    write(study / "claims_by_reading.csv", [
+        {"reading": reading, "comparison": "dropout+norm-a0 − dropout-a0", "measure": "cross",
+         "paper": 14.1} for reading in ("default", "last-block-linear", "last-block-lrelu")])
+    (bullet,) = readme_results.last_block_bullets(tmp_path)
+    assert ("`last-block-linear` contradicted: -2.3 [-4.6, -0.1] (paper +14.1 with its lost "
+            "Fig. 2's block), smaller than under the default block by -3.0 [-6.0, -0.1], "
+            "decided") in bullet
+    assert ("`last-block-lrelu` undecided: +1.0 [-2.0, +4.0] (paper +14.1 with its lost Fig. "
+            "2's block), against the default block's gain +0.3 [-3.0, +3.6], undecided") in bullet
