@@ -110,7 +110,9 @@ def trend_lines(results):
                                                f"{where} at_target_half", optional=True)
             word = ("undecided" if half is None or slope - half <= 0 <= slope + half
                     else "**grows**" if slope > 0 else "**shrinks**")
-            lines.append(f"| {row['configuration']} | {row['measure']} | {interval_text(slope, half)}"
+            folds = results_files.number(row["folds"], path, f"{where} folds")
+            lines.append(f"| {row['configuration']} ({folds:.0f} fold{'s' if folds != 1 else ''}) "
+                         f"| {row['measure']} | {interval_text(slope, half)}"
                          f" | {word} | {interval_text(target, target_half)} |")
     return lines
 

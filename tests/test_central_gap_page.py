@@ -60,6 +60,7 @@ def test_the_section_shows_the_files_numbers_and_words(tmp_path):
     assert "| last-block-linear | dropout-a0 | 6 | 0.80 ± 0.00 → 0.80 ± 0.00 | – |" in text
     assert "| +0.0123 ± 0.0040 | **grows** | +0.0700 ± 0.030 |" in text
     assert "| cross-modality gap (points) | -0.500 ± 2.5 | undecided | -2.00 ± 12 |" in text
+    assert "| dropout+norm-a0 − dropout-a0 (3 folds) | cross-modality gap" in text
     assert "**extrapolation**, not a measurement" in text
 
 
