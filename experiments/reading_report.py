@@ -106,15 +106,20 @@ def gap_lines(gaps, out):
     lines = ["", "The central gap, dropout + normalization − dropout (cross-modality points, "
              "95 % interval), per reading and its difference from the reference reading "
              "(paired by fold and training; decided when the interval excludes 0):", "",
-             "| reading | α | gap | trainings | − reference's gap | |", "|---|---|---|---|---|---|"]
+             f"| reading | α | gap | trainings | − {reference_of(gaps)}'s gap | |",
+             "|---|---|---|---|---|---|"]
     for row in gaps:
         against = "" if "versus" not in row else (
-            f"{row['difference']:+.1f} [{row['low']:+.1f}, {row['high']:+.1f}] − {row['versus']}")
+            f"{row['difference']:+.1f} [{row['low']:+.1f}, {row['high']:+.1f}]")
         decided = "" if "versus" not in row else ("decided" if row["decided"] else "undecided")
         lines.append(f"| {row['reading']} | {row['alpha']:g} | {row['gap']:+.1f} "
                      f"[{row['gap_low']:+.1f}, {row['gap_high']:+.1f}] | {row['trainings']} | "
                      f"{against} | {decided} |")
     return lines
+
+
+def reference_of(gaps):
+    return next((row["versus"] for row in gaps if "versus" in row), "the reference reading")
 
 
 def unit_mechanism_lines(unit_rows, out):
