@@ -105,3 +105,14 @@ def test_dense_features_equal_patch_features():
     np.testing.assert_allclose(models.dense_features(network, padded, "B", tile=6),
                                models.extract_features(network, patches, "B"),
                                rtol=1e-4, atol=1e-4)
+
+
+def test_the_mechanism_reads_the_last_batch_normalization_on_every_backend():
+    from experiments import mechanism
+    network = tiny_network(modality_dropout=True, seed=4)
+    fresh = mechanism.last_normalization(network)
+    assert (fresh["gamma_gap"], fresh["beta_gap"], fresh["gamma_mean"]) == (0.0, 0.0, 1.0)
+    models.train(network, list(random_patches(32, 2, seed=3).transpose(1, 0, 2, 3, 4)),
+                 updates=3, verbose=0)
+    assert mechanism.last_normalization(network)["beta_gap"] > 0  # the encoders drift apart
+    assert mechanism.last_normalization(tiny_network(last_block="linear")) is None
