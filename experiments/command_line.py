@@ -161,7 +161,8 @@ def resolve_run(args, argv=None, script="reproduce/table1.py", out_suffix=""):
         cache_dir=Path(cache_dir), cache_limit_gb=args.cache_limit,
         repeats=getattr(args, "repeats", 1),
         precision="mixed_float16" if args.mixed_precision else "float32",
-        verbose=progress_level(args.verbose), distribute=getattr(args, "distribute", "none"))
+        verbose=progress_level(args.verbose), distribute=getattr(args, "distribute", "none"),
+        checkpoint_every=getattr(args, "checkpoint_every", None))
 
 
 def check_places(out, cache_dir, cache_given):

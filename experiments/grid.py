@@ -1,7 +1,10 @@
 """The grid of units: preparing a run, running its unfinished units (sharded, with
 progress and an ETA), and collecting the finished results."""
+import contextlib
 import shutil
+import signal
 import sys
+import threading
 import time
 from dataclasses import dataclass
 from typing import Callable
@@ -14,7 +17,7 @@ from experiments.run_folder import (finished_units, input_identities, open_run_f
                                     read_unit_result, unit_dir, unit_label)
 from experiments import unit
 from experiments.unit import UNITS
-from runtime.console import INTERRUPTED, console, format_seconds, on_terminal, say
+from runtime.console import INTERRUPTED, PREEMPTED, console, format_seconds, on_terminal, say
 from runtime.startup import import_tensorflow_quietly
 
 
@@ -115,7 +118,15 @@ def run_tasks(tasks, shard, command, out, describe=None, shape="", workers=None)
         eta = f", ETA {format_seconds(elapsed / done * (len(todo) - done))}" if done else ""
         say(f"[{done + 1}/{len(todo)}] {task.label} (elapsed {format_seconds(elapsed)}{eta})")
         try:
-            result = task.run()
+            with stopping_on_sigterm():
+                result = task.run()
+        except models.TrainingStopped as stopped:
+            console.close_line()
+            print(f"stopped (SIGTERM) in {task.label}: {stopped}. {done} units of this call "
+                  f"finished and are saved in {out}. The same command resumes (a job "
+                  f"script requeues on exit status {PREEMPTED}):\n  {command}",
+                  file=sys.stderr, flush=True)
+            raise SystemExit(PREEMPTED) from None
         except KeyboardInterrupt:
             console.close_line()
             if task.directory is not None and task.directory.is_dir() \
@@ -130,6 +141,28 @@ def run_tasks(tasks, shard, command, out, describe=None, shape="", workers=None)
             f"    same {result['same']:.1f} %, cross {result['cross']:.1f} %"
             + (f" ({format_seconds(result['seconds'])})" if result.get("seconds") else ""))
     return len(todo)
+
+
+@contextlib.contextmanager
+def stopping_on_sigterm():
+    """SIGTERM (a cluster's warning before it stops or preempts a job): a training in
+    progress saves its state and stops at the end of its batch (``models.checkpoints``);
+    outside training the unit stops at once (its finished trainings' states are kept).
+    Either way ``TrainingStopped`` ends the task."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def terminated(signum, frame):
+        if models.TrainingCheckpoint.stop_requested:
+            return  # asked already: the training is saving
+        if not models.TrainingCheckpoint.request_stop():
+            raise models.TrainingStopped("stopped outside training")
+    previous = signal.signal(signal.SIGTERM, terminated)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def unit_task(run, configuration, patch_data, fold, repeat=0, run_one=None,

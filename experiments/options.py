@@ -1,6 +1,7 @@
 """The options every reproduce/ script takes, with types that check them at parse time
 (0 is a value, never "unset"; out-of-range numbers are refused with the reason)."""
 import argparse
+import re
 from pathlib import Path
 
 from models.readings import DROPOUT_DISTRIBUTIONS, LAST_BLOCKS, VECTOR_NORMALIZATION_SCOPES
@@ -47,6 +48,28 @@ def _positive_number(text):
     if not value > 0:
         raise argparse.ArgumentTypeError(f"must be above 0, got {value:g}")
     return value
+
+
+CHECKPOINT_UNITS = {"updates": "every_updates", "s": "every_seconds", "min": "every_seconds",
+                    "h": "every_seconds"}
+SECONDS_PER = {"s": 1, "min": 60, "h": 3600}
+
+
+def checkpoint_every(text):
+    """--checkpoint-every: ``off``, or a number and a unit, e.g. 10min, 30s, 2h, 500updates
+    → {"every_seconds": 600} / {"every_updates": 500} / None."""
+    if text.strip().lower() == "off":
+        return None
+    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*(updates|s|min|h)\s*", text)
+    if not match or float(match.group(1)) <= 0:
+        raise argparse.ArgumentTypeError(f"expected off, or a positive number with a unit: "
+                                         f"10min, 30s, 2h or 500updates; got {text!r}")
+    number, unit = float(match.group(1)), match.group(2)
+    if unit == "updates":
+        if not number.is_integer():
+            raise argparse.ArgumentTypeError(f"updates are whole numbers, got {text!r}")
+        return {"every_updates": int(number)}
+    return {"every_seconds": number * SECONDS_PER[unit]}
 
 
 def seed_value(text):
@@ -113,7 +136,7 @@ def _subjects(text):
 
 # The options that only a script that trains units takes: a script that reads a run
 # (a figure, an evaluation-only study) never deletes, shards or distributes anything.
-WRITER_ONLY = ("discard_stale_units", "shard", "distribute", "workers")
+WRITER_ONLY = ("discard_stale_units", "shard", "distribute", "workers", "checkpoint_every")
 
 
 def add_arguments(parser, omit=()):
@@ -224,6 +247,12 @@ def add_arguments(parser, omit=()):
            "the usable cores; 1 where TensorFlow sees a GPU; or $CROSS_MODALITY_WORKERS; 1: "
            "in this process). The numbers do not depend on N: every process computes with "
            "one thread")
+    option(group, "--checkpoint-every", type=checkpoint_every, default="10min",
+           metavar="EVERY", help="save a training network's state every EVERY (10min, 30s, "
+           "2h, 500updates; default 10min; off) and when the process gets SIGTERM (then it "
+           "exits with status 75, to be requeued): a killed unit resumes from its last "
+           "state with the weights it would have had uninterrupted. The states go to "
+           "OUT/training-states and are removed when the unit finishes")
     option(group, "--mixed-precision", action="store_true",
                   help="float16 computation with float32 weights (for GPUs)")
     option(group, "--distribute", choices=["none", "mirrored"], default="none",

@@ -35,6 +35,9 @@ class Run:
     precision: str = "float32"
     verbose: int = 1
     distribute: str = "none"
+    # How often a unit's training saves its state (options.checkpoint_every; None: never,
+    # a killed unit starts over); not fingerprinted: it does not change the numbers.
+    checkpoint_every: dict = field(default_factory=lambda: {"every_seconds": 600.0})
     repeats: int = 1  # trainings per (configuration, fold); not fingerprinted: more extend
     extra: dict = field(default_factory=dict)  # study-specific settings (fingerprinted)
     fetch: dict = None  # a named dataset: {"data_dir", "data_root", "mirror"} for data.fetch

@@ -1,6 +1,7 @@
 """One unit of the experiment (paper §IV): a configuration in a fold, as four steps.
 
-1. ``train_networks``: the configuration's network(s) on the fold's training patches;
+1. ``train_networks``: the configuration's network(s) on the fold's training patches,
+   saving their state as they go (OUT/training-states; a killed unit resumes there);
 2. ``features.unit_features``: features of the forests' patches, for every modality;
 3. ``forests.score_forests``: a forest per training modality, tested on every modality;
 4. ``save_unit``: models, ``features.npz`` and ``result.json`` (last).
@@ -26,6 +27,7 @@ from runtime.seeds import derived_seed, seed_everything
 from runtime.timing import Stopwatch, TimedPatches
 
 UNITS = "units"
+TRAINING_STATES = "training-states"  # of the units in training (models.checkpoints)
 
 
 def build_network(run, configuration, seed):
@@ -65,18 +67,46 @@ def forest_seed(run, configuration, fold, repeat=0):
 
 
 def train_network(run, configuration, patch_data, fold, modality=None, callbacks=None,
-                  updates=None, repeat=0):
-    """Builds and trains one network of a configuration; returns it."""
+                  updates=None, repeat=0, resumable=False):
+    """Builds and trains one network of a configuration; returns it. ``resumable``: the
+    training saves its state as ``run.checkpoint_every`` says and resumes from a state
+    an earlier, killed call left (``training_checkpoint``)."""
     seed = network_seed(run, configuration, fold, modality, repeat)
     seed_everything(seed)
     with models.distribution_scope(run.distribute):
         network = build_network(run, configuration, seed)
         batches = network_batches(run, configuration, patch_data, fold, seed, modality)
+        checkpoint = (training_checkpoint(run, configuration, fold, repeat, modality, seed)
+                      if resumable else None)
         models.train(network, batches, epochs=None if (updates or run.updates) else run.epochs,
-                     updates=updates or run.updates, callbacks=callbacks, verbose=run.verbose)
+                     updates=updates or run.updates, callbacks=callbacks, verbose=run.verbose,
+                     checkpoint=checkpoint)
         if run.recalibrate_statistics:
             recalibrate(run, configuration, patch_data, fold, network, modality, repeat)
     return network
+
+
+def training_checkpoint(run, configuration, fold, repeat, modality, seed):
+    """The state of one of a unit's trainings, OUT/training-states/<unit>/network[_<modality>]
+    .npz, saved every ``run.checkpoint_every`` and on SIGTERM; None when that is off."""
+    if run.checkpoint_every is None:
+        return None
+    name = "network" if modality is None else \
+        f"network_{models.layer_name(run.modality_names[modality])}"
+    path = unit_dir(run.out, TRAINING_STATES, configuration.name, fold, repeat) / f"{name}.npz"
+    identity = {"configuration": configuration.name, "fold": fold, "repeat": repeat,
+                "modality": modality, "seed": seed}
+    return models.TrainingCheckpoint(path, identity=identity, **(run.checkpoint_every or {}))
+
+
+def remove_training_states(run, configuration, fold, repeat):
+    """A finished unit's training states go (and the folders they leave empty)."""
+    directory = unit_dir(run.out, TRAINING_STATES, configuration.name, fold, repeat)
+    if directory.is_dir():
+        shutil.rmtree(directory)
+    for parent in (directory.parent, directory.parent.parent):
+        if parent.is_dir() and not any(parent.iterdir()):
+            parent.rmdir()
 
 
 def recalibrate(run, configuration, patch_data, fold, network, modality=None, repeat=0):
@@ -105,15 +135,16 @@ def control_networks(run, configuration, patch_data, fold, repeat=0):
     return [network]
 
 
-def train_networks(run, configuration, patch_data, fold, repeat=0):
+def train_networks(run, configuration, patch_data, fold, repeat=0, resumable=False):
     """[network]: one, or one per training modality for that baseline (a control's
     features without training: ``control_networks``)."""
     if configuration.kind == "control":
         return control_networks(run, configuration, patch_data, fold, repeat)
     if configuration.kind == "baseline" and configuration.baseline == "training":
-        return [train_network(run, configuration, patch_data, fold, modality=a, repeat=repeat)
-                for a in range(len(run.modality_names))]
-    return [train_network(run, configuration, patch_data, fold, repeat=repeat)]
+        return [train_network(run, configuration, patch_data, fold, modality=a, repeat=repeat,
+                              resumable=resumable) for a in range(len(run.modality_names))]
+    return [train_network(run, configuration, patch_data, fold, repeat=repeat,
+                          resumable=resumable)]
 
 
 def save_unit(directory, networks, features, result, modality_names):
@@ -166,7 +197,7 @@ def run_unit(run, configuration, patch_data, fold, repeat=0):
     timed = dataclasses.replace(patch_data, training=TimedPatches(patch_data.training, stopwatch),
                                 evaluation=TimedPatches(patch_data.evaluation, stopwatch))
     with stopwatch("training"):
-        networks = train_networks(run, configuration, timed, fold, repeat)
+        networks = train_networks(run, configuration, timed, fold, repeat, resumable=True)
     with stopwatch("feature extraction"):
         features = unit_features(networks, timed, fold, len(run.modality_names))
     network_seconds = time.perf_counter() - started  # training and feature extraction
@@ -184,6 +215,7 @@ def run_unit(run, configuration, patch_data, fold, repeat=0):
               "seconds": time.perf_counter() - started, "network_seconds": network_seconds,
               "timing": stopwatch.rounded(), "computed_on": computed_on()}
     save_unit(directory, networks, features, result, run.modality_names)
+    remove_training_states(run, configuration, fold, repeat)
     return result
 
 

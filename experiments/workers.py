@@ -10,7 +10,9 @@ a rerun resumes. The numbers are those of one one-thread process whatever N is.
 The calling process prepares the data first (so the workers find the cache and the run
 folder ready), then watches the units finish, printing progress with an ETA; each
 worker's output goes to ``OUT/logs/worker<i>.log``. Ctrl-C stops the workers (what they
-finished is saved) and names the command that resumes; SIGTERM stops them too.
+finished is saved) and names the command that resumes; SIGTERM (a cluster's warning)
+makes each save the state of its training in progress and stop, and the call exits with
+status 75 (``runtime.console.PREEMPTED``) for the job to be requeued.
 """
 import os
 import signal
@@ -21,7 +23,7 @@ import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
-from runtime.console import INTERRUPTED, console, format_seconds, say
+from runtime.console import INTERRUPTED, PREEMPTED, console, format_seconds, say
 
 POLL_SECONDS = 2.0
 ONE_THREAD = {"TF_NUM_INTRAOP_THREADS": "1", "TF_NUM_INTEROP_THREADS": "1"}
@@ -98,9 +100,14 @@ def run_workers(tasks, worker_plan, command, out, shape=""):
                                         start_new_session=True))
     started, done = time.perf_counter(), set()
 
-    def terminated(signum, frame):  # e.g. a cluster's warning signal: the workers go too
+    def terminated(signum, frame):  # a cluster's warning signal: the workers save and stop
         stop(workers, signal.SIGTERM)
-        raise SystemExit(128 + signal.SIGTERM)
+        console.close_line()
+        print(f"stopped (SIGTERM): {len(done)} units of this call finished and are saved in "
+              f"{out}, and the workers saved the state of the trainings in progress. The same "
+              f"command resumes (a job script requeues on exit status {PREEMPTED}):\n  "
+              f"{command}", file=sys.stderr, flush=True)
+        raise SystemExit(PREEMPTED)
     previous = signal.signal(signal.SIGTERM, terminated)
     try:
         while True:
@@ -131,6 +138,11 @@ def run_workers(tasks, worker_plan, command, out, shape=""):
             handle.close()
     failed = [(index, worker.returncode) for index, worker in enumerate(workers)
               if worker.returncode != 0]
+    if any(code == PREEMPTED for _, code in failed):  # a worker got SIGTERM itself
+        print(f"stopped (SIGTERM to the workers): {len(done)} units of this call finished "
+              f"and are saved in {out}. The same command resumes:\n  {command}",
+              file=sys.stderr, flush=True)
+        raise SystemExit(PREEMPTED)
     if failed:
         index, code = failed[0]
         tail = (logs / f"worker{index}.log").read_text(errors="replace").strip().splitlines()

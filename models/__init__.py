@@ -9,6 +9,7 @@ The network sees arrays only: it knows nothing about files or datasets (see ``da
     fast_layers.py    TensorFlow's speed paths for batch normalization and Conv3DTranspose
     batches.py        the one seeded loader (``PatchBatches``) and the tf.data feed
     training.py       the optimizer, precision, distribution and ``train``
+    checkpoints.py    a training's state saved as it goes, and resumed exactly
     recalibration.py  moving statistics recomputed after training
     inference.py      features of one modality, reconstructions from any subset
     dense.py          features of every voxel of a volume (the encoder run over it)
@@ -40,6 +41,7 @@ def arithmetic_version(backend=None):
 _SOURCES = {
     "axial": ["BASELINE_MODALITY", "PATCH_SIZE", "build_axial_network", "build_baseline"],
     "dense": ["dense_features"],
+    "checkpoints": ["TrainingCheckpoint", "TrainingStopped"],
     "batches": ["ArrayPatches", "PatchBatches", "as_modality_tuple", "steady_dataset"],
     "inference": ["extract_features", "feature_extractor", "load_network", "predict_in_batches",
                   "reconstruct"],

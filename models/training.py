@@ -9,6 +9,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from .checkpoints import resumed_segments
 from .batches import (BATCH_SIZE, ArrayPatches, EpochEnds, PatchBatches, as_modality_tuple,
                       steady_dataset, without_autotuning)
 
@@ -74,7 +75,7 @@ class AtUpdates(keras.callbacks.Callback):
 
 
 def train(network, patches, epochs=None, updates=None, batch_size=BATCH_SIZE, callbacks=None,
-          verbose="auto", validation_patches=None, optimizer=None, seed=None):
+          verbose="auto", validation_patches=None, optimizer=None, seed=None, checkpoint=None):
     """Trains ``network`` with its own objective (equations (1)–(3)) and returns the history.
 
     ``patches``: arrays (see module doc; shuffled by a ``PatchBatches`` seeded with
@@ -83,6 +84,12 @@ def train(network, patches, epochs=None, updates=None, batch_size=BATCH_SIZE, ca
     length as ``epochs`` or as ``updates`` (optimizer steps; training stops after that
     many, also in the middle of an epoch). Compiles with ``make_optimizer()`` unless the
     network is already compiled or an ``optimizer`` is given.
+
+    ``checkpoint``: a ``models.checkpoints.TrainingCheckpoint``; the training saves its
+    state there as it goes and, when the file exists, resumes from it (``patches`` must
+    then be the training's fresh ``PatchBatches``, built with the same seed), ending with
+    the weights the uninterrupted training would have had. Returns the history of the
+    last ``fit`` call (a resumed training makes up to two; None when nothing was left).
     """
     if (epochs is None) == (updates is None):
         raise ValueError("give either epochs or updates")
@@ -93,6 +100,36 @@ def train(network, patches, epochs=None, updates=None, batch_size=BATCH_SIZE, ca
         if seed is None:
             seed = getattr(network, "seed", None) or 0
         patches = PatchBatches(ArrayPatches(patches), batch_size=batch_size, seed=seed)
+    fit_arguments = dict(verbose=verbose, shuffle=False)
+    if validation_patches is not None:
+        fit_arguments["validation_data"] = tf.data.Dataset.from_tensor_slices(
+            (as_modality_tuple(validation_patches, network.modality_count),)
+        ).batch(batch_size).with_options(without_autotuning())
+    if checkpoint is None:
+        return _fit(network, patches, epochs, updates, callbacks, fit_arguments)
+    if not isinstance(patches, PatchBatches):
+        raise ValueError("a training with a checkpoint takes its patches as arrays or a "
+                         "PatchBatches (its batch order is then known from its seed)")
+    checkpoint.total_updates = updates if updates is not None else epochs * len(patches)
+    segments = [(patches, updates)]  # from the start: the plain training, saving as it goes
+    if checkpoint.exists():
+        done = checkpoint.restore(network, checkpoint.total_updates)
+        segments = resumed_segments(patches, done, checkpoint.total_updates)
+    else:
+        checkpoint.updates_done = 0
+    history = None
+    try:
+        for batches, segment_updates in segments:
+            history = _fit(network, batches, epochs if segment_updates is None else None,
+                           segment_updates, [*callbacks, checkpoint], fit_arguments)
+    finally:
+        type(checkpoint).current = None
+    return history
+
+
+def _fit(network, patches, epochs, updates, callbacks, fit_arguments):
+    """One ``fit`` over ``patches`` for ``epochs`` or ``updates``."""
+    callbacks = list(callbacks)
     if isinstance(patches, keras.utils.PyDataset):
         batch_count = len(patches)
         if keras.backend.backend() == "tensorflow":
@@ -105,16 +142,10 @@ def train(network, patches, epochs=None, updates=None, batch_size=BATCH_SIZE, ca
         epochs = math.ceil(updates / max(batch_count, 1))
         if not any(isinstance(c, AtUpdates) and c.updates[-1] == updates for c in callbacks):
             callbacks.append(AtUpdates([updates]))
-    fit_arguments = dict(epochs=epochs, callbacks=callbacks, verbose=verbose, shuffle=False)
-    if validation_patches is not None:
-        fit_arguments["validation_data"] = tf.data.Dataset.from_tensor_slices(
-            (as_modality_tuple(validation_patches, network.modality_count),)
-        ).batch(batch_size).with_options(without_autotuning())
-    return network.fit(patches, **fit_arguments)
+    return network.fit(patches, epochs=epochs, callbacks=callbacks, **fit_arguments)
 
 
 
 
 __all__ = ["make_optimizer", "train", "AtUpdates", "use_mixed_precision", "distribution_scope",
-
            "LEARNING_RATE", "LEARNING_RATE_DECAY"]

@@ -52,6 +52,7 @@ def on_terminal(stream=None):
 
 
 INTERRUPTED = 130  # the shell's exit status for Ctrl-C
+PREEMPTED = 75  # EX_TEMPFAIL: stopped by SIGTERM with its state saved; a job script requeues
 
 
 def show_warning_in_one_line(message, category, filename, lineno, file=None, line=None):

@@ -97,11 +97,38 @@ def test_the_slurm_example_submits_shards_then_a_dependent_aggregating_call(tmp_
     shards, final = submitted
     array_id = finished.stdout.split("as job ")[1].split()[0]
     assert "--array=0-3" in shards
+    job = tmp_path / "out" / "slurm" / "job.sh"
     shard_command = [a for a in shards if a.startswith("--wrap=")][0]
-    assert shard_command.endswith("--shard ${SLURM_ARRAY_TASK_ID}/4")
-    assert "reproduce/table1.py" in shard_command and "/data/My\\ BraTS" in shard_command
+    assert shard_command == f"--wrap=exec {job} --shard ${{SLURM_ARRAY_TASK_ID}}/4"
+    assert "reproduce/table1.py" in job.read_text() and "/data/My\\ BraTS" in job.read_text()
     assert f"--dependency=afterany:{array_id}" in final
-    final_command = [a for a in final if a.startswith("--wrap=")][0]
-    assert "--shard" not in final_command
-    assert final_command.removeprefix("--wrap=") == shard_command.removeprefix(
-        "--wrap=").rsplit(" --shard", 1)[0]
+    assert [a for a in final if a.startswith("--wrap=")] == [f"--wrap=exec {job}"]
+    for call in (shards, final):  # SIGTERM 5 minutes before the end, then requeued
+        assert "--requeue" in call and "--signal=B:TERM@300" in call
+
+
+def test_the_slurm_job_passes_sigterm_on_and_requeues_on_status_75(tmp_path):
+    """The job body forwards Slurm's SIGTERM to table1.py (here a stand-in that exits
+    with 75, as table1.py does after saving) and then requeues its own array task."""
+    bin_folder = tmp_path / "bin"
+    bin_folder.mkdir()
+    (bin_folder / "sbatch").write_text("#!/bin/bash\necho 1\n")
+    requeued = tmp_path / "requeued"
+    (bin_folder / "scontrol").write_text(f'#!/bin/bash\necho "$@" > {requeued}\n')
+    python = bin_folder / "python"
+    python.write_text("#!/bin/bash\ntrap 'exit 75' TERM\nwhile true; do sleep 0.05; done\n")
+    for path in bin_folder.iterdir():
+        path.chmod(0o755)
+    environment = {**os.environ, "PATH": f"{bin_folder}:{os.environ['PATH']}",
+                   "OUT": str(tmp_path / "out"), "PYTHON": str(python)}
+    subprocess.run(["bash", str(REPOSITORY / "examples" / "slurm_table1.sh")], cwd=REPOSITORY,
+                   env=environment, capture_output=True, check=True, timeout=60)
+    job = subprocess.Popen([str(tmp_path / "out" / "slurm" / "job.sh"), "--shard", "2/4"],
+                           env={**environment, "SLURM_ARRAY_JOB_ID": "123",
+                                "SLURM_ARRAY_TASK_ID": "2", "SLURM_JOB_ID": "125"})
+    import signal
+    import time
+    time.sleep(1.0)
+    job.send_signal(signal.SIGTERM)
+    assert job.wait(timeout=30) == 75
+    assert requeued.read_text().split() == ["requeue", "123_2"]

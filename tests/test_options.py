@@ -27,6 +27,8 @@ SCRIPTS = ["reproduce/table1", "reproduce/fig5", "reproduce/fig6", "reproduce/fi
     ("--momentum", "5", "must lie in [0, 1)"),
     ("--patches-per-class", "0", "must be at least 1"),
     ("--group-pattern", "(", "not a regular expression (missing ), unterminated subpattern"),
+    ("--checkpoint-every", "10", "expected off, or a positive number with a unit"),
+    ("--checkpoint-every", "2.5updates", "updates are whole numbers"),
 ])
 def test_a_bad_value_is_one_error_line_and_writes_nothing(tmp_path, option, value, problem):
     out = tmp_path / "run"
@@ -52,6 +54,15 @@ def test_one_feature_under_the_vector_normalization_is_refused_before_any_work(t
     args = command_line.script_parser("x").parse_args(
         [*TINY_RUN, "--filters", "4,4,1", "--vector-normalization", "never"])
     assert command_line.resolve_run(args, argv=[]).filters == (4, 4, 1)  # nothing to zero
+
+
+def test_checkpoint_every_reads_as_seconds_or_updates():
+    parse = command_line.script_parser("x").parse_args
+    assert command_line.resolve_run(parse([]), []).checkpoint_every == {"every_seconds": 600.0}
+    for text, expected in (("30s", {"every_seconds": 30.0}), ("1.5h", {"every_seconds": 5400.0}),
+                           ("500updates", {"every_updates": 500}), ("off", None)):
+        args = parse(["--checkpoint-every", text])
+        assert command_line.resolve_run(args, []).checkpoint_every == expected, text
 
 
 def test_parsed_values_are_the_given_ones():

@@ -89,3 +89,54 @@ def test_ctrl_c_stops_the_workers_and_a_rerun_resumes_to_the_same_table(tmp_path
                           text=True, timeout=600)
     assert done.returncode == 0, done.stdout + done.stderr
     assert (out / "table1.csv").read_bytes() == (uninterrupted / "table1.csv").read_bytes()
+
+
+def test_sigterm_saves_the_trainings_in_progress_and_the_rerun_ends_as_uninterrupted(tmp_path):
+    """A cluster's warning signal: the workers save their trainings' states and stop, the
+    call exits with status 75 (requeue) naming the command; the rerun resumes the
+    trainings from their states and gives the table and features of an uninterrupted run,
+    and removes the states."""
+    import json
+    import signal
+    import time
+    import numpy as np
+    grid = [*TINY_RUN[:-4], "--updates", "60", "--verbose", "0", "--configs",
+            "plain-a0,dropout+norm-a0", "--checkpoint-every", "1updates"]
+    environment = {**os.environ, "CROSS_MODALITY_WORKERS": "", "TF_CPP_MIN_LOG_LEVEL": "3"}
+    for name in workers.ONE_THREAD:
+        environment.pop(name, None)
+
+    def command(out, count):
+        return [sys.executable, str(REPOSITORY / "reproduce" / "table1.py"), *grid,
+                "--workers", str(count), "--out", str(out)]
+    uninterrupted = tmp_path / "uninterrupted"
+    done = subprocess.run(command(uninterrupted, 1), cwd=tmp_path, env=environment,
+                          capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stdout + done.stderr
+    out = tmp_path / "stopped"
+    parent = subprocess.Popen(command(out, 2), cwd=tmp_path, env=environment,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 300
+    while not list(out.glob("training-states/*/fold*/network.npz")) and time.time() < deadline:
+        time.sleep(0.05)
+    parent.send_signal(signal.SIGTERM)
+    printed, errors = parent.communicate(timeout=120)
+    assert parent.returncode == 75, printed + errors
+    assert "stopped (SIGTERM)" in errors and "The same command resumes" in errors
+    states = list(out.glob("training-states/*/fold*/network.npz"))  # the states are kept
+    assert states
+    with np.load(states[0]) as state:  # saved in the middle of the training
+        assert 0 < json.loads(str(state["about"]))["updates_done"] < 60
+    still = subprocess.run(["pgrep", "-f", f"--out {out} --shard"], capture_output=True,
+                           text=True)
+    assert still.stdout.strip() == ""  # no worker left running
+    done = subprocess.run(command(out, 2), cwd=tmp_path, env=environment, capture_output=True,
+                          text=True, timeout=600)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert (out / "table1.csv").read_bytes() == (uninterrupted / "table1.csv").read_bytes()
+    for features in sorted(uninterrupted.glob("units/*/fold*/features.npz")):
+        with np.load(features) as expected, \
+                np.load(out / features.relative_to(uninterrupted)) as resumed:
+            for key in expected.files:
+                np.testing.assert_array_equal(resumed[key], expected[key])
+    assert not (out / "training-states").exists()
