@@ -116,3 +116,41 @@ def test_the_mechanism_reads_the_last_batch_normalization_on_every_backend():
                  updates=3, verbose=0)
     assert mechanism.last_normalization(network)["beta_gap"] > 0  # the encoders drift apart
     assert mechanism.last_normalization(tiny_network(last_block="linear")) is None
+
+
+def test_a_stopped_training_resumes_to_the_uninterrupted_weights(tmp_path):
+    """models.checkpoints under this backend: a training stopped (on request, as SIGTERM
+    asks) in the middle of its second epoch, resumed by a new network from its saved
+    state, ends with the weights of the same training left alone."""
+    from models.checkpoints import TrainingCheckpoint, TrainingStopped
+    from runtime.seeds import seed_everything
+    patches = random_patches(40, 2, seed=3)
+
+    def fresh():
+        seed_everything(11)
+        return (tiny_network(modality_dropout=True, normalization=True, seed=11),
+                models.PatchBatches(models.ArrayPatches(patches), batch_size=8, seed=11))
+
+    class AskToStopAfter7(keras.callbacks.Callback):  # 5 batches per epoch: in epoch 2
+        done = 0
+
+        def on_train_batch_end(self, batch, logs=None):
+            self.done += 1
+            if self.done == 7:
+                TrainingCheckpoint.request_stop()
+    network, batches = fresh()
+    models.train(network, batches, updates=9, verbose=0)
+    expected = [keras.ops.convert_to_numpy(v) for v in network.variables]
+    path = tmp_path / "state.npz"
+    network, batches = fresh()
+    try:
+        with pytest.raises(TrainingStopped, match="after 7 of 9 updates"):
+            models.train(network, batches, updates=9, verbose=0, callbacks=[AskToStopAfter7()],
+                         checkpoint=TrainingCheckpoint(path))
+    finally:
+        TrainingCheckpoint.stop_requested = False
+    network, batches = fresh()
+    models.train(network, batches, updates=9, verbose=0, checkpoint=TrainingCheckpoint(path))
+    for variable, value in zip(network.variables, expected):
+        np.testing.assert_array_equal(keras.ops.convert_to_numpy(variable), value,
+                                      err_msg=variable.path)
