@@ -115,19 +115,30 @@ def published_value(table, comparison):
     return round(total, 2)
 
 
-def values_by_fold(comparison, results, pair=None):
-    """[[value per repeat] per fold] from {name: [unit results]}, paired by fold and
-    repeat; None when a row has no finished unit. ``pair``: (a, b), the accuracy of the
-    forest trained on modality a and tested on b instead of the mean over pairs."""
+def values_by_unit(comparison, results, pair=None):
+    """{(fold, repeat): the comparison's value} over the units that every term has
+    finished ({} when a term has none). ``pair``: (a, b), the accuracy of the forest
+    trained on modality a and tested on b instead of the mean over pairs."""
     if not all(results.get(name) for name, _ in comparison.terms):
-        return None
+        return {}
     by_unit = [{(r["fold"], r.get("repeat", 0)): r[comparison.measure] if pair is None
                 else r["accuracy"][pair[0]][pair[1]] for r in results[name]}
                for name, _ in comparison.terms]
-    common = sorted(set.intersection(*(set(units) for units in by_unit)))
-    folds = sorted({fold for fold, _ in common})
-    return [[sum(c * units[(fold, repeat)] for (_, c), units in zip(comparison.terms, by_unit))
-             for f, repeat in common if f == fold] for fold in folds]
+    common = set.intersection(*(set(units) for units in by_unit))
+    return {key: sum(c * units[key] for (_, c), units in zip(comparison.terms, by_unit))
+            for key in common}
+
+
+def grouped_by_fold(values):
+    """[[value per repeat] per fold] of {(fold, repeat): value}, in fold and repeat order."""
+    folds = sorted({fold for fold, _ in values})
+    return [[values[key] for key in sorted(values) if key[0] == fold] for fold in folds]
+
+
+def values_by_fold(comparison, results, pair=None):
+    """[[value per repeat] per fold] from {name: [unit results]}, paired by fold and
+    repeat; None when a row has no finished unit (``values_by_unit``)."""
+    return grouped_by_fold(values_by_unit(comparison, results, pair)) or None
 
 
 def verdict(low, high, paper):

@@ -37,18 +37,17 @@ def gap_rows(results_by_reading, reference):
         gaps = {name: found for name, found in gaps.items() if found}
         if reference not in gaps:
             continue
-        keyed_reference = keyed(comparison, results_by_reading[reference])
+        reference_units = claims.values_by_unit(comparison, results_by_reading[reference])
         for name, grouped in gaps.items():
             mean, half, _ = intervals.interval(grouped)
             row = {"reading": name, "comparison": comparison.label, "alpha": alpha,
                    "gap": round(mean, 2), "gap_low": round(mean - half, 2),
                    "gap_high": round(mean + half, 2), "trainings": sum(map(len, grouped))}
             if name != reference:
-                mine = keyed(comparison, results_by_reading[name])
-                common = sorted(set(mine) & set(keyed_reference))
-                folds = sorted({fold for fold, _ in common})
-                differences = [[mine[key] - keyed_reference[key] for key in common
-                                if key[0] == fold] for fold in folds]
+                mine = claims.values_by_unit(comparison, results_by_reading[name])
+                common = set(mine) & set(reference_units)
+                differences = claims.grouped_by_fold(
+                    {key: mine[key] - reference_units[key] for key in common})
                 low = high = difference = float("nan")
                 if differences:
                     difference, half, _ = intervals.interval(differences)
@@ -59,15 +58,6 @@ def gap_rows(results_by_reading, reference):
                             "decided": bool(low > 0 or high < 0)})
             rows.append(row)
     return rows
-
-
-def keyed(comparison, results):
-    """{(fold, repeat): the comparison's value} of one reading's units."""
-    by_unit = [{(r["fold"], r.get("repeat", 0)): r[comparison.measure] for r in results[name]}
-               for name, _ in comparison.terms]
-    common = set.intersection(*(set(units) for units in by_unit))
-    return {key: sum(c * units[key] for (_, c), units in zip(comparison.terms, by_unit))
-            for key in common}
 
 
 def measured_units(runs, names, configurations, fold_count, repeats, patch_data, out, log):
