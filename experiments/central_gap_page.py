@@ -114,7 +114,38 @@ def trend_lines(results):
             lines.append(f"| {row['configuration']} ({folds:.0f} fold{'s' if folds != 1 else ''}) "
                          f"| {row['measure']} | {interval_text(slope, half)}"
                          f" | {word} | {interval_text(target, target_half)} |")
+        answer = trend_answer(rows, path)
+        if answer:
+            lines += ["", "Answer: with training, " + "; ".join(answer) + "."]
     return lines
+
+
+def trend_answer(rows, path):
+    """["<what>: grows / shrinks / undecided (<slope> per decade)"] for the rows of a
+    trend file (``accuracy_vs_updates_mechanism_trend.csv``) that answer the question."""
+    answer = []
+    for configuration, start, what in ANSWERED_TRENDS:
+        for index, row in enumerate(rows):
+            if row["configuration"] == configuration and row["measure"].startswith(start):
+                where = f"row {index + 1} ({row['configuration']}, {row['measure']})"
+                slope = results_files.number(row["slope"], path, f"{where} slope")
+                half = results_files.number(row["slope_half"], path, f"{where} slope_half",
+                                            optional=True)
+                word = ("undecided" if half is None or slope - half <= 0 <= slope + half
+                        else "grows" if slope > 0 else "shrinks")
+                answer.append(f"{what}: {word} ({interval_text(slope, half)} per decade)")
+    return answer
+
+
+# The trends that answer the question, in the order the answer gives them: the
+# dropout-only features' offset, the drift of the last batch normalization that would
+# cause it, and the central gap.
+ANSWERED_TRENDS = [
+    ("dropout-a0", "offset between modalities before normalization",
+     "the dropout-only features' offset between modalities"),
+    ("dropout-a0", "last batch normalization: mean |β", "their last batch normalization's β gap"),
+    ("dropout+norm-a0 − dropout-a0", "cross-modality gap", "the central gap"),
+]
 
 
 

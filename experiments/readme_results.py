@@ -123,6 +123,22 @@ def last_block_bullets(results):
     return bullets
 
 
+def length_mechanism_bullets(results):
+    """Per training-length study with the mechanism's trends, what grows with training
+    (``central_gap_page.trend_answer``)."""
+    from experiments.central_gap_page import TREND_COLUMNS, trend_answer
+    bullets = []
+    for path in sorted(Path(results).glob("*/accuracy_vs_updates_mechanism_trend.csv")):
+        answer = trend_answer(results_files.read_csv(path, TREND_COLUMNS), path)
+        if answer:
+            bullets.append("- **The modalities' offsets with training** (beyond the paper; "
+                           "per tenfold more updates under the default last block, 95 % "
+                           f"interval over folds, `paper_figures/{path.parent.name}/"
+                           "accuracy_vs_updates_mechanism_trend.csv`): " + "; ".join(answer)
+                           + ".")
+    return bullets
+
+
 UNDECIDED_WORD = "undecided"
 
 
@@ -147,7 +163,7 @@ def section(documents, readings, results):
                      f"{int(gap[0]):,} updates per network over {gap[2]} folds of FLAIR + T2 "
                      f"(`paper_figures/{LENGTH_STUDY}/accuracy_vs_updates.md`; paper +14.1 at "
                      f"{PAPER_SCALE['brats']['updates']:,} updates).")
-    lines += last_block_bullets(results)
+    lines += last_block_bullets(results) + length_mechanism_bullets(results)
     for label, title in (("baseline-all − raw-patch", "A baseline against raw intensities"),
                          ("dropout+norm-a0 − raw-patch",
                           "Dropout + normalization against raw intensities at α = 0"),

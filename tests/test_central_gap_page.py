@@ -62,6 +62,13 @@ def test_the_section_shows_the_files_numbers_and_words(tmp_path):
     assert "| cross-modality gap (points) | -0.500 ± 2.5 | undecided | -2.00 ± 12 |" in text
     assert "| dropout+norm-a0 − dropout-a0 (3 folds) | cross-modality gap" in text
     assert "**extrapolation**, not a measurement" in text
+    assert ("Answer: with training, their last batch normalization's β gap: grows (+0.0123 ± "
+            "0.0040 per decade); the central gap: undecided (-0.500 ± 2.5 per decade).") in text
+    from experiments.readme_results import length_mechanism_bullets
+    (bullet,) = length_mechanism_bullets(tmp_path)  # the README says the same
+    assert "`paper_figures/length/accuracy_vs_updates_mechanism_trend.csv`" in bullet
+    assert bullet.endswith("β gap: grows (+0.0123 ± 0.0040 per decade); the central gap: "
+                           "undecided (-0.500 ± 2.5 per decade).")
 
 
 def test_a_damaged_file_is_an_error_naming_it(tmp_path):
