@@ -34,6 +34,8 @@ DERIVED = {
     # The last-block study: 3 readings × 4 rows × 3 folds × 8 trainings; the default's.
     "paper_figures/open_ms-flair-t2-last-block/README.md": {"288": "3 * 4 * 3 * 8",
                                                             "96": "4 * 3 * 8"},
+    # Four modalities: 2 readings × 4 rows × 3 folds × 4 trainings; 3 folds × 4 per row.
+    "paper_figures/open_ms-last-block/README.md": {"96": "2 * 4 * 3 * 4", "12": "3 * 4"},
     "benchmarks/README.md": {
         "88,000,000": PAPER_SAMPLES,
         "155": NETWORK_HOURS,
