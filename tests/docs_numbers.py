@@ -38,6 +38,8 @@ DERIVED = {
     "paper_figures/open_ms-last-block/README.md": {"96": "2 * 4 * 3 * 4", "12": "3 * 4"},
     "benchmarks/README.md": {
         "88,000,000": PAPER_SAMPLES,
+        # Per backend (speed-<backend>-2core-cpu.txt, M = 2): fast layers over Keras's own.
+        "1.49": "167.0 / 111.8",
         "155": NETWORK_HOURS,
         "310": f"2 * {NETWORK_HOURS}",
         "517": f"80 * {NETWORK_HOURS} / 24",
