@@ -123,24 +123,15 @@ def test_a_stopped_training_resumes_to_the_uninterrupted_weights(tmp_path):
     asks) in the middle of its second epoch, resumed by a new network from its saved
     state, ends with the weights of the same training left alone."""
     from models.checkpoints import TrainingCheckpoint, TrainingStopped
-    from runtime.seeds import seed_everything
-    patches = random_patches(40, 2, seed=3)
+    from tests.test_checkpoints import fresh, trained_weights  # 5 batches per epoch
 
-    def fresh():
-        seed_everything(11)
-        return (tiny_network(modality_dropout=True, normalization=True, seed=11),
-                models.PatchBatches(models.ArrayPatches(patches), batch_size=8, seed=11))
-
-    class AskToStopAfter7(keras.callbacks.Callback):  # 5 batches per epoch: in epoch 2
+    class AskToStopAfter7(keras.callbacks.Callback):
         done = 0
 
         def on_train_batch_end(self, batch, logs=None):
             self.done += 1
             if self.done == 7:
                 TrainingCheckpoint.request_stop()
-    network, batches = fresh()
-    models.train(network, batches, updates=9, verbose=0)
-    expected = [keras.ops.convert_to_numpy(v) for v in network.variables]
     path = tmp_path / "state.npz"
     network, batches = fresh()
     try:
@@ -151,6 +142,6 @@ def test_a_stopped_training_resumes_to_the_uninterrupted_weights(tmp_path):
         TrainingCheckpoint.stop_requested = False
     network, batches = fresh()
     models.train(network, batches, updates=9, verbose=0, checkpoint=TrainingCheckpoint(path))
-    for variable, value in zip(network.variables, expected):
+    for variable, value in zip(network.variables, trained_weights(updates=9)):
         np.testing.assert_array_equal(keras.ops.convert_to_numpy(variable), value,
                                       err_msg=variable.path)
