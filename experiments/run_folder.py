@@ -171,10 +171,15 @@ def open_run_folder(run, input_files, discard_stale=False, log=print, read_only=
                              "table1_pairs.png", "table1_claims.csv",
                              "table1_feature_scale.csv"):
                     (run.out / name).unlink(missing_ok=True)
+            # Trainings in progress on the old files never resume on the new ones.
+            shutil.rmtree(run.out / TRAINING_STATES, ignore_errors=True)
     if not read_only:
         atomic_write_text(path, json.dumps({"version": RUN_FILE_VERSION,
                                             "arguments": fingerprint, "inputs": inputs},
                                            indent=2))
+
+
+TRAINING_STATES = "training-states"  # OUT/training-states: trainings in progress (unit.py)
 
 
 # Recorded keys that are not an option's name: what a user changed to change them.

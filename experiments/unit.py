@@ -10,6 +10,8 @@ With ``--repeats`` a configuration and fold are trained again from derived seeds
 (``network_seed``); each training is a unit of its own.
 """
 import dataclasses
+import hashlib
+import json
 import shutil
 import time
 
@@ -20,14 +22,14 @@ import models
 from experiments.features import (RawVoxels, degenerate_modalities, feature_scale,
                                   modality_separation, unit_features)
 from experiments.forests import same_and_cross, score_forests, subject_accuracy
-from experiments.run_folder import clear_unit, unit_dir, unit_label, write_unit_result
+from experiments.run_folder import (TRAINING_STATES, clear_unit, unit_dir, unit_label,
+                                    write_unit_result)
 from experiments.configurations import RAW_BLOCKS, Configuration
 from runtime.metadata import computed_on
 from runtime.seeds import derived_seed, seed_everything
 from runtime.timing import Stopwatch, TimedPatches
 
 UNITS = "units"
-TRAINING_STATES = "training-states"  # of the units in training (models.checkpoints)
 
 
 def build_network(run, configuration, seed):
@@ -94,8 +96,11 @@ def training_checkpoint(run, configuration, fold, repeat, modality, seed):
     name = "network" if modality is None else \
         f"network_{models.layer_name(run.modality_names[modality])}"
     path = unit_dir(run.out, TRAINING_STATES, configuration.name, fold, repeat) / f"{name}.npz"
+    # Keyed by every option that fixes the numbers (a folder without finished units takes
+    # the next command's options); changed input files remove the states (run_folder).
+    options = hashlib.sha256(json.dumps(run.fingerprint(), sort_keys=True).encode()).hexdigest()
     identity = {"configuration": configuration.name, "fold": fold, "repeat": repeat,
-                "modality": modality, "seed": seed}
+                "modality": modality, "seed": seed, "options_sha256": options}
     return models.TrainingCheckpoint(path, identity=identity, **(run.checkpoint_every or {}))
 
 

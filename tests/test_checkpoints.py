@@ -177,3 +177,26 @@ def test_a_process_killed_while_training_resumes_exactly(tmp_path):
     with np.load(weights) as stored:
         for index, expected in enumerate(trained_weights(updates=13)):
             np.testing.assert_array_equal(stored[f"arr_{index}"], expected)
+
+
+def test_a_units_state_is_keyed_by_the_runs_options(tmp_path):
+    """A folder without finished units takes the next command's options: a state left by
+    a training under other options (here more patches per class) is refused."""
+    from experiments import command_line, unit
+    from experiments.configurations import CONFIGURATIONS_BY_NAME
+    from tests.conftest import TINY_RUN
+
+    def run_of(*extra):
+        parser = command_line.script_parser("x")
+        return command_line.resolve_run(parser.parse_args(
+            [*TINY_RUN, "--out", str(tmp_path), *extra]), [])
+    configuration = CONFIGURATIONS_BY_NAME["plain-a0"]
+    saved = unit.training_checkpoint(run_of(), configuration, 0, 0, None, 5)
+    network, batches = fresh()
+    models.train(network, batches, updates=2, verbose=0, checkpoint=saved)
+    other = unit.training_checkpoint(run_of("--patches-per-class", "13"), configuration, 0, 0,
+                                     None, 5)
+    assert other.path == saved.path
+    network, batches = fresh()
+    with pytest.raises(ValueError, match="another training.*options_sha256"):
+        models.train(network, batches, updates=2, verbose=0, checkpoint=other)

@@ -50,7 +50,11 @@ def test_changed_input_files_are_refused_by_name_and_discarded_only_on_request(
         table1.main(arguments)
     assert "N.nii.gz" not in str(refused.value)
 
+    state = out / "training-states" / "plain-a0" / "fold0" / "network.npz"  # of the old data
+    state.parent.mkdir(parents=True)
+    state.write_bytes(b"a training in progress on the old files")
     assert table1.main([*arguments, "--discard-stale-units"]) == 0
+    assert not (out / "training-states").exists()  # not resumed on the new files
     assert sorted(trained_units) == [("plain-a0", 0, None), ("plain-a0", 1, None)]
     trained_units.clear()
     assert table1.main(arguments) == 0  # the new data is now the run's data
