@@ -118,30 +118,7 @@ def test_the_mechanism_reads_the_last_batch_normalization_on_every_backend():
     assert mechanism.last_normalization(tiny_network(last_block="linear")) is None
 
 
-def test_a_stopped_training_resumes_to_the_uninterrupted_weights(tmp_path):
-    """models.checkpoints under this backend: a training stopped (on request, as SIGTERM
-    asks) in the middle of its second epoch, resumed by a new network from its saved
-    state, ends with the weights of the same training left alone."""
-    from models.checkpoints import TrainingCheckpoint, TrainingStopped
-    from tests.test_checkpoints import fresh, trained_weights  # 5 batches per epoch
-
-    class AskToStopAfter7(keras.callbacks.Callback):
-        done = 0
-
-        def on_train_batch_end(self, batch, logs=None):
-            self.done += 1
-            if self.done == 7:
-                TrainingCheckpoint.request_stop()
-    path = tmp_path / "state.npz"
-    network, batches = fresh()
-    try:
-        with pytest.raises(TrainingStopped, match="after 7 of 9 updates"):
-            models.train(network, batches, updates=9, verbose=0, callbacks=[AskToStopAfter7()],
-                         checkpoint=TrainingCheckpoint(path))
-    finally:
-        TrainingCheckpoint.stop_requested = False
-    network, batches = fresh()
-    models.train(network, batches, updates=9, verbose=0, checkpoint=TrainingCheckpoint(path))
-    for variable, value in zip(network.variables, trained_weights(updates=9)):
-        np.testing.assert_array_equal(keras.ops.convert_to_numpy(variable), value,
-                                      err_msg=variable.path)
+# The checkpoint test of a stop request and its resume, collected here too so that .ci/run
+# runs it under JAX and PyTorch.
+from tests.test_checkpoints import (  # noqa: E402,F401
+    test_a_stop_request_saves_and_stops_at_the_end_of_the_batch)

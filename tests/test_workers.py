@@ -17,11 +17,18 @@ REPOSITORY = Path(__file__).resolve().parents[1]
 GRID = [*TINY_RUN, "--configs", "plain-a0,dropout+norm-a0,raw-patch"]
 
 
-def table(tmp_path, count):
-    out = tmp_path / f"workers{count}"
+def script_environment():
+    """The scripts' environment: the default worker count, and no thread settings (the
+    scripts pin one thread themselves)."""
     environment = {**os.environ, "CROSS_MODALITY_WORKERS": "", "TF_CPP_MIN_LOG_LEVEL": "3"}
     for name in workers.ONE_THREAD:
-        environment.pop(name, None)  # the scripts pin one thread themselves
+        environment.pop(name, None)
+    return environment
+
+
+def table(tmp_path, count):
+    out = tmp_path / f"workers{count}"
+    environment = script_environment()
     done = subprocess.run([sys.executable, str(REPOSITORY / "reproduce" / "table1.py"), *GRID,
                            "--workers", str(count), "--out", str(out)], cwd=tmp_path,
                           env=environment, capture_output=True, text=True, timeout=600)
@@ -67,9 +74,7 @@ def test_ctrl_c_stops_the_workers_and_a_rerun_resumes_to_the_same_table(tmp_path
     import time
     uninterrupted = tables[2][0]
     out = tmp_path / "interrupted"
-    environment = {**os.environ, "CROSS_MODALITY_WORKERS": "", "TF_CPP_MIN_LOG_LEVEL": "3"}
-    for name in workers.ONE_THREAD:
-        environment.pop(name, None)
+    environment = script_environment()
     command = [sys.executable, str(REPOSITORY / "reproduce" / "table1.py"), *GRID,
                "--workers", "2", "--out", str(out)]
     parent = subprocess.Popen(command, cwd=tmp_path, env=environment, stdout=subprocess.PIPE,
@@ -102,9 +107,7 @@ def test_sigterm_saves_the_trainings_in_progress_and_the_rerun_ends_as_uninterru
     import numpy as np
     grid = [*TINY_RUN[:-4], "--updates", "60", "--verbose", "0", "--configs",
             "plain-a0,dropout+norm-a0", "--checkpoint-every", "1updates"]
-    environment = {**os.environ, "CROSS_MODALITY_WORKERS": "", "TF_CPP_MIN_LOG_LEVEL": "3"}
-    for name in workers.ONE_THREAD:
-        environment.pop(name, None)
+    environment = script_environment()
 
     def command(out, count):
         return [sys.executable, str(REPOSITORY / "reproduce" / "table1.py"), *grid,
