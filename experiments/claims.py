@@ -218,9 +218,11 @@ def claim_lines(evaluated):
     if not paper:
         return []
     lines = ["", "## Claims", "",
-             f"Summary over {len(paper)} distinct comparisons: {summary(paper)}. Each "
-             "comparison is ours − with its 95 % interval (percentage points), then the "
-             "paper's value (✓ inside our interval, ✗ outside) and the verdict.", ""]
+             f"Summary over {len(paper)} distinct comparisons: {summary(paper)}. Each line "
+             "is our difference for one of the paper's comparisons (e.g. dropout-a0 − "
+             "plain-a0: our dropout network's accuracy minus our plain network's) with its "
+             "95 % interval (percentage points), then the paper's value (✓ inside our "
+             "interval, ✗ outside) and the sign verdict.", ""]
     for claim in (c for c in CLAIMS if not c.beyond_paper):
         mine = [item for item in evaluated if claim.key in item["claims"]]
         if not mine:

@@ -87,6 +87,12 @@ def format_interval(mean, half_width, signed=False):
     return text if math.isnan(half_width) else f"{text} ± {half_width:.1f}"
 
 
+def bracketed(difference, low, high, places=1):
+    """'+3.1 [+1.0, +5.2]': a signed difference with its interval, the one format every
+    report uses for one."""
+    return f"{difference:+.{places}f} [{low:+.{places}f}, {high:+.{places}f}]"
+
+
 def contains(mean, half_width, value):
     """Whether ``value`` lies in mean ± half width (None when undecidable)."""
     if value is None or math.isnan(half_width):

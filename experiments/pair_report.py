@@ -59,7 +59,7 @@ def markdown_lines(run, rows, compared, pairs):
         by_label.setdefault(item["label"], {})[item["pair"]] = item
     mark = {claims.REPRODUCED: "", claims.CONTRADICTED: " ✗", claims.UNDECIDED: " ?"}
     lines += ["", "## Where the effects live: comparisons per ordered pair", "",
-              "Ours − per cross-modality pair, ± the half width of its 95 % interval over "
+              "Our difference per cross-modality pair, ± the half width of its 95 % interval over "
               "folds; ? the interval contains 0, ✗ it lies on the other side of the paper's "
               "(or the claimed) direction. Every comparison per pair: table1_claims.csv.", "",
               "| comparison | mean | " + " | ".join(cross) + " |",

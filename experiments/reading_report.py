@@ -22,9 +22,11 @@ def write_outputs(base, names, grid_rows, mechanism_rows, out, gaps=(), unit_row
     lines = [f"# Claims by reading — {base.out.name}", "", f"Command: `{base.command}`  ",
              f"Modalities {', '.join(base.modality_names)}; {base.length_text()} per network; "
              f"up to {base.repeats} trainings per configuration and fold.", "",
-             "Per reading, every claim's comparison (percentage points, ours − with its 95 % "
-             "interval; R reproduced, C contradicted, U undecided; the paper's value in the "
-             "header):", "",
+             "Per reading, our difference for each of the paper's comparisons (e.g. "
+             "dropout-a0 − plain-a0: our dropout network's accuracy minus our plain "
+             "network's; percentage points with its 95 % interval; R reproduced, C "
+             "contradicted, U undecided; against a control, which the paper does not have: "
+             "H higher, L lower, U undecided; the paper's value in the second column):", "",
              "| comparison | paper | " + " | ".join(names) + " |",
              "|---|---|" + "---|" * len(names)]
     for label, measure in comparisons:
@@ -32,12 +34,13 @@ def write_outputs(base, names, grid_rows, mechanism_rows, out, gaps=(), unit_row
                  if r["comparison"] == label and r["measure"] == measure}
         paper = next(iter(found.values()))["paper"]
         cells = [(f"{found[n]['difference']:+.1f} [{found[n]['low']:+.1f}, {found[n]['high']:+.1f}]"
-                  f" {found[n]['verdict'][0].upper()}") if n in found else "–" for n in names]
+                  f" {verdict_letter(found[n])}") if n in found else "–" for n in names]
         suffix = "" if measure == "cross" else f" ({measure})"
         lines.append(f"| {label}{suffix} | {'' if paper is None else f'{paper:+.1f}'} | "
                      + " | ".join(cells) + " |")
-    lines += ["", "| summary | | " + " | ".join(claims.summary(
-        [r for r in grid_rows if r["reading"] == n]) for n in names) + " |"]
+    lines += ["", "| summary of the paper's comparisons | | " + " | ".join(claims.summary(
+        [r for r in grid_rows if r["reading"] == n and not against_control(r)])
+        for n in names) + " |"]
     lines += ["", "Mechanism (test patches, mean over trainings): mean per-feature offset "
               "between modalities in pooled SDs / mean single-feature AUC for telling the "
               "modalities apart (0.5 = not at all):", "",
@@ -52,6 +55,18 @@ def write_outputs(base, names, grid_rows, mechanism_rows, out, gaps=(), unit_row
     atomic_write_text(out / f"{NAME}.md", text)
     plot(names, grid_rows, comparisons, out)
     return text
+
+
+def against_control(row):
+    """A network against a control: beyond the paper, so no paper value."""
+    return row.get("paper") in (None, "")
+
+
+def verdict_letter(row):
+    """R / C / U for the paper's comparisons, H / L / U against a control."""
+    if against_control(row):
+        return {"reproduced": "H", "contradicted": "L"}.get(row["verdict"], "U")
+    return row["verdict"][0].upper()
 
 
 def plot(names, grid_rows, comparisons, out):

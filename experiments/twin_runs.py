@@ -8,6 +8,7 @@ pair measures how much of a scaled table is arithmetic noise, and which of its v
 lie close enough to their interval's edge to change with it (docs/design.md).
 """
 import json
+import re
 import shlex
 
 import numpy as np
@@ -71,23 +72,14 @@ def compare(first, second):
             "comparisons": len(shared),
             "same_verdict": sum(a["verdict"] == b["verdict"] for a, b in shared),
             "changed": [{"label": a["label"], "measure": a["measure"],
+                         "beyond_paper": bool(a.get("beyond_paper")),
                          "first": (a["verdict"], a["difference"]),
                          "second": (b["verdict"], b["difference"])}
                         for a, b in shared if a["verdict"] != b["verdict"]]}
 
 
-def summary_line(documents, first, second):
-    """The findings page's bullet for runs ``first`` and ``second`` of ``documents``."""
-    found = compare(documents[first], documents[second])
-    machines = [", ".join(documents[name].get("computed_on") or ["not recorded"])
-                for name in (first, second)]
-    changed = "; ".join(f"{item['label']}{'' if item['measure'] == 'cross' else ' (same)'} "
-                        f"{item['first'][0]} {item['first'][1]:+.1f} → {item['second'][0]} "
-                        f"{item['second'][1]:+.1f}" for item in found["changed"]) or "none"
-    return (f"- **{first}** (computed on: {machines[0]}) and **{second}** (computed on: "
-            f"{machines[1]}): the cross-modality cells of {found['cells']} trained rows move "
-            f"by a median {found['median_move']:.1f} and at most {found['largest_move']:.1f} "
-            f"points ({found['largest_row']}); {found['inside_first']} of {found['cells']} lie "
-            f"inside the first run's 95 % interval, {found['inside_second']} inside the "
-            f"second's. {found['same_verdict']} of {found['comparisons']} verdicts agree; "
-            f"changed: {changed}.")
+def machine_text(document):
+    """Where a run's units were computed, without the kernel's build string ('2 cores,
+    AMD EPYC; 1 TensorFlow thread'); 'not recorded' for runs older than the record."""
+    machines = document.get("computed_on") or ["not recorded"]
+    return "; ".join(re.sub(r", Linux-[^;]*", "", machine) for machine in machines)

@@ -1,4 +1,4 @@
-"""The findings page's section "What decides the central gap" from hand-made files:
+"""The findings page's section "What decides the central gain" from hand-made files:
 the numbers shown are the files', verdict words follow the intervals, and a damaged
 file is an error naming it."""
 import csv
@@ -53,8 +53,8 @@ def test_the_section_shows_the_files_numbers_and_words(tmp_path):
     assert "| default | 0 | +0.7 [-1.7, +3.2] | 24 |  |  |" in text
     assert "| last-block-linear | 0 | +4.1 [+1.5, +6.7] | 24 | +3.4 [+0.2, +6.6] | **decided** |" in text
     assert "| last-block-lrelu | 0 | +1.0 [-2.0, +4.0] | 24 | +0.3 [-3.0, +3.6] | undecided |" in text
-    assert ("Answer: the reading decides the gap here: under last-block-linear (α = 0) it is "
-            "larger than under the default by +3.4 [+0.2, +6.6].") in text
+    assert ("Answer: the last block moves the central gain here: under last-block-linear "
+            "(α = 0) it is larger than under the default by 3.4 [0.2, 6.6] points.") in text
     # before: folds 0.2, 0.3, 0.4 (two trainings each, no spread within a fold): 0.30 ± 0.00
     assert "| default | dropout-a0 | 6 | 0.30 ± 0.00 → 0.30 ± 0.00 | 0.010 / 0.020 |" in text
     assert "| last-block-linear | dropout-a0 | 6 | 0.80 ± 0.00 → 0.80 ± 0.00 | – |" in text
@@ -63,12 +63,7 @@ def test_the_section_shows_the_files_numbers_and_words(tmp_path):
     assert "| dropout+norm-a0 − dropout-a0 (3 folds) | cross-modality gap" in text
     assert "**extrapolation**, not a measurement" in text
     assert ("Answer: with training, their last batch normalization's β gap: grows (+0.0123 ± "
-            "0.0040 per decade); the central gap: undecided (-0.500 ± 2.5 per decade).") in text
-    from experiments.readme_results import length_mechanism_bullets
-    (bullet,) = length_mechanism_bullets(tmp_path)  # the README says the same
-    assert "`paper_figures/length/accuracy_vs_updates_mechanism_trend.csv`" in bullet
-    assert bullet.endswith("β gap: grows (+0.0123 ± 0.0040 per decade); the central gap: "
-                           "undecided (-0.500 ± 2.5 per decade).")
+            "0.0040 per decade); the central gain: undecided (-0.500 ± 2.5 per decade).") in text
 
 
 def test_a_damaged_file_is_an_error_naming_it(tmp_path):
@@ -82,19 +77,27 @@ def test_a_damaged_file_is_an_error_naming_it(tmp_path):
         central_gap_page.section(tmp_path)
 
 
-def test_the_readme_bullet_words_follow_the_intervals(tmp_path):
-    from experiments import readme_results
+def test_a_decided_difference_is_said_by_its_size_and_an_edge_is_named():
+    """"smaller than under the default by -3.0" was a double negative: the size follows
+    'smaller', and an interval that ends at 0.0 says that it is at the edge."""
+    text = central_gap_page.decided_text("last-block-linear", 0.0, (-3.0, -6.0, -0.04))
+    assert text.startswith("under last-block-linear (α = 0) it is smaller than under the "
+                           "default by 3.0 [0.0, 6.0] points, an interval that ends at 0.0")
+    assert central_gap_page.decided_text("b", 0.1, (2.0, 1.0, 3.0)) == (
+        "under b (α = 0.1) it is larger than under the default by 2.0 [1.0, 3.0] points")
+
+
+def test_the_answer_reads_each_blocks_gain_from_the_gain_columns(tmp_path):
+    """The README once called a difference between blocks "the default block's gain": the
+    answer's numbers for the last blocks are the gap columns, the default's its own row."""
+    from experiments import findings_answer
     study = tmp_path / "study"
     write(study / "claims_by_reading_gap.csv", [
         gap_row("default", 0.7, -1.7, 3.2),
-        gap_row("last-block-linear", -2.3, -4.6, -0.1, "default", -3.0, -6.0, -0.1, True),
-        gap_row("last-block-lrelu", 1.0, -2.0, 4.0, "default", 0.3, -3.0, 3.6, False)])
-    write(study / "claims_by_reading.csv", [
-        {"reading": reading, "comparison": "dropout+norm-a0 − dropout-a0", "measure": "cross",
-         "paper": 14.1} for reading in ("default", "last-block-linear", "last-block-lrelu")])
-    (bullet,) = readme_results.last_block_bullets(tmp_path)
-    assert ("`last-block-linear` contradicted: -2.3 [-4.6, -0.1] (paper +14.1 with its lost "
-            "Fig. 2's block), smaller than under the default block by -3.0 [-6.0, -0.1], "
-            "decided") in bullet
-    assert ("`last-block-lrelu` undecided: +1.0 [-2.0, +4.0] (paper +14.1 with its lost Fig. "
-            "2's block), against the default block's gain +0.3 [-3.0, +3.6], undecided") in bullet
+        gap_row("last-block-lrelu", -1.6, -3.7, 0.5, "default", -2.3, -5.7, 1.0, False)])
+    found = findings_answer.facts({}, {}, tmp_path)
+    assert found["last_block_defaults"] == [{"study": "study", "reading": "default", "gap": 0.7,
+                                             "low": -1.7, "high": 3.2}]
+    assert [row["gap"] for row in found["last_blocks"]] == [-1.6]
+    (tried,) = [line for line in findings_answer.answer_lines(found) if "Tried" in line]
+    assert "the encoders' other last blocks (-1.6)" in tried and "-2.3" not in tried

@@ -6,9 +6,9 @@ from studies import findings
 
 
 def test_the_committed_findings_page_is_what_the_files_say():
-    committed = (findings.RESULTS / findings.PAGE).read_text()
-    assert committed == findings.page(), (
-        "paper_figures/FINDINGS.md is stale: run `python studies/findings.py`")
+    for path, text in findings.generated_files(findings.RESULTS).items():
+        assert path.read_text() == text, (
+            f"{path} is stale: run `python studies/findings.py`")
 
 
 def test_the_page_reports_a_runs_claims_controls_and_scale(tmp_path):
@@ -28,23 +28,41 @@ def test_the_page_reports_a_runs_claims_controls_and_scale(tmp_path):
     (tmp_path / "my-run").mkdir()
     (tmp_path / "my-run" / "table1.json").write_text(json.dumps(document))
     text = findings.page(tmp_path)
-    assert "| my-run | FLAIR, T2 | 1,200 | 2 | 64 | 500 | 1 |" in text
-    assert "| my-run | default | +7.5 [+2.0, +12.9] | ✓ reproduced | +14.1 |" in text
+    assert "| my-run | study | FLAIR, T2 | 1,200 | 2 | 64 | 500 | 1 |" in text
+    assert "| my-run | +7.5 [+2.0, +12.9] | ✓ reproduced | +14.1 | outside |" in text
+    # An older table's recorded summary of the controls reads in today's words.
     assert "| my-run | 67.0 ± 2.5 | – | – | – | 62.0 ± 2.5 | 64.0 ± 2.5 | – | " \
-           "0 reproduced, 2 contradicted, 4 undecided |" in text
+           "0 higher (decided), 2 lower (decided), 4 undecided |" in text
     assert "- my-run: **FLAIR→T2 +7.5 ±5.5**; T2→FLAIR -1.0 ±2.0" in text
     assert findings.main(["--results", str(tmp_path), "--check"]) == 1
     assert findings.main(["--results", str(tmp_path)]) == 0
     assert findings.main(["--results", str(tmp_path), "--check"]) == 0
 
 
-def test_training_length_cells_name_their_folds_and_collapse_a_flat_control():
-    rows = [{"configuration": "dropout-a0", "updates": u, "folds": "2", "cross": c}
-            for u, c in (("100", "67.54"), ("10000", "83.8"))]
-    assert findings.length_cells("dropout-a0", rows) == "dropout-a0 (2 folds) 100: 67.5, 10,000: 83.8"
-    control = [{"configuration": "raw-patch", "updates": u, "folds": "1", "cross": "70.2"}
-               for u in ("100", "10000")]
-    assert findings.length_cells("raw-patch", control) == "raw-patch (1 fold) control, no training: 70.2"
+def test_training_length_is_a_table_and_two_runs_of_one_question_are_reconciled(tmp_path):
+    """Each study's accuracy by updates in one table (a checkpoint a study lacks is '–');
+    two studies that measured the central gain at the same longest length get one table
+    saying which is current and whether each lies inside the other's interval."""
+    header = "configuration,updates,folds,cross\n"
+    for name, gap, rows in (
+            ("open_ms-flair-t2-training-length-10k", "+0.5 ± 2.2",
+             "dropout-a0,100,3,61.4\ndropout-a0,10000,3,73.3\n"),
+            ("open_ms-flair-t2-training-length-mechanism", "+1.6 ± 1.8",
+             "dropout-a0,100,3,60.5\ndropout-a0,300,3,66.3\ndropout-a0,10000,3,72.7\n")):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "accuracy_vs_updates.csv").write_text(header + rows)
+        (tmp_path / name / "accuracy_vs_updates.md").write_text(
+            f"- dropout+norm-a0 − dropout-a0 (3 folds): 100: +3.0 ± 6.9; 10000: {gap}\n")
+    text = findings.page(tmp_path)
+    assert "| study | configuration | folds | 100 | 300 | 10,000 |" in text
+    assert ("| open_ms-flair-t2-training-length-10k (superseded) | dropout-a0 | 3 | 61.4 | – | "
+            "73.3 |") in text
+    assert ("| open_ms-flair-t2-training-length-10k | superseded by "
+            "open_ms-flair-t2-training-length-mechanism (arithmetic version 1: two "
+            "TensorFlow threads per process) | +0.5 ± 2.2 (3 folds) | yes |") in text
+    assert "| open_ms-flair-t2-training-length-mechanism | study | +1.6 ± 1.8 (3 folds) | yes |" \
+        in text
+    assert "The current answer is open_ms-flair-t2-training-length-mechanism." in text
 
 
 def test_runs_of_the_same_settings_are_compared_cell_by_cell_and_verdict_by_verdict(tmp_path):
@@ -86,14 +104,12 @@ def test_runs_of_the_same_settings_are_compared_cell_by_cell_and_verdict_by_verd
         (tmp_path / name).mkdir()
         (tmp_path / name / "table1.json").write_text(json.dumps(document))
     text = findings.page(tmp_path)
-    assert ("- **a-run** (computed on: machine A; 2 TensorFlow threads) and **b-run** "
-            "(computed on: machine A; 1 TensorFlow thread): the cross-modality cells of 3 "
-            "trained rows move by a median 6.0 and at most 8.0 points (dropout+norm-a0); 2 of "
-            "3 lie inside the first run's 95 % interval, 1 inside the second's. 1 of 2 "
-            "verdicts agree; changed: dropout+norm-a0 − dropout-a0 undecided +2.0 → "
-            "reproduced +16.0.") in text
+    assert ("| a-run (machine A; 2 TensorFlow threads) | b-run (machine A; 1 TensorFlow "
+            "thread) | 3 | 6.0 | 8.0 (dropout+norm-a0) | 2 / 1 of 3 | 1 of 2 |") in text
+    assert ("| a-run / b-run | dropout+norm-a0 − dropout-a0 | undecided +2.0 | reproduced "
+            "+16.0 |") in text
     # Another seed or another option (one that is in no field) is another experiment.
-    assert "c-run** (computed" not in text and "d-run** (computed" not in text
+    assert "| c-run (" not in text and "| d-run (" not in text
     (tmp_path / "b-run" / "table1.json").unlink()
     assert "No two committed runs share their settings yet." in findings.page(tmp_path)
 
@@ -167,32 +183,7 @@ def test_a_hand_edited_or_vanished_table_is_refused_not_published(tmp_path, caps
     assert "vanished from the files: open_ms-quick" in capsys.readouterr().out
 
 
-def test_the_readmes_results_section_is_what_the_files_say():
+def test_the_readmes_answer_and_results_are_what_the_files_say():
     readme = findings.README
     assert readme.read_text() == findings.readme_section(findings.RESULTS, readme), (
-        "README.md's results section is stale: run `python studies/findings.py`")
-
-
-def test_the_readme_wording_is_bound_to_the_verdicts(tmp_path):
-    """"reproduced" only for a reproduced verdict, the interval beside every number, the
-    data, folds and trainings per cell named; a comparison with a control (no paper
-    value) is higher or lower, decided, or undecided."""
-    from experiments import readme_results
-
-    def item(label, verdict, difference, paper=14.1, beyond=False):
-        return {"label": label, "measure": "cross", "verdict": verdict, "paper": paper,
-                "difference": difference, "low": difference - 2, "high": difference + 2,
-                "beyond_paper": beyond}
-    document = {"modalities": ["FLAIR", "T2"], "folds": 3, "repeats": 8, "rows": [],
-                "comparisons": [item("dropout-a0 − plain-a0", "undecided", 1.0),
-                                item("dropout+norm-a0 − dropout-a0", "reproduced", 3.0),
-                                item("dropout+norm-a0 − raw-patch", "contradicted", -4.0,
-                                     None, True)]}
-    text = readme_results.section({"open_ms-flair-t2-repeats": document}, {}, tmp_path)
-    where = ("open_ms (FLAIR, T2; 3 folds × 8 trainings per cell; "
-             "`paper_figures/open_ms-flair-t2-repeats/table1.json`)")
-    assert f"undecided on {where}: +1.0 [-1.0, +3.0] (paper +14.1)" in text
-    assert f"reproduced on {where}: +3.0 [+1.0, +5.0] (paper +14.1); reproduced in 1 of 1" \
-        in text
-    assert f"lower, decided on {where}: -4.0 [-6.0, -2.0]." in text
-    assert "reproduced on" not in text.split("dropout+norm-a0 − raw-patch")[1]
+        "README.md's generated answer or results are stale: run `python studies/findings.py`")
