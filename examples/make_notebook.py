@@ -9,6 +9,7 @@ first markdown cell, every top-level ``\"\"\"...\"\"\"`` block a markdown cell, 
 between them code cells, with empty outputs. Plain JSON (nbformat 4): no notebook
 tooling is needed to make it, only to open it.
 """
+import argparse
 import json
 import sys
 from pathlib import Path
@@ -70,12 +71,35 @@ def notebook(text):
 
 
 def main(argv=None):
-    argv = sys.argv[1:] if argv is None else argv
-    script = Path(argv[0]) if argv else DEFAULT
-    target = Path(argv[1]) if len(argv) > 1 else script.with_suffix(".ipynb")
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                     allow_abbrev=False)
+    parser.add_argument("script", nargs="?", type=Path, default=DEFAULT,
+                        help="the walkthrough (keras-io format; default "
+                        "examples/cross_modality_walkthrough.py)")
+    parser.add_argument("notebook", nargs="?", type=Path,
+                        help="the notebook to write (default the script's name with .ipynb)")
+    args = parser.parse_args(argv)
+    script = args.script
+    target = args.notebook or script.with_suffix(".ipynb")
+    if not script.is_file():
+        parser.error(f"{script} is not a file: give the walkthrough script first")
+    if target.suffix != ".ipynb":
+        parser.error(f"{target} does not end in .ipynb: the notebook comes second (the order "
+                     "is SCRIPT NOTEBOOK), and the script is never overwritten")
+    if target.resolve() == script.resolve():
+        parser.error(f"{target} is the script itself")
+    if target.exists() and not _is_notebook(target):
+        parser.error(f"{target} exists and is not a notebook: not overwritten")
     target.write_text(json.dumps(notebook(script.read_text()), indent=1, ensure_ascii=False) + "\n")
     print(f"wrote {target}")
     return 0
+
+
+def _is_notebook(path):
+    try:
+        return "nbformat" in json.loads(path.read_text())
+    except (OSError, ValueError):
+        return False
 
 
 if __name__ == "__main__":

@@ -10,6 +10,9 @@ process): its numbers stay on the findings page, marked, and are left out of eve
 count and of the README.
 """
 from dataclasses import dataclass
+from pathlib import Path
+
+RESULTS = Path(__file__).resolve().parents[1] / "paper_figures"
 
 
 @dataclass(frozen=True)

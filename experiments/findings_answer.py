@@ -7,10 +7,11 @@ Two verdicts per comparison: the *sign* (reproduced when our 95 % interval lies 
 paper's side of 0, contradicted on the other side, undecided when it holds 0) and the
 *size* (whether the paper's value lies inside our interval).
 """
+import json
 import re
 from pathlib import Path
 
-from experiments import committed_runs, intervals, results_files
+from experiments import committed_runs, intervals, results_files, twin_runs
 from experiments.committed_runs import CENTRAL
 from experiments.published import PAPER_SCALE, TABLE_1
 
@@ -283,7 +284,7 @@ def answer_lines(found):
 
 def run_answer_lines(document, paper_column):
     """For one run's table1.json: each headline comparison it has, our difference beside
-    the paper's, with both verdicts (what ``reproduce/table1.py`` ends on)."""
+    the paper's, with both verdicts."""
     lines = []
     for label, words in committed_runs.HEADLINE:
         item = find(document, label)
@@ -295,4 +296,43 @@ def run_answer_lines(document, paper_column):
                    "interval")
         lines.append(f"{words} ({label}): {intervals.bracketed(item['difference'], item['low'], item['high'])}, "
                      f"{item['verdict']}{against}")
+    return lines
+
+
+def matching_committed_run(document, results=committed_runs.RESULTS):
+    """The current committed run with the same settings as ``document`` (a table1.json),
+    or None."""
+    key = twin_runs.settings_key(document)
+    for path in sorted(Path(results).glob("*/table1.json")):
+        if committed_runs.is_superseded(path.parent.name):
+            continue
+        try:
+            committed = json.loads(path.read_text())
+        except (OSError, ValueError):
+            continue  # the findings page names a damaged file; here it only cannot match
+        if twin_runs.settings_key(committed) == key:
+            return path.parent.name
+    return None
+
+
+def closing_lines(document, published_table, report, results=committed_runs.RESULTS):
+    """What ``reproduce/table1.py`` ends on after Table I: this run's answer beside the
+    paper's column, where the full report is and which committed table to compare with."""
+    column = None if published_table in (None, "none") else published_table.upper()
+    found = run_answer_lines(document, column)
+    lines = ["", "What this run found" + (f", against the paper's {column} column" if column
+                                          else "") + " (our difference with its 95 % "
+             "interval, the sign verdict, whether the paper's value lies inside):"]
+    lines += [f"  {line}" for line in found] or ["  none of the paper's headline comparisons "
+                                                 "is in this run (see --configs)"]
+    lines.append(f"The full report (every claim, the controls, each ordered pair, the feature "
+                 f"scale): {report}")
+    match = matching_committed_run(document, results)
+    if match:
+        lines.append(f"Compare with the committed run: paper_figures/{match}/table1.md (another "
+                     "processor or thread count moves cells by round-off: README.md, *Compare "
+                     "your run*).")
+    else:
+        lines.append("No committed run has these settings; the committed Table I runs and "
+                     "their commands: README.md, *Compare your run*.")
     return lines

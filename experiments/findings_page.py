@@ -12,7 +12,7 @@ from experiments.findings_studies_page import study_scale_rows
 from experiments.intervals import bracketed
 from experiments.published import PAPER_SCALE
 
-RESULTS = Path(__file__).resolve().parents[1] / "paper_figures"
+RESULTS = committed_runs.RESULTS
 README = RESULTS.parent / "README.md"
 PAGE = "FINDINGS.md"
 # The comparisons the page follows across runs (cross-modality unless marked), at α = 0.

@@ -166,6 +166,11 @@ def markdown(run, rows, compared, split, fold_count, pairs=(), machines=()):
     return "\n".join(lines) + "\n"
 
 
+def table_section(text):
+    """The part of table1.md before its claims: the header and Table I itself."""
+    return text.split("\n## ", 1)[0].rstrip()
+
+
 def mean_feature_scale(per_fold, modality_names):
     """Per modality: the median per-feature SD and |mean| of the features the forests
     see, on training and on test patches, averaged over folds ([] for older units)."""

@@ -5,10 +5,10 @@ subject-wise cross-validation, with the published numbers beside ours.
 
     python reproduce/table1.py                      # quick preset, synthetic knee phantom
     python reproduce/table1.py --preset paper --dataset brats --data-dir /data/BraTS2021
-    python reproduce/table1.py --dataset folder --data-dir ../shared/data/open_ms \\
-        --modality FLAIR='FLAIR_*.nii.gz' --modality T1='T1_*.nii.gz' \\
-        --modality T1POST='T1POST_*.nii.gz' --modality T2='T2_*.nii.gz' \\
-        --label 'GOLD_STANDARD_*.nii.gz' --class lesion=nonzero --published brats
+    python reproduce/table1.py --dataset open-ms      # downloads the MS patients once
+    python reproduce/table1.py --dataset folder --data-dir /data/my_study \\
+        --modality FLAIR='*_flair.nii.gz' --modality T2='*_t2.nii.gz' \\
+        --label '*_lesions.nii.gz' --class lesion=nonzero --published brats
 
 Writes table1.md, table1.csv, table1_pairs.csv, table1_pairs.png, table1_claims.csv,
 table1_feature_scale.csv and table1.json into the run folder: every cell with its 95 %
@@ -17,14 +17,17 @@ claims (reproduced, contradicted, undecided), the controls (raw intensities, an
 untrained network: what the forests get without a trained network) against every
 network, and every comparison per ordered modality pair. Every
 (configuration, fold) unit is saved as it finishes: rerun the same command to resume;
---shard I/N splits the grid over several processes.
+--shard I/N splits the grid over several processes. The terminal ends on Table I, this
+run's answer beside the paper's column and the committed table to compare with.
 """
+import json
 import shutil
 from pathlib import Path
 
 from runtime.console import run_script
 
-from experiments import command_line, grid, pair_report, table_files, table_report, workers
+from experiments import (command_line, findings_answer, grid, pair_report, table_files,
+                         table_report, workers)
 from experiments.run_folder import check_writable
 from runtime.console import say
 
@@ -65,7 +68,7 @@ def main(argv=None):
     text = table_files.write_outputs(run, rows, compared, split, fold_count, pairs, updates,
                                      machines)
     say()
-    say(text)
+    say(table_report.table_section(text))  # the full report is in table1.md
     say(f"compute: {table_report.time_split_text(split)}")
     if len(machines) > 1:
         say(f"note: the units were computed on {len(machines)} machines or thread counts "
@@ -78,6 +81,10 @@ def main(argv=None):
         for name in TABLE_FILES:
             shutil.copyfile(run.out / name, args.publish / name)
         say(f"published them in {args.publish}")
+    document = json.loads((run.out / "table1.json").read_text())
+    for line in findings_answer.closing_lines(document, run.published_table,
+                                              run.out / "table1.md"):
+        say(line)
     return 0
 
 

@@ -4,9 +4,8 @@ accuracy of the configurations that the paper's claims rest on, evaluated at
 checkpoints of one training run per network, with 95 % intervals over folds.
 
     python studies/accuracy_vs_updates.py                 # knee phantom, 100 ... 3000 updates
-    python studies/accuracy_vs_updates.py --dataset folder --data-dir ../shared/data/open_ms \\
-        --modality FLAIR='FLAIR_*.nii.gz' --modality T2='T2_*.nii.gz' \\
-        --label 'GOLD_STANDARD_*.nii.gz' --class lesion=nonzero --published brats
+    python studies/accuracy_vs_updates.py --dataset open-ms --modalities FLAIR,T2 \\
+        --subjects patient07,patient19,patient26   # downloads these MS patients once
 
 The scaled presets train each network for a few hundred updates (quick: 120; the
 open_ms runs: 256), the paper for millions: this

@@ -3,9 +3,8 @@
 claims rest on, trained under each reading of what the paper leaves open, with a
 verdict on every claim per reading and the mechanism behind normalization measured.
 
-    python studies/claims_by_reading.py --dataset folder --data-dir ../shared/data/open_ms \\
-        --modality FLAIR='FLAIR_*.nii.gz' --modality T2='T2_*.nii.gz' \\
-        --label 'GOLD_STANDARD_*.nii.gz' --class lesion=nonzero --published brats \\
+    python studies/claims_by_reading.py --dataset open-ms --modalities FLAIR,T2 \\
+        --subjects patient07,patient19,patient26 \\
         --patches-per-class 500 --epochs 8 --momentum 0.99 --folds 3 --repeats 4
 
 Readings: without the §II-C feature-vector normalization (the model before it was

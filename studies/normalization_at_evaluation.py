@@ -12,8 +12,8 @@ beside the saved features, with the unit's own forest seeds (the saved variant e
 unit's result).
 
     python studies/normalization_at_evaluation.py          # the default run of table1.py
-    python studies/normalization_at_evaluation.py --dataset folder \\
-        --data-dir ../shared/data/open_ms ...      # the options of that table1.py run
+    python studies/normalization_at_evaluation.py --dataset open-ms \\
+        --data-dir /data/open_ms ...               # the options of that table1.py run
 
 Give the options of the table1.py run (they find its run folder). If per-feature
 normalization helps only by removing each modality's offset and scale, (a) should lift

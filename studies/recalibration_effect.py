@@ -4,7 +4,7 @@ scored again after its networks' moving statistics are recomputed from the train
 patches under the final weights (``--recalibrate-statistics``).
 
     python studies/recalibration_effect.py          # the default run folder of table1.py
-    python studies/recalibration_effect.py --dataset folder --data-dir ../shared/data/open_ms ...
+    python studies/recalibration_effect.py --dataset open-ms --data-dir /data/open_ms ...
 
 Give the options of the table1.py run (they find its run folder). For each finished
 unit the saved network(s) are loaded, recalibrated exactly as a run with

@@ -4,7 +4,7 @@ of labelled scans of one modality maps every voxel of scans of another modality,
 the shared representation (the paper's promise; beyond its experiments).
 
     python studies/segment.py --unit runs/open_ms-quick/units/dropout+norm-a0/fold0 \\
-        --data-dir ../shared/data/open_ms --labelled FLAIR='FLAIR_*.nii.gz' \\
+        --data-dir /data/open_ms --labelled FLAIR='FLAIR_*.nii.gz' \\
         --label 'GOLD_STANDARD_*.nii.gz' --class lesion=nonzero \\
         --target T2='T2_*.nii.gz' --target T1='T1_*.nii.gz' --out runs/segment
 

@@ -48,32 +48,59 @@ def test_cells_split_prose_from_code():
 
 
 def test_the_walkthrough_runs_top_to_bottom_at_its_small_setting(tmp_path):
-    """As the README runs it (no WALKTHROUGH_FIGURES): from a copy of the script beside
-    the repository's code, its figures go to runs/walkthrough/ of that copy, the committed
-    figures are untouched and the temporary folder is left empty."""
-    import shutil
-    copy = tmp_path / "checkout" / "examples" / SCRIPT.name
-    copy.parent.mkdir(parents=True)
-    shutil.copyfile(SCRIPT, copy)
+    """As the README runs it (no WALKTHROUGH_FIGURES): its figures go to runs/walkthrough/
+    under the current folder, the committed figures are untouched, the temporary folder is
+    left empty, the three networks are trained and shown, and --quick says in its first
+    and last lines that its numbers mean nothing."""
+    here = tmp_path / "elsewhere"
+    here.mkdir()
     temporary = tmp_path / "temporary"
     temporary.mkdir()
     committed = {p: p.stat().st_mtime_ns for p in (EXAMPLES / "walkthrough_figures").iterdir()}
     environment = {**{k: v for k, v in os.environ.items() if k != "WALKTHROUGH_FIGURES"},
-                   "WALKTHROUGH_QUICK": "1", "PYTHONPATH": str(REPOSITORY),
-                   "TMPDIR": str(temporary)}
-    finished = subprocess.run([sys.executable, str(copy)], capture_output=True, text=True,
-                              env=environment, timeout=300)
+                   "PYTHONPATH": str(REPOSITORY), "TMPDIR": str(temporary)}
+    finished = subprocess.run([sys.executable, str(SCRIPT), "--quick"], capture_output=True,
+                              text=True, env=environment, timeout=300, cwd=here)
     assert finished.returncode == 0, finished.stdout[-2000:] + finished.stderr[-2000:]
-    for line in ("tested on FS:", "plain: same-modality", "dropout + normalization: same-modality",
-                 "median NCC"):
-        assert line in finished.stdout
-    figures = tmp_path / "checkout" / "runs" / "walkthrough"
+    lines = finished.stdout.strip().splitlines()
+    for line in (lines[0], lines[-1]):
+        assert line.startswith("--quick:") and "mean nothing" in line
+    rows = [line.split() for line in lines if line.strip().startswith(
+        ("plain ", "dropout ", "dropout + normalization ")) and line.strip().endswith("%")]
+    assert [" ".join(row[:-4]) for row in rows] == ["plain", "dropout",
+                                                    "dropout + normalization"]
+    assert "tested on FS:" in finished.stdout and "median NCC" in finished.stdout
+    assert str(REPOSITORY) not in finished.stdout  # no machine path in the output
+    figures = here / "runs" / "walkthrough"
     assert sorted(p.name for p in figures.glob("*.png")) == [
         "1_contrasts.png", "4_loss_curves.png", "5_reconstructions.png",
         "6_feature_correlation.png"]
     assert list(temporary.iterdir()) == []
     assert {p: p.stat().st_mtime_ns for p in (EXAMPLES / "walkthrough_figures").iterdir()} \
         == committed
+
+
+def test_make_notebook_has_help_and_never_overwrites_a_script(tmp_path, capsys):
+    import pytest
+    with pytest.raises(SystemExit) as stopped:
+        make_notebook.main(["--help"])
+    assert stopped.value.code == 0 and "SCRIPT" in capsys.readouterr().out.upper()
+    script = tmp_path / "walk.py"
+    script.write_text('"""\nTitle: T\n"""\nx = 1\n')
+    other = tmp_path / "other.py"
+    other.write_text("keep = 1\n")
+    plain = tmp_path / "plain.ipynb"
+    plain.write_text("not a notebook\n")
+    for arguments, message in (([str(script), str(other)], "does not end in .ipynb"),
+                               ([str(tmp_path / "x.ipynb"), str(script)], "is not a file"),
+                               ([str(script), str(plain)], "is not a notebook")):
+        with pytest.raises(SystemExit) as stopped:
+            make_notebook.main(arguments)
+        assert stopped.value.code == 2 and message in capsys.readouterr().err
+    assert other.read_text() == "keep = 1\n" and plain.read_text() == "not a notebook\n"
+    assert make_notebook.main([str(script)]) == 0
+    assert json.loads(script.with_suffix(".ipynb").read_text())["nbformat"] == 4
+    assert make_notebook.main([str(script)]) == 0  # a notebook may be renewed
 
 
 def test_the_slurm_example_submits_shards_then_a_dependent_aggregating_call(tmp_path):

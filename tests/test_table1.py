@@ -195,11 +195,22 @@ def test_command_line_errors_are_clear(tmp_path, capsys):
 
 
 def test_repeats_extend_a_run_folder_and_the_table_gives_claims_with_verdicts(
-        tmp_path, trained_units):
+        tmp_path, trained_units, capsys):
     out = tmp_path / "run"
     arguments = [*TINY, "--out", str(out), "--configs", "dropout+norm-a0,dropout-a0"]
     assert table1.main(arguments) == 0
     assert len(trained_units) == 4
+    # The terminal ends on Table I and this run's answer, not on the whole report.
+    printed = capsys.readouterr().out
+    assert "# Table I — synthetic (N, FS)" in printed and "## Claims" not in printed
+    ending = printed[printed.index("What this run found"):].splitlines()
+    assert ending[0].startswith("What this run found, against the paper's OAI column")
+    assert ending[1].startswith("  normalization added to dropout (the central gain) "
+                                "(dropout+norm-a0 − dropout-a0): ")
+    assert "; paper (OAI) +33.6, " in ending[1]
+    assert ending[2] == f"The full report (every claim, the controls, each ordered pair, the " \
+                        f"feature scale): {out / 'table1.md'}"
+    assert ending[3].startswith("No committed run has these settings")
     trained_units.clear()
     assert table1.main([*arguments, "--repeats", "3"]) == 0
     # Only the new trainings: 2 configurations x 2 folds x repeats 1 and 2.
