@@ -13,7 +13,7 @@ from runtime.files import atomic_write_csv
 
 # A figure script draws fixed units of a run: it takes no option that chooses units to
 # train (--configs, --shard, --repeats) and none that deletes units.
-NOT_FOR_FIGURES = ("configs", "shard", "repeats", "discard_stale_units", "workers")
+NOT_FOR_FIGURES = ("configs", "shard", "repeats", "discard_stale_units", "workers", "wait")
 
 
 def figure_parser(doc, alpha=0.1, alpha_option=True, fold_option=None):

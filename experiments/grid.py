@@ -13,9 +13,10 @@ import data
 import models
 from experiments.patch_data import load_patch_data, locate_data, write_phantoms
 from experiments.command_line import check_places
-from experiments.run_folder import (finished_units, input_identities, open_run_folder,
-                                    read_unit_result, unit_dir, unit_label)
-from experiments import unit
+from experiments.run_folder import (RunFolderError, finished_units, input_identities,
+                                    open_run_folder, read_unit_result, unit_dir, unit_label)
+from experiments import run_lock, unit
+from experiments.run import options_sha256
 from experiments.unit import UNITS
 from runtime.console import INTERRUPTED, PREEMPTED, console, format_seconds, on_terminal, say
 from runtime.startup import import_tensorflow_quietly
@@ -36,6 +37,9 @@ def prepare(run, args, read_only=False, before_opening=None):
     cache_dir = run.cache_dir or run.out / "cache"
     check_places(run.out, cache_dir, bool(getattr(args, "cache_dir", None)))
     new_folder = not run.out.exists()
+    if not read_only:  # one writer per run folder, before anything in it is read or written
+        run_lock.hold(run.out, options_sha256(run), shard=bool(getattr(args, "shard", None)),
+                      wait=getattr(args, "wait", False), log=say)
     if run.dataset == "synthetic":
         write_phantoms(run, args.phantom)
     models.use_mixed_precision(run.precision == "mixed_float16")
@@ -117,11 +121,17 @@ def run_tasks(tasks, shard, command, out, describe=None, shape="", workers=None)
         elapsed = time.perf_counter() - started
         eta = f", ETA {format_seconds(elapsed / done * (len(todo) - done))}" if done else ""
         say(f"[{done + 1}/{len(todo)}] {task.label} (elapsed {format_seconds(elapsed)}{eta})")
+        stop = {}
         try:
-            with stopping_on_sigterm():
+            with stopping_on_sigterm(stop):
                 result = task.run()
         except models.TrainingStopped as stopped:
             console.close_line()
+            if stop.get("signal") == signal.SIGINT:  # Ctrl-C saved the training, as SIGTERM
+                print(f"interrupted (Ctrl-C) in {task.label}: {stopped}. {done} units of this "
+                      f"call finished and are saved in {out}. Resume with the same "
+                      f"command:\n  {command}", file=sys.stderr, flush=True)
+                raise SystemExit(INTERRUPTED) from None
             print(f"stopped (SIGTERM) in {task.label}: {stopped}. {done} units of this call "
                   f"finished and are saved in {out}. The same command resumes (a job "
                   f"script requeues on exit status {PREEMPTED}):\n  {command}",
@@ -144,25 +154,31 @@ def run_tasks(tasks, shard, command, out, describe=None, shape="", workers=None)
 
 
 @contextlib.contextmanager
-def stopping_on_sigterm():
-    """SIGTERM (a cluster's warning before it stops or preempts a job): a training in
-    progress saves its state and stops at the end of its batch (``models.checkpoints``);
-    outside training the unit stops at once (its finished trainings' states are kept).
-    Either way ``TrainingStopped`` ends the task."""
+def stopping_on_sigterm(stop=None):
+    """SIGTERM (a cluster's warning before it stops or preempts a job) or Ctrl-C
+    (SIGINT): a training in progress saves its state and stops at the end of its batch
+    (``models.checkpoints``); outside training the unit stops at once (its finished
+    trainings' states are kept). Either way ``TrainingStopped`` ends the task; ``stop``
+    (a dict) gets the signal under "signal"."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
 
     def terminated(signum, frame):
+        if stop is not None:
+            stop["signal"] = signum
         if models.TrainingCheckpoint.stop_requested:
             return  # asked already: the training is saving
         if not models.TrainingCheckpoint.request_stop():
-            raise models.TrainingStopped("stopped outside training")
-    previous = signal.signal(signal.SIGTERM, terminated)
+            raise models.TrainingStopped("stopped without a training state to save (none "
+                                         "in progress, or --checkpoint-every off)")
+    previous = {number: signal.signal(number, terminated)
+                for number in (signal.SIGTERM, signal.SIGINT)}
     try:
         yield
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for number, handler in previous.items():
+            signal.signal(number, handler)
 
 
 def unit_task(run, configuration, patch_data, fold, repeat=0, run_one=None,
@@ -228,6 +244,17 @@ def complete_configurations(run, fold_count, explicit):
     return dataclasses.replace(run, configurations=complete)
 
 
+def check_unit_options(run, directory, result):
+    """A unit made with other options (its result.json records their SHA-256) is never
+    counted in this run's tables; units older than the record are taken as the run's."""
+    recorded = result.get("options_sha256")
+    if recorded is not None and recorded != options_sha256(run):
+        raise RunFolderError(
+            f"unit {directory} was made with other options than this run's (its result.json "
+            "records another options_sha256): the folder mixes two runs. Remove that unit "
+            "folder to train it again with this run's options, or give another --out")
+
+
 def collect(run, fold_count, units_folder=UNITS):
     """Per configuration: the results of its finished units (each with "fold" and
     "repeat"), in fold then repeat order; and the units still missing."""
@@ -235,10 +262,11 @@ def collect(run, fold_count, units_folder=UNITS):
     missing = []
     for configuration, fold, repeat in sorted(all_units(run, fold_count),
                                               key=lambda u: (u[1], u[2])):
-        result = read_unit_result(unit_dir(run.out, units_folder, configuration.name, fold, repeat),
-                                  verify=False, consequence="it counts as missing")
+        directory = unit_dir(run.out, units_folder, configuration.name, fold, repeat)
+        result = read_unit_result(directory, verify=False, consequence="it counts as missing")
         if result is None:
             missing.append(unit_label(configuration.name, fold, repeat))
         else:
+            check_unit_options(run, directory, result)
             results[configuration.name].append({"repeat": repeat, **result})
     return results, missing

@@ -136,7 +136,8 @@ def _subjects(text):
 
 # The options that only a script that trains units takes: a script that reads a run
 # (a figure, an evaluation-only study) never deletes, shards or distributes anything.
-WRITER_ONLY = ("discard_stale_units", "shard", "distribute", "workers", "checkpoint_every")
+WRITER_ONLY = ("discard_stale_units", "shard", "distribute", "workers", "checkpoint_every",
+               "wait")
 
 
 def add_arguments(parser, omit=()):
@@ -247,6 +248,9 @@ def add_arguments(parser, omit=()):
            "the usable cores; 1 where TensorFlow sees a GPU; or $CROSS_MODALITY_WORKERS; 1: "
            "in this process). The numbers do not depend on N: every process computes with "
            "one thread")
+    option(group, "--wait", action="store_true",
+           help="when another call is writing the run folder, wait for it to end (default: "
+           "stop at once, naming it)")
     option(group, "--checkpoint-every", type=checkpoint_every, default="10min",
            metavar="EVERY", help="save a training network's state every EVERY (10min, 30s, "
            "2h, 500updates; default 10min; off) and when the process gets SIGTERM (then it "

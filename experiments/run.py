@@ -89,6 +89,13 @@ class Run:
         return json.loads(json.dumps(fingerprint, default=str))
 
 
+def options_sha256(run):
+    """The SHA-256 of a run's fingerprint: recorded with every unit's result and training
+    state, so that a unit made with other options is never mixed in."""
+    import hashlib
+    return hashlib.sha256(json.dumps(run.fingerprint(), sort_keys=True).encode()).hexdigest()
+
+
 def keras_backend_name():
     """The Keras backend a run will use, read as Keras reads it, without importing Keras
     (KERAS_BACKEND, else ~/.keras/keras.json, else TensorFlow)."""

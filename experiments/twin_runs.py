@@ -18,7 +18,8 @@ import numpy as np
 # much is printed (an option such as --momentum is in no field).
 SETTINGS = ("dataset", "preset", "modalities", "folds", "updates", "epochs", "seed", "reading",
             "scale", "repeats")
-PLACE_OPTIONS = ("--out", "--publish", "--figures-dir", "--verbose", "--shard", "--data-dir")
+PLACE_OPTIONS = ("--out", "--publish", "--figures-dir", "--verbose", "--shard", "--data-dir",
+                 "--wait")
 
 
 def command_options(command):

@@ -10,7 +10,6 @@ With ``--repeats`` a configuration and fold are trained again from derived seeds
 (``network_seed``); each training is a unit of its own.
 """
 import dataclasses
-import hashlib
 import json
 import shutil
 import time
@@ -25,6 +24,8 @@ from experiments.forests import same_and_cross, score_forests, subject_accuracy
 from experiments.run_folder import (TRAINING_STATES, clear_unit, unit_dir, unit_label,
                                     write_unit_result)
 from experiments.configurations import RAW_BLOCKS, Configuration
+from experiments.run import options_sha256
+from runtime.console import say
 from runtime.metadata import computed_on
 from runtime.seeds import derived_seed, seed_everything
 from runtime.timing import Stopwatch, TimedPatches
@@ -80,6 +81,10 @@ def train_network(run, configuration, patch_data, fold, modality=None, callbacks
         batches = network_batches(run, configuration, patch_data, fold, seed, modality)
         checkpoint = (training_checkpoint(run, configuration, fold, repeat, modality, seed)
                       if resumable else None)
+        if checkpoint is not None and checkpoint.exists():
+            done = checkpoint.saved_updates()
+            say(f"    resuming from update {done if done is not None else '?'} "
+                f"(the saved training state {checkpoint.path})")
         models.train(network, batches, epochs=None if (updates or run.updates) else run.epochs,
                      updates=updates or run.updates, callbacks=callbacks, verbose=run.verbose,
                      checkpoint=checkpoint)
@@ -98,9 +103,8 @@ def training_checkpoint(run, configuration, fold, repeat, modality, seed):
     path = unit_dir(run.out, TRAINING_STATES, configuration.name, fold, repeat) / f"{name}.npz"
     # Keyed by every option that fixes the numbers (a folder without finished units takes
     # the next command's options); changed input files remove the states (run_folder).
-    options = hashlib.sha256(json.dumps(run.fingerprint(), sort_keys=True).encode()).hexdigest()
     identity = {"configuration": configuration.name, "fold": fold, "repeat": repeat,
-                "modality": modality, "seed": seed, "options_sha256": options}
+                "modality": modality, "seed": seed, "options_sha256": options_sha256(run)}
     return models.TrainingCheckpoint(path, identity=identity, **(run.checkpoint_every or {}))
 
 
@@ -218,7 +222,8 @@ def run_unit(run, configuration, patch_data, fold, repeat=0):
               "modalities": run.modality_names, **scores,
               "training_subjects": patch_data.subject_names(fold, "training"),
               "seconds": time.perf_counter() - started, "network_seconds": network_seconds,
-              "timing": stopwatch.rounded(), "computed_on": computed_on()}
+              "timing": stopwatch.rounded(), "computed_on": computed_on(),
+              "options_sha256": options_sha256(run)}
     save_unit(directory, networks, features, result, run.modality_names)
     remove_training_states(run, configuration, fold, repeat)
     return result
