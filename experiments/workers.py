@@ -90,7 +90,8 @@ def run_workers(tasks, worker_plan, command, out, shape=""):
         return 0
     logs = Path(out) / "logs"
     logs.mkdir(parents=True, exist_ok=True)
-    environment = {**os.environ, **ONE_THREAD}
+    from experiments.run_lock import holder_for_workers
+    environment = {**os.environ, **ONE_THREAD, **holder_for_workers(out)}
     workers, handles = [], []
     for index in range(worker_plan.count):
         handle = open(logs / f"worker{index}.log", "a")
@@ -99,15 +100,30 @@ def run_workers(tasks, worker_plan, command, out, shape=""):
                                         stderr=subprocess.STDOUT, env=environment,
                                         start_new_session=True))
     started, done = time.perf_counter(), set()
+    saving = saves_training_states(worker_plan.arguments)
+
+    def finished_now():
+        """Every unit of this call finished so far (recounted: a unit may finish between
+        two looks)."""
+        with warnings.catch_warnings():  # a unit in progress is not "unfinished"
+            warnings.simplefilter("ignore")
+            return [task for task in todo if task.finished()]
+
+    def stopped_line(cause, status):
+        count = len(finished_now())
+        states = (" and the workers saved the state of the trainings in progress" if saving
+                  else " (no training state is saved under --checkpoint-every off: the "
+                  "trainings in progress start over)")
+        print(f"{cause}: {count} of this call's {len(todo)} units finished and are saved in "
+              f"{out}{states}. The same command resumes"
+              + (f" (a job script requeues on exit status {PREEMPTED})" if status == PREEMPTED
+                 else "") + f":\n  {command}", file=sys.stderr, flush=True)
+        raise SystemExit(status)
 
     def terminated(signum, frame):  # a cluster's warning signal: the workers save and stop
         stop(workers, signal.SIGTERM)
         console.close_line()
-        print(f"stopped (SIGTERM): {len(done)} units of this call finished and are saved in "
-              f"{out}, and the workers saved the state of the trainings in progress. The same "
-              f"command resumes (a job script requeues on exit status {PREEMPTED}):\n  "
-              f"{command}", file=sys.stderr, flush=True)
-        raise SystemExit(PREEMPTED)
+        stopped_line("stopped (SIGTERM)", PREEMPTED)
     previous = signal.signal(signal.SIGTERM, terminated)
     try:
         while True:
@@ -122,16 +138,23 @@ def run_workers(tasks, worker_plan, command, out, shape=""):
                     eta = f", ETA {format_seconds(elapsed / len(done) * left)}" if left else ""
                     say(f"[{len(done)}/{len(todo)}] {task.label} finished (elapsed "
                         f"{format_seconds(elapsed)}{eta})")
-            if all(worker.poll() is not None for worker in workers):
+            ended = [(index, worker.returncode) for index, worker in enumerate(workers)
+                     if worker.poll() is not None]
+            if len(ended) == len(workers):
                 break
+            failed = [(index, code) for index, code in ended if code not in (0, PREEMPTED)]
+            if failed:  # a worker died: stop the others now rather than at their end
+                stop(workers, signal.SIGTERM)
+                console.close_line()
+                index, code = failed[0]
+                print(f"error: {worker_failure(index, code, worker_plan.count, logs)}",
+                      file=sys.stderr, flush=True)
+                stopped_line("stopped the other workers", 1)
             time.sleep(POLL_SECONDS)
-    except KeyboardInterrupt:
-        stop(workers, signal.SIGINT)
+    except KeyboardInterrupt:  # Ctrl-C: the workers save their trainings, as on SIGTERM
+        stop(workers, signal.SIGTERM)
         console.close_line()
-        print(f"interrupted (Ctrl-C): {len(done)} units of this call finished and are saved "
-              f"in {out}. Resume with the same command:\n  {command}", file=sys.stderr,
-              flush=True)
-        raise SystemExit(INTERRUPTED) from None
+        stopped_line("interrupted (Ctrl-C)", INTERRUPTED)
     finally:
         signal.signal(signal.SIGTERM, previous)
         for handle in handles:
@@ -139,18 +162,37 @@ def run_workers(tasks, worker_plan, command, out, shape=""):
     failed = [(index, worker.returncode) for index, worker in enumerate(workers)
               if worker.returncode != 0]
     if any(code == PREEMPTED for _, code in failed):  # a worker got SIGTERM itself
-        print(f"stopped (SIGTERM to the workers): {len(done)} units of this call finished "
-              f"and are saved in {out}. The same command resumes:\n  {command}",
-              file=sys.stderr, flush=True)
-        raise SystemExit(PREEMPTED)
+        stopped_line("stopped (SIGTERM to the workers)", PREEMPTED)
     if failed:
         index, code = failed[0]
-        tail = (logs / f"worker{index}.log").read_text(errors="replace").strip().splitlines()
-        raise SystemExit(f"error: worker {index} of {worker_plan.count} stopped with status "
-                         f"{code}: {tail[-1] if tail else 'no output'} (its log: "
-                         f"{logs / f'worker{index}.log'}); what finished is saved, rerun to "
-                         "resume")
+        raise SystemExit(f"error: {worker_failure(index, code, worker_plan.count, logs)}; what "
+                         "finished is saved, rerun to resume")
     return len(done)
+
+
+def saves_training_states(arguments):
+    """Whether a command line's trainings save their state (not --checkpoint-every off)."""
+    for index, word in enumerate(arguments):
+        if word.startswith("--checkpoint-every="):
+            return word.split("=", 1)[1] != "off"
+        if word == "--checkpoint-every" and index + 1 < len(arguments):
+            return arguments[index + 1] != "off"
+    return True
+
+
+def worker_failure(index, code, count, logs):
+    """'worker 1 of 2 killed by signal 9 (SIGKILL) (its log: …)' or '… stopped with status
+    1: <its last line> (its log: …)'."""
+    log = logs / f"worker{index}.log"
+    if code < 0:
+        try:
+            name = signal.Signals(-code).name
+        except ValueError:
+            name = "an unknown signal"
+        return f"worker {index} of {count} killed by signal {-code} ({name}) (its log: {log})"
+    tail = log.read_text(errors="replace").strip().splitlines() if log.exists() else []
+    return (f"worker {index} of {count} stopped with status {code}: "
+            f"{tail[-1] if tail else 'no output'} (its log: {log})")
 
 
 def stop(workers, signum):

@@ -18,6 +18,7 @@ batch and raises ``TrainingStopped``; the script exits with status 75 for the jo
 requeued (``runtime.console.PREEMPTED``).
 """
 import json
+import zipfile
 import os
 import time
 from pathlib import Path
@@ -65,6 +66,15 @@ class TrainingCheckpoint(keras.callbacks.Callback):
     def exists(self):
         return self.path.is_file()
 
+    def saved_updates(self):
+        """The updates the saved state had made (None when it cannot be read: ``restore``
+        then says why)."""
+        try:
+            with np.load(self.path) as stored:
+                return int(json.loads(str(stored["about"]))["updates_done"])
+        except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):
+            return None
+
     # -- saving and restoring ----------------------------------------------------------
     def save(self, network):
         arrays = {f"network_{i}": keras.ops.convert_to_numpy(v)
@@ -91,7 +101,7 @@ class TrainingCheckpoint(keras.callbacks.Callback):
             with np.load(self.path) as stored:
                 about = json.loads(str(stored["about"]))
                 arrays = {key: stored[key] for key in stored.files if key != "about"}
-        except (OSError, ValueError, KeyError) as error:
+        except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as error:
             raise ValueError(f"{self.path}: not a readable training state ({error}); delete "
                              "it to train this network from the start") from None
         network.optimizer.build(network.trainable_variables)

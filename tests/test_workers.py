@@ -86,7 +86,7 @@ def test_ctrl_c_stops_the_workers_and_a_rerun_resumes_to_the_same_table(tmp_path
     printed, errors = parent.communicate(timeout=120)
     assert parent.returncode == 130, printed + errors
     assert "Resume with the same command" in errors
-    still = subprocess.run(["pgrep", "-f", f"--out {out} --shard"], capture_output=True,
+    still = subprocess.run(["pgrep", "-f", "--", f"--out {out} --shard"], capture_output=True,
                            text=True)
     assert still.stdout.strip() == ""  # no worker left running
     assert not (out / "table1.csv").exists()
@@ -130,7 +130,7 @@ def test_sigterm_saves_the_trainings_in_progress_and_the_rerun_ends_as_uninterru
     assert states
     with np.load(states[0]) as state:  # saved in the middle of the training
         assert 0 < json.loads(str(state["about"]))["updates_done"] < 60
-    still = subprocess.run(["pgrep", "-f", f"--out {out} --shard"], capture_output=True,
+    still = subprocess.run(["pgrep", "-f", "--", f"--out {out} --shard"], capture_output=True,
                            text=True)
     assert still.stdout.strip() == ""  # no worker left running
     done = subprocess.run(command(out, 2), cwd=tmp_path, env=environment, capture_output=True,
@@ -143,3 +143,72 @@ def test_sigterm_saves_the_trainings_in_progress_and_the_rerun_ends_as_uninterru
             for key in expected.files:
                 np.testing.assert_array_equal(resumed[key], expected[key])
     assert not (out / "training-states").exists()
+
+
+def start_two_workers(tmp_path, extra=()):
+    """A 2-worker table1.py call in the middle of training (a training's log line seen):
+    (the call, its run folder, its command)."""
+    import time
+    grid = [*TINY_RUN[:-4], "--updates", "400", "--verbose", "0", "--configs",
+            "plain-a0,dropout+norm-a0", *extra]
+    out = tmp_path / "run"
+    command = [sys.executable, str(REPOSITORY / "reproduce" / "table1.py"), *grid,
+               "--workers", "2", "--out", str(out)]
+    parent = subprocess.Popen(command, cwd=tmp_path, env=script_environment(),
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 300
+    while time.time() < deadline and not all(
+            (out / "logs" / f"worker{i}.log").exists() and "[1/" in
+            (out / "logs" / f"worker{i}.log").read_text() for i in range(2)):
+        time.sleep(0.1)
+    time.sleep(3)  # into the first training
+    return parent, out, command
+
+
+def test_a_killed_worker_is_noticed_within_seconds_and_named(tmp_path):
+    """The probe: a kill -9ed worker was noticed only when the other finished, named by
+    its last log line. Now the call stops the other worker (which saves its training) at
+    once, names the signal and the command that resumes."""
+    import signal
+    import time
+    parent, out, _ = start_two_workers(tmp_path)
+    found = subprocess.run(["pgrep", "-f", "--", f"--out {out} --shard 1/2"], capture_output=True,
+                           text=True).stdout.split()
+    assert found, "worker 1 is not running"
+    os.kill(int(found[0]), signal.SIGKILL)
+    killed = time.monotonic()
+    printed, errors = parent.communicate(timeout=120)
+    assert time.monotonic() - killed < 30, errors
+    assert parent.returncode == 1, printed + errors
+    assert "error: worker 1 of 2 killed by signal 9 (SIGKILL)" in errors
+    assert "stopped the other workers: " in errors and "The same command resumes" in errors
+    assert "Traceback" not in errors
+    still = subprocess.run(["pgrep", "-f", "--", f"--out {out} --shard"], capture_output=True,
+                           text=True)
+    assert still.stdout.strip() == ""
+
+
+def test_ctrl_c_saves_the_trainings_in_progress_like_sigterm(tmp_path):
+    """Ctrl-C in a call with workers: they save their trainings (the default interval of
+    10 minutes has not come: only the stop request saves) and the call exits 130."""
+    import signal
+    parent, out, _ = start_two_workers(tmp_path)
+    parent.send_signal(signal.SIGINT)
+    printed, errors = parent.communicate(timeout=120)
+    assert parent.returncode == 130, printed + errors
+    assert "interrupted (Ctrl-C): " in errors
+    assert "the workers saved the state of the trainings in progress" in errors
+    assert list(out.glob("training-states/*/fold*/network.npz"))
+    assert "Traceback" not in errors and "tensorflow" not in errors.lower()
+
+
+def test_under_checkpoint_off_no_message_promises_a_saved_state(tmp_path):
+    import signal
+    parent, _, _ = start_two_workers(tmp_path, ("--checkpoint-every", "off"))
+    parent.send_signal(signal.SIGTERM)
+    printed, errors = parent.communicate(timeout=120)
+    assert parent.returncode == 75, printed + errors
+    assert "saved the state" not in errors
+    assert "no training state is saved under --checkpoint-every off" in errors
+    assert workers.saves_training_states(["--checkpoint-every=off"]) is False
+    assert workers.saves_training_states(["--checkpoint-every", "30s"]) is True
