@@ -121,7 +121,9 @@ def open_run_folder(run, input_files, discard_stale=False, log=print, read_only=
                 and not read_only):
             # Nothing was computed under the old arguments (a start that failed): the
             # folder takes the new ones.
-            log(f"{run.out} has no finished unit: its run.json is replaced by this run's")
+            log(f"{run.out} has no finished unit: its run.json is replaced by this run's "
+                "(and the training states of the old options are removed)")
+            shutil.rmtree(run.out / TRAINING_STATES, ignore_errors=True)
             stored = None
         elif canonical(arguments) != canonical(fingerprint):
             before, after = canonical(arguments), canonical(fingerprint)

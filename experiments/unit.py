@@ -21,8 +21,8 @@ import models
 from experiments.features import (RawVoxels, degenerate_modalities, feature_scale,
                                   modality_separation, unit_features)
 from experiments.forests import same_and_cross, score_forests, subject_accuracy
-from experiments.run_folder import (TRAINING_STATES, clear_unit, unit_dir, unit_label,
-                                    write_unit_result)
+from experiments.run_folder import (TRAINING_STATES, RunFolderError, clear_unit, unit_dir,
+                                    unit_label, write_unit_result)
 from experiments.configurations import RAW_BLOCKS, Configuration
 from experiments.run import options_sha256
 from runtime.console import say
@@ -85,9 +85,16 @@ def train_network(run, configuration, patch_data, fold, modality=None, callbacks
             done = checkpoint.saved_updates()
             say(f"    resuming from update {done if done is not None else '?'} "
                 f"(the saved training state {checkpoint.path})")
-        models.train(network, batches, epochs=None if (updates or run.updates) else run.epochs,
-                     updates=updates or run.updates, callbacks=callbacks, verbose=run.verbose,
-                     checkpoint=checkpoint)
+        try:
+            models.train(network, batches,
+                         epochs=None if (updates or run.updates) else run.epochs,
+                         updates=updates or run.updates, callbacks=callbacks,
+                         verbose=run.verbose, checkpoint=checkpoint)
+        except ValueError as error:  # a saved state that cannot be resumed: one line
+            if checkpoint is None or str(checkpoint.path) not in str(error):
+                raise
+            raise RunFolderError(f"{error} (rm '{checkpoint.path}'); the run's finished "
+                                 "units are kept") from None
         if run.recalibrate_statistics:
             recalibrate(run, configuration, patch_data, fold, network, modality, repeat)
     return network
@@ -104,7 +111,7 @@ def training_checkpoint(run, configuration, fold, repeat, modality, seed):
     # Keyed by every option that fixes the numbers (a folder without finished units takes
     # the next command's options); changed input files remove the states (run_folder).
     identity = {"configuration": configuration.name, "fold": fold, "repeat": repeat,
-                "modality": modality, "seed": seed, "options_sha256": options_sha256(run)}
+                "modality": modality, "seed": seed, "options": run.fingerprint()}
     return models.TrainingCheckpoint(path, identity=identity, **(run.checkpoint_every or {}))
 
 

@@ -111,7 +111,7 @@ class TrainingCheckpoint(keras.callbacks.Callback):
                     "optimizer_variables": len(network.optimizer.variables)}
         found = {key: about.get(key) for key in expected}
         if found != expected:
-            differing = ", ".join(f"{key}: saved {found[key]}, now {expected[key]}"
+            differing = ", ".join(_differences(key, found[key], expected[key])
                                   for key in expected if found[key] != expected[key])
             raise ValueError(f"{self.path}: the saved training state belongs to another "
                              f"training ({differing}); delete it to train from the start")
@@ -188,3 +188,13 @@ class RestOfEpoch(keras.utils.PyDataset):
 
 __all__ = ["RestOfEpoch", "TrainingCheckpoint", "TrainingStopped",
            "resumed_segments"]
+
+
+def _differences(key, saved, now):
+    """'total_updates: saved 4, now 6', or for dicts the entries that differ, by their
+    path ('identity.options.patches_per_class: saved 12, now 13')."""
+    if isinstance(saved, dict) and isinstance(now, dict):
+        return ", ".join(_differences(f"{key}.{name}", saved.get(name), now.get(name))
+                         for name in sorted(set(saved) | set(now))
+                         if saved.get(name) != now.get(name))
+    return f"{key}: saved {saved}, now {now}"
