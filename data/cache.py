@@ -121,6 +121,7 @@ class PreparedCache:
         it found it."""
         for path in self.added:
             Path(path).unlink(missing_ok=True)
+            checksum_path(path).unlink(missing_ok=True)
         self.added = []
 
     def commit(self, log=print):
@@ -141,6 +142,7 @@ class PreparedCache:
             if path.resolve() in in_use:
                 continue
             path.unlink(missing_ok=True)
+            checksum_path(path).unlink(missing_ok=True)
             removed.append(path)
             freed += status.st_size
         if removed:
@@ -181,6 +183,27 @@ def check_space(cache, subjects, spec, log=None):
             f"{cache.folder} ({free / 1e9:.0f} GB free)")
 
 
+def checksum_path(path):
+    """The SHA-256 recorded beside a prepared file when it was written."""
+    return Path(path).with_name(Path(path).name + ".sha256")
+
+
+def verified_checksum(path, hashes):
+    """The prepared file's SHA-256 when it equals the one recorded at writing (memoized
+    by ``hashes``: an unchanged file is not read again), else None."""
+    try:
+        recorded = checksum_path(path).read_text().strip()
+    except OSError:
+        return None
+    actual = hashes.sha256(path)
+    return actual if actual == recorded else None
+
+
+def _warn(message):
+    import warnings
+    warnings.warn(message, stacklevel=3)
+
+
 def cache_file_name(subject, spec, hashes):
     return f"{subject.name.replace('/', '__')}-{cache_key(subject, spec, hashes)}.h5"
 
@@ -215,9 +238,18 @@ def prepare_subjects(subjects, spec, cache_dir=None, progress=None, cache=None, 
             continue
         path = cache.folder / cache_file_name(subject, spec, cache.hashes)
         if path.exists():
-            os.utime(path)  # used now: the last to be pruned
-        else:
+            verified = verified_checksum(path, cache.hashes)
+            if verified is None:
+                (log or _warn)(f"cache: the prepared volumes of {subject.name} ({path}) do not "
+                               "match the checksum recorded when they were written (changed "
+                               "since, or made by an older version): preparing them again")
+                path.unlink()
+            else:
+                os.utime(path)  # used now: the last to be pruned
+                cache.hashes.restamp(path, verified)
+        if not path.exists():
             save_prepared(path, prepare_subject(subject, spec))
+            checksum_path(path).write_text(cache.hashes.sha256(path) + "\n")
             cache.added.append(path)
         cache.used.append(path)
         prepared.append(load_prepared(path, subject.name, subject.group,

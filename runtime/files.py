@@ -169,6 +169,13 @@ class FileHashes:
         self.changed = True
         return digest
 
+    def restamp(self, path, digest):
+        """Remembers ``digest`` for the file as it is now, after a change of its times
+        alone (``os.utime``) that left its verified bytes as they were."""
+        resolved = str(Path(path).resolve())
+        self.known[resolved] = {"stamp": self._stamp(os.stat(resolved)), "sha256": digest}
+        self.changed = True
+
     def save(self):
         if self.memo_path and self.changed:
             import json

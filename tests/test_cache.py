@@ -3,7 +3,8 @@
 import numpy as np
 import pytest
 
-from data import dataset_spec, find_subjects, prepare_subject, prepare_subjects
+from data import (PreparedCache, dataset_spec, find_subjects, prepare_subject,
+                  prepare_subjects)
 from tests.data_files import folder_spec, write_subject
 from data.synthetic import write_knee_phantoms
 
@@ -22,6 +23,30 @@ def test_cache_skips_decoding_on_the_second_run(tmp_path, monkeypatch):
     np.testing.assert_array_equal(first[0].volumes, second[0].volumes)
     np.testing.assert_array_equal(first[0].class_map, second[0].class_map)
     assert second[0].class_names == ["background", "cartilage", "meniscus"]
+
+
+def test_a_hand_edited_prepared_volume_is_prepared_again(tmp_path):
+    """The probe: a prepared volume edited in place (same size) was used while run.json
+    recorded the original files. Its checksum, recorded when it was written, no longer
+    matches: the subject is prepared again, with a line saying so."""
+    write_knee_phantoms(tmp_path / "data", subjects=1)
+    spec = dataset_spec("oai")
+    subjects = find_subjects(tmp_path / "data", spec)
+    first = np.array(prepare_subjects(subjects, spec, cache_dir=tmp_path / "cache")[0].volumes)
+    (path,) = (tmp_path / "cache").glob("*.h5")
+    assert (tmp_path / "cache" / (path.name + ".sha256")).is_file()
+    lines = []
+    again = prepare_subjects(subjects, spec, cache=PreparedCache(tmp_path / "cache"),
+                             log=lines.append)
+    assert lines == []  # unchanged: used as it is
+    del again
+    content = bytearray(path.read_bytes())
+    content[len(content) // 2] ^= 0xFF  # one voxel's byte in the volumes: the size stays
+    path.write_bytes(bytes(content))
+    second = prepare_subjects(subjects, spec, cache=PreparedCache(tmp_path / "cache"),
+                              log=lines.append)
+    assert len(lines) == 1 and "do not match the checksum" in lines[0] and str(path) in lines[0]
+    np.testing.assert_array_equal(np.asarray(second[0].volumes), first)
 
 
 def test_the_cache_is_rebuilt_when_an_input_file_changes(tmp_path):
