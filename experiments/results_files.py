@@ -159,6 +159,31 @@ def cross_check(path, document):
                 raise ResultsError(f"{path} and {claims} disagree on {row['comparison']} "
                                    f"({row['measure']}): regenerate both from the run folder")
 
+    report = folder / "table1.md"
+    if report.exists():
+        check_report(report, path, document)
+
+
+def check_report(report, path, document):
+    """table1.md shows every cell of table1.json (in its Table I) and every comparison
+    (in its claims and controls): a cell edited by hand, or a report of another run, is an
+    error naming both files."""
+    text = report.read_text()
+    table, _, rest = text.partition("\n## ")
+    for row in document["rows"]:
+        for measure in ("same", "cross"):
+            if row.get(measure) is None:
+                continue
+            cell = f"{row[measure]:.1f} ± {row[f'{measure}_high'] - row[measure]:.1f}"
+            if cell not in table:
+                raise ResultsError(f"{report} does not show row {row['name']} {measure} "
+                                   f"{cell} of {path}: regenerate both from the run folder")
+    for item in document.get("comparisons", []):
+        shown = f"{item['difference']:+.1f} [{item['low']:+.1f}, {item['high']:+.1f}]"
+        if item["measure"] == "cross" and shown not in rest:
+            raise ResultsError(f"{report} does not show {item['label']} {shown} of {path}: "
+                               "regenerate both from the run folder")
+
 
 SOURCES = "Results read (folders of paper_figures/): "
 

@@ -163,6 +163,7 @@ def test_a_hand_edited_or_vanished_table_is_refused_not_published(tmp_path, caps
     results = committed_copy(tmp_path, "open_ms-quick", "synthetic-knee-quick-seed0")
     table = results / "open_ms-quick" / "table1.json"
     document = json.loads(table.read_text())
+    original = json.loads(table.read_text())
     item = next(c for c in document["comparisons"]
                 if c["label"] == "dropout+norm-a0 − dropout-a0" and c["measure"] == "cross")
     item.update(difference=25.0, low=20.0, high=30.0, verdict="reproduced")
@@ -172,6 +173,17 @@ def test_a_hand_edited_or_vanished_table_is_refused_not_published(tmp_path, caps
     document["rows"][0]["cross"] += 1.0  # a cell of the table
     table.write_text(json.dumps(document))
     assert f"disagree on row {document['rows'][0]['name']} cross" in findings_error(results)
+    table.write_text(json.dumps(original))
+    report = results / "open_ms-quick" / "table1.md"
+    text = report.read_text()
+    row = original["rows"][0]
+    cell = f"{row['cross']:.1f} ± {row['cross_high'] - row['cross']:.1f}"
+    report.write_text(text.replace(cell, f"{row['cross'] + 5:.1f} ± "
+                                         f"{row['cross_high'] - row['cross']:.1f}", 1))
+    assert findings_error(results) == (
+        f"error: {report} does not show row {row['name']} cross {cell} of {table}: "
+        "regenerate both from the run folder")
+    report.write_text(text)
     table.unlink()  # the run's tables stay, its data file is gone
     assert findings_error(results) == (f"error: {results / 'open_ms-quick'} has table1.csv but "
                                        "no table1.json: restore it (git checkout), or remove the "
