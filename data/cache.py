@@ -36,6 +36,8 @@ from .volumes import PATCH_RADIUS, PreparedSubject, prepare_subject
 CACHE_VERSION = 3
 HASH_MEMO = "file_hashes.json"
 DEFAULT_LIMIT_GB = 20.0
+# Larger than any MRI along one axis (0.1 mm over 40 cm): a header beyond it is damaged.
+MAX_AXIS_VOXELS = 4096
 
 
 def cache_key(subject, spec, hashes=None):
@@ -160,7 +162,15 @@ def prepared_bytes(subject):
     """The size of a subject's prepared file: its volumes as float32, padded by the patch
     radius (read from the NIfTI headers, no voxels)."""
     import nibabel
-    shape = nibabel.load(str(next(iter(subject.modality_files.values())))).header.get_data_shape()
+    first = next(iter(subject.modality_files.values()))
+    try:
+        shape = nibabel.load(str(first)).header.get_data_shape()
+    except Exception as error:  # nibabel raises many kinds for broken files
+        raise DataError(f"{first}: cannot be read as NIfTI ({error})") from None
+    if any(size > MAX_AXIS_VOXELS for size in shape[:3]):
+        raise DataError(f"{first}: its header declares {' × '.join(map(str, shape[:3]))} "
+                        f"voxels, more than {MAX_AXIS_VOXELS:,} along an axis: not a scan this "
+                        "project can prepare (a damaged header, or not an image?)")
     voxels = int(np.prod([size + 2 * PATCH_RADIUS for size in shape[:3]]))
     return len(subject.modality_files) * voxels * 4 + int(np.prod(shape[:3]))
 

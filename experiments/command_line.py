@@ -13,6 +13,8 @@ from pathlib import Path
 import data
 from experiments.options import WRITER_ONLY, add_arguments
 from experiments.run import Run, default_out, keras_backend_name
+
+KERAS_BACKENDS = ("tensorflow", "jax", "torch")
 from experiments.configurations import CONFIGURATIONS, RUN_PRESETS
 from runtime.console import on_terminal
 
@@ -84,6 +86,21 @@ def resolve_run(args, argv=None, script="reproduce/table1.py", out_suffix=""):
     that the run folder and the cache are places it could write)."""
     preset = RUN_PRESETS[args.preset]
     backend = keras_backend_name()
+    if backend not in KERAS_BACKENDS:
+        raise SystemExit(f"error: KERAS_BACKEND={backend} is not a Keras backend this project "
+                         f"runs on; choose one of {', '.join(KERAS_BACKENDS)} (JAX and PyTorch: "
+                         "pip install -r requirements-backends.txt)")
+    if backend != "tensorflow":
+        import importlib.util
+        if importlib.util.find_spec({"jax": "jax", "torch": "torch"}[backend]) is None:
+            raise SystemExit(f"error: KERAS_BACKEND={backend}, but {backend} is not installed: "
+                             "pip install -r requirements-backends.txt, or leave KERAS_BACKEND "
+                             "unset for TensorFlow")
+    from experiments.workers import configured_count
+    configured_count()  # a bad $CROSS_MODALITY_WORKERS stops here, before any work
+    if getattr(args, "shard", None) and getattr(args, "workers", None) not in (None, 1):
+        raise SystemExit("error: --workers with --shard: a shard runs in its own process; "
+                         "start more shards instead (or leave --shard out and give --workers)")
     if getattr(args, "distribute", "none") == "mirrored" and backend != "tensorflow":
         raise SystemExit(f"error: --distribute mirrored is TensorFlow's MirroredStrategy; under "
                          f"KERAS_BACKEND={backend} train on one device (leave --distribute out)")

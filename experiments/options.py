@@ -47,6 +47,8 @@ def _positive_number(text):
         raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
     if not value > 0:
         raise argparse.ArgumentTypeError(f"must be above 0, got {value:g}")
+    if value == float("inf"):
+        raise argparse.ArgumentTypeError("must be a finite number (a size in GB)")
     return value
 
 

@@ -190,6 +190,7 @@ KEY_OPTIONS = {"preset_folds": "--preset (its folds)", "classes": "--class",
                "group_pattern": "--group-pattern", "channels": "--modality (#channel)",
                "precision": "--mixed-precision", "batch_size": "--preset (its batch size)",
                "trees": "--preset (its trees)",
+               "keras_backend": "the Keras backend (KERAS_BACKEND)",
                "reading": "the model reading (--vector-normalization, --last-block, "
                           "--dropout-distribution, --recalibrate-statistics)"}
 

@@ -38,13 +38,26 @@ def default_count():
     """The default of --workers: $CROSS_MODALITY_WORKERS, else 1 where TensorFlow sees a
     GPU (one process keeps it busy; several would share its memory), else the usable
     cores."""
-    configured = os.environ.get("CROSS_MODALITY_WORKERS", "")
-    if configured.isdigit() and int(configured) > 0:
-        return int(configured)
+    configured = configured_count()
+    if configured:
+        return configured
     tensorflow = sys.modules.get("tensorflow")
     if tensorflow is not None and tensorflow.config.list_physical_devices("GPU"):
         return 1
     return usable_cores()
+
+
+def configured_count():
+    """$CROSS_MODALITY_WORKERS as a number, None when unset; an error line when it is not a
+    count (checked before anything is prepared: ``command_line.resolve_run``)."""
+    configured = os.environ.get("CROSS_MODALITY_WORKERS", "").strip()
+    if not configured:
+        return None
+    if not configured.isdigit() or int(configured) < 1:
+        raise SystemExit(f"error: CROSS_MODALITY_WORKERS={configured!r} is not a number of "
+                         "worker processes (1 or more); set it to one, or unset it for one "
+                         "per usable core")
+    return int(configured)
 
 
 @dataclass(frozen=True)
@@ -95,6 +108,9 @@ def run_workers(tasks, worker_plan, command, out, shape=""):
     workers, handles = [], []
     for index in range(worker_plan.count):
         handle = open(logs / f"worker{index}.log", "a")
+        handle.write(f"==== {time.strftime('%Y-%m-%d %H:%M:%S')} worker {index} of "
+                     f"{worker_plan.count}: {command}\n")  # one call's lines from the next's
+        handle.flush()
         handles.append(handle)
         workers.append(subprocess.Popen(worker_plan.command(index), stdout=handle,
                                         stderr=subprocess.STDOUT, env=environment,

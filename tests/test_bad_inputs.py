@@ -53,7 +53,17 @@ SCRIPTS.update({
                                  "http://127.0.0.1:9"], "AFILE")},
     "examples/cross_modality_walkthrough.py": {
         "unknown option": (["--no-such-option"], "--no-such-option")},
+    "examples/make_notebook.py": {
+        "unknown option": (["--no-such-option"], "--no-such-option"),
+        "arguments reversed": (["AFILE", str(REPOSITORY / "examples" / "make_notebook.py")],
+                               "does not end in .ipynb"),
+        "missing script": (["FOLDER/nowhere.py"], "nowhere.py")},
 })
+SCRIPTS["reproduce/table1.py"] = {
+    **RUN_CASES,
+    "infinite cache limit": (["--cache-limit", "inf", "--out", "FOLDER/run"], "--cache-limit"),
+    "workers with a shard": (["--shard", "0/2", "--workers", "2", "--out", "FOLDER/run"],
+                             "--workers with --shard")}
 ROWS = [(script, case) for script, cases in SCRIPTS.items() for case in cases]
 
 
@@ -128,3 +138,20 @@ def test_help_is_quick_lists_what_a_script_accepts_and_creates_nothing(tmp_path)
     assert "--shard" not in shown["studies/normalization_at_evaluation.py"].stdout
     assert all("--configs" not in shown[script].stdout for script in READERS[:4])
     assert listing(tmp_path) == []
+
+
+@pytest.mark.parametrize("variable,value,named", [
+    ("KERAS_BACKEND", "nonsense", "KERAS_BACKEND=nonsense is not a Keras backend"),
+    ("CROSS_MODALITY_WORKERS", "two", "CROSS_MODALITY_WORKERS='two' is not a number")])
+def test_a_bad_environment_variable_is_one_error_line(tmp_path, variable, value, named):
+    """The probe: an unknown Keras backend ended in a traceback, and a bad worker count
+    fell back silently."""
+    done = subprocess.run([sys.executable, str(REPOSITORY / "reproduce" / "table1.py"),
+                           "--out", str(tmp_path / "run")], cwd=tmp_path,
+                          env={**os.environ, variable: value, "TF_CPP_MIN_LOG_LEVEL": "3"},
+                          capture_output=True, text=True, timeout=300)
+    output = done.stdout + done.stderr
+    assert done.returncode != 0 and "Traceback" not in output, output
+    (line,) = [line for line in output.splitlines() if "error:" in line]
+    assert named in line
+    assert not (tmp_path / "run").exists()

@@ -107,3 +107,35 @@ def test_the_cache_prunes_what_was_used_least_recently_but_never_this_runs(tmp_p
     cache.commit(log=lines.append)
     assert [p.name[:2] for p in (tmp_path / "cache").glob("*.h5")] == ["s2"]
     assert "this run's prepared volumes alone take" in lines[-1]
+
+
+def test_a_header_of_impossible_size_is_named_not_blamed_on_the_disk(tmp_path):
+    """The probe: a header declaring 20000³ voxels was reported as a full disk."""
+    import gzip
+
+    import nibabel
+    from data.cache import check_space
+    write_subject(tmp_path / "data" / "s1", seed=1)
+    spec = folder_spec()
+    (subject,) = find_subjects(tmp_path / "data", spec)
+    first = next(iter(subject.modality_files.values()))
+    header = nibabel.load(str(first)).header.copy()
+    header.set_data_shape((20000, 20000, 20000))
+    with gzip.open(first, "wb") as handle:  # the header alone: the voxels are never read
+        handle.write(header.binaryblock)
+    with pytest.raises(DataError, match=r"header declares 20000 × 20000 × 20000 voxels") as error:
+        check_space(PreparedCache(tmp_path / "cache"), [subject], spec)
+    assert str(first) in str(error.value) and "free" not in str(error.value)
+
+
+def test_a_file_that_is_not_nifti_is_named_before_any_space_is_counted(tmp_path):
+    """The probe: a non-NIfTI file as the first modality ended in nibabel's traceback."""
+    from data.cache import check_space
+    write_subject(tmp_path / "data" / "s1", seed=1)
+    spec = folder_spec()
+    (subject,) = find_subjects(tmp_path / "data", spec)
+    first = next(iter(subject.modality_files.values()))
+    first.write_text("not an image")
+    with pytest.raises(DataError, match="cannot be read as NIfTI") as error:
+        check_space(PreparedCache(tmp_path / "cache"), [subject], spec)
+    assert str(error.value).startswith(f"{first}: ")
