@@ -13,8 +13,9 @@ import data
 import models
 from experiments.patch_data import load_patch_data, locate_data, write_phantoms
 from experiments.command_line import check_places
-from experiments.run_folder import (RunFolderError, finished_units, input_identities,
-                                    open_run_folder, read_unit_result, unit_dir, unit_label)
+from experiments.run_folder import (RunFolderError, check_readable_run, finished_units,
+                                    input_identities, open_run_folder, read_unit_result,
+                                    unit_dir, unit_label)
 from experiments import run_lock, unit
 from experiments.run import options_sha256
 from experiments.unit import UNITS
@@ -37,6 +38,9 @@ def prepare(run, args, read_only=False, before_opening=None):
     cache_dir = run.cache_dir or run.out / "cache"
     check_places(run.out, cache_dir, bool(getattr(args, "cache_dir", None)))
     new_folder = not run.out.exists()
+    if read_only or ((run.out / "run.json").is_file() and finished_units(run.out)):
+        # Nothing is written into a folder that holds another run (no phantom, no cache).
+        check_readable_run(run)
     if not read_only:  # one writer per run folder, before anything in it is read or written
         run_lock.hold(run.out, options_sha256(run), shard=bool(getattr(args, "shard", None)),
                       wait=getattr(args, "wait", False), log=say)

@@ -126,20 +126,7 @@ def open_run_folder(run, input_files, discard_stale=False, log=print, read_only=
             shutil.rmtree(run.out / TRAINING_STATES, ignore_errors=True)
             stored = None
         elif canonical(arguments) != canonical(fingerprint):
-            before, after = canonical(arguments), canonical(fingerprint)
-            changed = sorted(k for k in set(before or {}) | set(after)
-                             if (before or {}).get(k) != after.get(k))
-            if changed == ["modality_order"]:
-                raise RunFolderError(
-                    f"{run.out} holds a run of the modalities in the order "
-                    f"{', '.join(before['modality_order'])}, this call gives "
-                    f"{', '.join(after['modality_order'])}: features and figures are indexed "
-                    "by position, so give the --modality options (or --modalities) in the run's "
-                    "order, or another --out")
-            raise RunFolderError(
-                f"{run.out} holds a run made with other arguments (they differ in: "
-                f"{', '.join(option_names(changed, before, after))}); its finished units are "
-                "kept. Give another --out, or the same arguments to resume.")
+            refuse_other_arguments(run, arguments, fingerprint)
     known = stored.get("inputs", {}) if stored else {}
     inputs = input_identities(input_files, known, hashes)
     if stored:
@@ -179,6 +166,43 @@ def open_run_folder(run, input_files, discard_stale=False, log=print, read_only=
         atomic_write_text(path, json.dumps({"version": RUN_FILE_VERSION,
                                             "arguments": fingerprint, "inputs": inputs},
                                            indent=2))
+
+
+def refuse_other_arguments(run, arguments, fingerprint):
+    """The error for a folder whose run.json holds ``arguments`` other than this run's
+    ``fingerprint``, naming the options that differ as a user gives them."""
+    before, after = canonical(arguments), canonical(fingerprint)
+    changed = sorted(k for k in set(before or {}) | set(after)
+                     if (before or {}).get(k) != after.get(k))
+    if changed == ["modality_order"]:
+        raise RunFolderError(
+            f"{run.out} holds a run of the modalities in the order "
+            f"{', '.join(before['modality_order'])}, this call gives "
+            f"{', '.join(after['modality_order'])}: features and figures are indexed "
+            "by position, so give the --modality options (or --modalities) in the run's "
+            "order, or another --out")
+    raise RunFolderError(
+        f"{run.out} holds a run made with other arguments (they differ in: "
+        f"{', '.join(option_names(changed, before, after))}); its finished units are "
+        "kept. Give another --out, or the same arguments to resume.")
+
+
+def check_readable_run(run):
+    """Before a script that reads a run writes or prepares anything: the folder holds a
+    run (run.json) made with this run's arguments; else the error, with nothing created
+    in the folder (no phantom, no cache)."""
+    path = run.out / RUN_FILE
+    if not path.is_file():
+        raise RunFolderError(f"{run.out} holds no run (no {RUN_FILE}); check --out and the "
+                             "run's options")
+    try:
+        stored = json.loads(path.read_text())
+    except (OSError, ValueError) as error:
+        raise RunFolderError(f"{path} cannot be read ({error}); give another --out") from None
+    arguments = stored.get("arguments") if stored.get("version") == RUN_FILE_VERSION else None
+    fingerprint = run.fingerprint()
+    if canonical(arguments) != canonical(fingerprint):
+        refuse_other_arguments(run, arguments, fingerprint)
 
 
 TRAINING_STATES = "training-states"  # OUT/training-states: trainings in progress (unit.py)

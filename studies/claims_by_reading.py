@@ -153,11 +153,14 @@ def main(argv=None):
     if args.report_only:
         require_run(base.out, f"{NAME}.py --report-only", "the same command without "
                     "--report-only")
-    patch_data = grid.prepare(base, args)  # the data, its cache and OUT/run.json, once
+    # The data, its cache and OUT/run.json, once; --report-only writes nothing into the
+    # folder (not even the readings' run.json).
+    patch_data = grid.prepare(base, args, read_only=args.report_only)
     runs = reading_runs(base, names)
     for run in runs.values():
-        open_run_folder(run, patch_data.input_files, discard_stale=args.discard_stale_units,
-                        log=say)
+        if not args.report_only:
+            open_run_folder(run, patch_data.input_files,
+                            discard_stale=args.discard_stale_units, log=say)
     fold_count = len(patch_data.folds)
     if not args.report_only:
         run_study(runs, patch_data, study_units(runs, names, base.configurations, fold_count,

@@ -370,3 +370,34 @@ def test_the_thread_count_a_result_depends_on_is_tensorflows_pool(monkeypatch):
     for unset in ("", "0", "all"):
         monkeypatch.setenv("TF_NUM_INTRAOP_THREADS", unset)
         assert metadata.tensorflow_threads() == len(os.sched_getaffinity(0))
+
+
+def test_a_reader_writes_nothing_into_a_folder_of_another_run(tmp_path):
+    """The probe: a figure script given a folder-data run's --out (without its data
+    options) wrote a phantom and a cache into the finished run folder; claims_by_reading
+    --report-only made run.json files inside a Table I folder."""
+    from tests.data_files import write_subject
+    for index in range(3):
+        write_subject(tmp_path / "data" / f"s{index}", shape=(24, 22, 20), seed=index)
+    out = tmp_path / "run"
+    data = ["--dataset", "folder", "--data-dir", str(tmp_path / "data"), "--modality",
+            "A=A.nii.gz", "--modality", "B=B.nii.gz", "--label", "seg.nii.gz",
+            "--class", "x=1", "--patches-per-class", "5", "--evaluation-patches-per-class",
+            "5", "--folds", "3", "--verbose", "0", "--cache-dir", str(tmp_path / "cache")]
+    made = subprocess.run([sys.executable, "reproduce/table1.py", *data, "--configs",
+                           "raw-patch", "--out", str(out), "--workers", "1"],
+                          cwd=REPOSITORY, capture_output=True, text=True, timeout=300)
+    assert made.returncode == 0, made.stdout[-2000:] + made.stderr[-2000:]
+    before = sorted(str(p.relative_to(out)) for p in out.rglob("*"))
+    figure = subprocess.run([sys.executable, "reproduce/fig5.py", "--out", str(out)],
+                            cwd=REPOSITORY, capture_output=True, text=True, timeout=300)
+    assert figure.returncode != 0 and "Traceback" not in figure.stderr
+    assert figure.stderr.strip().splitlines()[-1].startswith(
+        f"error: {out} holds a run made with other arguments (they differ in: ")
+    report = subprocess.run([sys.executable, "studies/claims_by_reading.py", *data,
+                             "--configs", "raw-patch", "--out", str(out), "--report-only"],
+                            cwd=REPOSITORY, capture_output=True, text=True, timeout=300)
+    assert "Traceback" not in report.stderr, report.stderr[-2000:]
+    created = sorted(str(p.relative_to(out)) for p in out.rglob("*"))
+    assert not [name for name in created if name not in before
+                and not name.startswith("claims_by_reading")], created
