@@ -55,7 +55,8 @@ if "__file__" in globals():  # run as a script (a notebook's kernel has its own 
                          "tiny settings, numbers meaningless (or WALKTHROUGH_QUICK=1)")
     options.add_argument("--out", "--figures", dest="out", type=Path, metavar="FOLDER",
                          help="where the figures go (or WALKTHROUGH_FIGURES; default "
-                         "runs/walkthrough/ under the current folder)")
+                         "runs/walkthrough/ under the current folder, --quick: "
+                         "runs/walkthrough-quick/)")
     chosen = options.parse_args()
     if chosen.quick:
         os.environ["WALKTHROUGH_QUICK"] = "1"
@@ -85,8 +86,9 @@ from experiments.forests import same_and_cross, score_forests
 
 QUICK = os.environ.get("WALKTHROUGH_QUICK") == "1"
 # A folder of its own under the current folder: a run never overwrites the committed
-# figures unless asked to.
-FIGURES = Path(os.environ.get("WALKTHROUGH_FIGURES", Path("runs") / "walkthrough"))
+# figures unless asked to, and a --quick run never a full run's.
+FIGURES = Path(os.environ.get("WALKTHROUGH_FIGURES", Path("runs") / (
+    "walkthrough-quick" if QUICK else "walkthrough")))
 FIGURES.mkdir(parents=True, exist_ok=True)
 QUICK_WARNING = ("--quick: tiny settings for a smoke test; the accuracies of this run mean "
                  "nothing (run without --quick for the walkthrough's numbers)")

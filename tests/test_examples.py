@@ -48,8 +48,8 @@ def test_cells_split_prose_from_code():
 
 
 def test_the_walkthrough_runs_top_to_bottom_at_its_small_setting(tmp_path):
-    """As the README runs it (no WALKTHROUGH_FIGURES): its figures go to runs/walkthrough/
-    under the current folder, the committed figures are untouched, the temporary folder is
+    """As the README runs it (no WALKTHROUGH_FIGURES): its figures go to
+    runs/walkthrough-quick/ under the current folder (a full run's are runs/walkthrough/), the committed figures are untouched, the temporary folder is
     left empty, the three networks are trained and shown, and --quick says in its first
     and last lines that its numbers mean nothing."""
     here = tmp_path / "elsewhere"
@@ -71,7 +71,7 @@ def test_the_walkthrough_runs_top_to_bottom_at_its_small_setting(tmp_path):
                                                     "dropout + normalization"]
     assert "tested on FS:" in finished.stdout and "median NCC" in finished.stdout
     assert str(REPOSITORY) not in finished.stdout  # no machine path in the output
-    figures = here / "runs" / "walkthrough"
+    figures = here / "runs" / "walkthrough-quick"  # never a full run's folder
     assert sorted(p.name for p in figures.glob("*.png")) == [
         "1_contrasts.png", "4_loss_curves.png", "5_reconstructions.png",
         "6_feature_correlation.png"]
