@@ -85,7 +85,7 @@ def test_ctrl_c_stops_the_workers_and_a_rerun_resumes_to_the_same_table(tmp_path
     parent.send_signal(signal.SIGINT)
     printed, errors = parent.communicate(timeout=120)
     assert parent.returncode == 130, printed + errors
-    assert "Resume with the same command" in errors
+    assert "The same command resumes" in errors
     still = subprocess.run(["pgrep", "-f", "--", f"--out {out} --shard"], capture_output=True,
                            text=True)
     assert still.stdout.strip() == ""  # no worker left running
