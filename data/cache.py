@@ -30,14 +30,12 @@ import numpy as np
 from runtime.files import FileHashes, atomic_path, remove_stale_temporaries
 
 from .errors import DataError
-from .volumes import PATCH_RADIUS, PreparedSubject, prepare_subject
+from .volumes import MAX_AXIS_VOXELS, PATCH_RADIUS, PreparedSubject, prepare_subject
 
 # 2: modalities keyed by name, whatever the run's order; 3: files keyed by content.
 CACHE_VERSION = 3
 HASH_MEMO = "file_hashes.json"
 DEFAULT_LIMIT_GB = 20.0
-# Larger than any MRI along one axis (0.1 mm over 40 cm): a header beyond it is damaged.
-MAX_AXIS_VOXELS = 4096
 
 
 def cache_key(subject, spec, hashes=None):

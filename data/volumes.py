@@ -37,16 +37,28 @@ class PreparedSubject:
         return dict(zip(self.class_names, counts[1:].tolist()))
 
 
+# Larger than any MRI along one axis (0.1 mm over 40 cm): a header beyond it is damaged.
+MAX_AXIS_VOXELS = 4096
+
+
 # -- loading and validation -----------------------------------------------------------------
 def read_image(path):
     """A NIfTI image's voxels as float32 (any number of dimensions) and its affine."""
     try:
         image = nib.load(str(path))
+        if any(size > MAX_AXIS_VOXELS for size in image.shape[:3]):
+            raise DataError(f"{path}: its header declares "
+                            f"{' × '.join(map(str, image.shape[:3]))} voxels, more than "
+                            f"{MAX_AXIS_VOXELS:,} along an axis: not a scan this project can "
+                            "prepare (a damaged header, or not an image?)")
         data = np.asarray(image.dataobj, dtype=np.float32)
     except FileNotFoundError:
         raise DataError(f"{path}: file not found") from None
+    except DataError:
+        raise
     except Exception as error:  # nibabel raises many kinds for broken files
-        raise DataError(f"{path}: cannot be read as NIfTI ({error})") from error
+        reason = str(error) or type(error).__name__
+        raise DataError(f"{path}: cannot be read as NIfTI ({reason})") from error
     return data, image.affine
 
 

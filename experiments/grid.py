@@ -19,7 +19,8 @@ from experiments.run_folder import (RunFolderError, check_readable_run, finished
 from experiments import run_lock, unit
 from experiments.run import options_sha256
 from experiments.unit import UNITS
-from runtime.console import INTERRUPTED, PREEMPTED, console, format_seconds, on_terminal, say
+from runtime.console import (INTERRUPTED, PREEMPTED, console, format_seconds, on_terminal,
+                             say, writing_under)
 from runtime.startup import import_tensorflow_quietly
 
 
@@ -40,8 +41,9 @@ def prepare(run, args, read_only=False, before_opening=None):
     new_folder = not run.out.exists()
     if read_only or ((run.out / "run.json").is_file() and finished_units(run.out)):
         # Nothing is written into a folder that holds another run (no phantom, no cache).
-        check_readable_run(run)
+        check_readable_run(run, reader=read_only)
     if not read_only:  # one writer per run folder, before anything in it is read or written
+        writing_under(run.out)
         run_lock.hold(run.out, options_sha256(run), shard=bool(getattr(args, "shard", None)),
                       wait=getattr(args, "wait", False), log=say)
     if run.dataset == "synthetic":

@@ -168,9 +168,10 @@ def open_run_folder(run, input_files, discard_stale=False, log=print, read_only=
                                            indent=2))
 
 
-def refuse_other_arguments(run, arguments, fingerprint):
+def refuse_other_arguments(run, arguments, fingerprint, reader=False):
     """The error for a folder whose run.json holds ``arguments`` other than this run's
-    ``fingerprint``, naming the options that differ as a user gives them."""
+    ``fingerprint``, naming the options that differ as a user gives them (``reader``: a
+    script that reads the run and resumes nothing)."""
     before, after = canonical(arguments), canonical(fingerprint)
     changed = sorted(k for k in set(before or {}) | set(after)
                      if (before or {}).get(k) != after.get(k))
@@ -181,13 +182,16 @@ def refuse_other_arguments(run, arguments, fingerprint):
             f"{', '.join(after['modality_order'])}: features and figures are indexed "
             "by position, so give the --modality options (or --modalities) in the run's "
             "order, or another --out")
+    advice = ("give the run's own arguments (its table1.md header shows the command that "
+              "made it), or the --out of the run you mean" if reader else
+              "its finished units are kept. Give another --out, or the same arguments to "
+              "resume")
     raise RunFolderError(
         f"{run.out} holds a run made with other arguments (they differ in: "
-        f"{', '.join(option_names(changed, before, after))}); its finished units are "
-        "kept. Give another --out, or the same arguments to resume.")
+        f"{', '.join(option_names(changed, before, after))}); {advice}.")
 
 
-def check_readable_run(run):
+def check_readable_run(run, reader=True):
     """Before a script that reads a run writes or prepares anything: the folder holds a
     run (run.json) made with this run's arguments; else the error, with nothing created
     in the folder (no phantom, no cache)."""
@@ -202,7 +206,7 @@ def check_readable_run(run):
     arguments = stored.get("arguments") if stored.get("version") == RUN_FILE_VERSION else None
     fingerprint = run.fingerprint()
     if canonical(arguments) != canonical(fingerprint):
-        refuse_other_arguments(run, arguments, fingerprint)
+        refuse_other_arguments(run, arguments, fingerprint, reader=reader)
 
 
 TRAINING_STATES = "training-states"  # OUT/training-states: trainings in progress (unit.py)

@@ -15,7 +15,9 @@ the run's options), for the message a second call gets:
 
 Readers (figure scripts, ``--report-only``) take no lock.
 """
+import contextlib
 import fcntl
+import functools
 import json
 import os
 import socket
@@ -29,7 +31,7 @@ LOCK_NAME = ".writer.lock"
 WRITERS = ".writers"
 HOLDER_VARIABLE = "CROSS_MODALITY_RUN_WRITER"  # the process id of the call holding the locks
 WAIT_REPORT_SECONDS = 60
-_held = []  # open lock files: a lock lasts as long as its file stays open
+_held = {}  # resolved run folder -> its open lock file: a lock lasts while it stays open
 
 
 class RunBusyError(RunFolderError):
@@ -86,6 +88,8 @@ def hold(out, options_sha256, shard=False, wait=False, log=print):
     out = Path(out)
     if _is_worker_of_holder(out):
         return None
+    if str(out.resolve()) in _held:  # this process holds it already (a second call in it)
+        return out / LOCK_NAME
     out.mkdir(parents=True, exist_ok=True)
     path = out / LOCK_NAME
     handle = open(path, "a+")
@@ -108,8 +112,25 @@ def hold(out, options_sha256, shard=False, wait=False, log=print):
         handle.truncate()
         handle.write(json.dumps(_record(options_sha256)))
         handle.flush()
-    _held.append(handle)
+    _held[str(out.resolve())] = handle
     return path
+
+
+def release_all():
+    """Releases every lock this process holds (the end of a call made from Python: a
+    notebook or a test goes on without holding the folders)."""
+    for handle in _held.values():
+        handle.close()
+    _held.clear()
+
+
+@contextlib.contextmanager
+def one_call():
+    """The locks taken inside are released when the block ends (a script's ``main``)."""
+    try:
+        yield
+    finally:
+        release_all()
 
 
 def _join_shards(out, options_sha256, handle):
@@ -135,3 +156,12 @@ def _join_shards(out, options_sha256, handle):
         mine.write_text(json.dumps(_record(options_sha256)))
     import atexit
     atexit.register(lambda: mine.unlink(missing_ok=True))
+
+
+def releasing(main):
+    """A script's ``main`` that releases the locks it took when it returns or fails."""
+    @functools.wraps(main)
+    def wrapped(*arguments, **keywords):
+        with one_call():
+            return main(*arguments, **keywords)
+    return wrapped

@@ -14,6 +14,7 @@ finished is saved) and names the command that resumes; SIGTERM (a cluster's warn
 makes each save the state of its training in progress and stop, and the call exits with
 status 75 (``runtime.console.PREEMPTED``) for the job to be requeued.
 """
+import json
 import os
 import signal
 import subprocess
@@ -115,7 +116,7 @@ def run_workers(tasks, worker_plan, command, out, shape=""):
         workers.append(subprocess.Popen(worker_plan.command(index), stdout=handle,
                                         stderr=subprocess.STDOUT, env=environment,
                                         start_new_session=True))
-    started, done = time.perf_counter(), set()
+    started, done, paces = time.perf_counter(), set(), []
     saving = saves_training_states(worker_plan.arguments)
 
     def finished_now():
@@ -151,7 +152,14 @@ def run_workers(tasks, worker_plan, command, out, shape=""):
                     done.add(task.label)
                     elapsed = time.perf_counter() - started
                     left = len(todo) - len(done)
-                    eta = f", ETA {format_seconds(elapsed / len(done) * left)}" if left else ""
+                    seconds = unit_seconds(task)
+                    if seconds is not None:
+                        paces.append(seconds)
+                    # The units' own compute time over the workers (a measured pace): the
+                    # elapsed time of the first finish also holds the workers' start-up.
+                    pace = (sum(paces) / len(paces) / worker_plan.count if paces
+                            else elapsed / len(done))
+                    eta = f", ETA {format_seconds(pace * left)}" if left else ""
                     say(f"[{len(done)}/{len(todo)}] {task.label} finished (elapsed "
                         f"{format_seconds(elapsed)}{eta})")
             ended = [(index, worker.returncode) for index, worker in enumerate(workers)
@@ -184,6 +192,16 @@ def run_workers(tasks, worker_plan, command, out, shape=""):
         raise SystemExit(f"error: {worker_failure(index, code, worker_plan.count, logs)}; what "
                          "finished is saved, rerun to resume")
     return len(done)
+
+
+def unit_seconds(task):
+    """The compute seconds a finished unit recorded (None without them)."""
+    if task.directory is None:
+        return None
+    try:
+        return float(json.loads((Path(task.directory) / "result.json").read_text())["seconds"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
 
 
 def saves_training_states(arguments):

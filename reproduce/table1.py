@@ -26,8 +26,8 @@ from pathlib import Path
 
 from runtime.console import run_script
 
-from experiments import (command_line, findings_answer, grid, pair_report, table_files,
-                         table_report, workers)
+from experiments import (command_line, findings_answer, grid, pair_report, run_lock,
+                         table_files, table_report, workers)
 from experiments.run_folder import check_writable
 from runtime.console import say
 
@@ -36,6 +36,7 @@ TABLE_FILES = ("table1.md", "table1.csv", "table1_pairs.csv", "table1_claims.csv
                "table1_feature_scale.csv", "table1.json", "table1_pairs.png")
 
 
+@run_lock.releasing
 def main(argv=None):
     parser = command_line.script_parser(__doc__)
     parser.add_argument("--publish", type=Path, metavar="DIR", help="also copy the finished "

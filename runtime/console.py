@@ -62,6 +62,15 @@ def show_warning_in_one_line(message, category, filename, lineno, file=None, lin
     print(f"warning: {message}", file=file or sys.stderr, flush=True)
 
 
+writing_place = []  # the folder a script writes its results under (for an error naming it)
+
+
+def writing_under(folder):
+    """Says where this script writes, so that a system error without a file name (a full
+    disk inside a library) still names the place."""
+    writing_place[:] = [folder]
+
+
 def run_script(main):
     """Runs a script's ``main`` and exits with its status; warnings are one line each;
     Ctrl-C ends it with one line (what is saved stays saved: every result is written
@@ -76,7 +85,8 @@ def run_script(main):
         status = INTERRUPTED
     except OSError as error:  # a file or folder the system refused: one line naming it
         console.close_line()
-        where = f"{error.filename}: " if error.filename else ""
+        where = (f"{error.filename}: " if error.filename else
+                 f"writing under {writing_place[0]}: " if writing_place else "")
         print(f"error: {where}{error.strerror or error}; everything finished so far is saved",
               file=sys.stderr, flush=True)
         status = 1

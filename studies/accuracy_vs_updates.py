@@ -29,7 +29,7 @@ from runtime.console import format_seconds, run_script
 import numpy as np
 
 from experiments import (claims, command_line, figures, grid, intervals, kept_scores,
-                         length_mechanism, workers)
+                         length_mechanism, run_lock, workers)
 from experiments.table_report import grouped_by_fold
 from experiments.checkpoint_units import collect_with_kept, kept_tasks
 from experiments.run_folder import check_writable, require_run
@@ -136,6 +136,7 @@ def plot(rows, checkpoints, alphas, run, complete, figures_dir):
     figures.save_figure(figure, rows, figures_dir, NAME)
 
 
+@run_lock.releasing
 def main(argv=None):
     parser = command_line.script_parser(__doc__)
     command_line.default_configurations(parser, DEFAULT_CONFIGURATIONS)

@@ -33,7 +33,8 @@ from runtime.console import run_script
 
 import numpy as np
 
-from experiments import claims, command_line, grid, reading_mechanism, reading_report, unit, workers
+from experiments import (claims, command_line, grid, reading_mechanism, reading_report,
+                         run_lock, unit, workers)
 from experiments.recalibrated_units import RECALIBRATED_UNITS, recalibrated_unit
 from experiments.run_folder import (open_run_folder, read_unit_result,
                                   require_run, unit_dir, unit_label)
@@ -134,6 +135,7 @@ def mechanism(name, results):
     return rows
 
 
+@run_lock.releasing
 def main(argv=None):
     parser = command_line.script_parser(__doc__)
     command_line.default_configurations(parser, DEFAULT_CONFIGURATIONS)

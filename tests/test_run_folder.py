@@ -401,3 +401,22 @@ def test_a_reader_writes_nothing_into_a_folder_of_another_run(tmp_path):
     created = sorted(str(p.relative_to(out)) for p in out.rglob("*"))
     assert not [name for name in created if name not in before
                 and not name.startswith("claims_by_reading")], created
+
+
+def test_a_system_error_without_a_file_name_names_where_the_script_writes(capsys, tmp_path):
+    """The probe: a full disk said "No space left on device" without a place."""
+    import errno
+    from runtime import console
+    console.writing_under(tmp_path / "run")
+
+    def main():
+        raise OSError(errno.ENOSPC, "No space left on device")
+    try:
+        with pytest.raises(SystemExit) as stopped:
+            console.run_script(main)
+    finally:
+        console.writing_place.clear()
+    assert stopped.value.code == 1
+    assert capsys.readouterr().err.strip() == (
+        f"error: writing under {tmp_path / 'run'}: No space left on device; everything "
+        "finished so far is saved")

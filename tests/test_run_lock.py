@@ -57,6 +57,7 @@ def test_a_killed_holder_leaves_no_stale_lock_and_wait_queues(tmp_path):
     lines = []
     started = time.monotonic()
     run_lock.hold(tmp_path / "run", "c", wait=True, log=lines.append)  # behind the second
+    run_lock.release_all()
     assert time.monotonic() - started > 0.2 and lines[0].startswith("waiting: ")
     assert json.loads((tmp_path / "run" / run_lock.LOCK_NAME).read_text())["pid"] == os.getpid()
     second.wait()
