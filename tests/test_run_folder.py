@@ -250,8 +250,12 @@ def test_a_folder_without_a_finished_unit_takes_new_arguments(tmp_path, monkeypa
     assert "Resume with the same command:\n  python reproduce/table1.py" in error
     assert (out / "run.json").exists() and not run_folder.finished_units(out)
     monkeypatch.setattr(unit, "run_unit", original)
+    state = out / "training-states" / "plain-a0" / "fold0" / "network.npz"
+    state.parent.mkdir(parents=True)
+    state.write_bytes(b"a state of the old options")
     assert table1.main([*TINY, "--out", str(out), "--configs", "plain-a0"]) == 0
     assert "no finished unit: its run.json is replaced" in capsys.readouterr().out
+    assert not state.exists()  # the old options' states go with their run.json
     assert json.loads((out / "run.json").read_text())["arguments"]["seed"] == 0
     # Now it holds finished units: other arguments are refused, as before.
     with pytest.raises(SystemExit, match="other arguments .*seed"):

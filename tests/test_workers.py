@@ -212,3 +212,38 @@ def test_under_checkpoint_off_no_message_promises_a_saved_state(tmp_path):
     assert "no training state is saved under --checkpoint-every off" in errors
     assert workers.saves_training_states(["--checkpoint-every=off"]) is False
     assert workers.saves_training_states(["--checkpoint-every", "30s"]) is True
+
+
+def test_ctrl_c_in_one_process_saves_the_training_and_ends_on_one_line(tmp_path):
+    """The probe: Ctrl-C with --workers 1 saved nothing and ended on a TensorFlow error
+    line. Now it saves the training's state (like SIGTERM), says from where the same
+    command resumes, exits 130; the rerun says from which update it resumes."""
+    import signal
+    import time
+    out = tmp_path / "run"
+    command = [sys.executable, str(REPOSITORY / "reproduce" / "table1.py"), *TINY_RUN[:-4],
+               "--updates", "2000", "--verbose", "0", "--configs", "plain-a0", "--workers",
+               "1", "--out", str(out)]
+    parent = subprocess.Popen(command, cwd=tmp_path, env=script_environment(),
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 300
+    while time.time() < deadline and not (out / "run.json").exists():
+        time.sleep(0.1)
+    time.sleep(12)  # into the first training
+    parent.send_signal(signal.SIGINT)
+    printed, errors = parent.communicate(timeout=120)
+    assert parent.returncode == 130, printed + errors
+    (line, resume) = errors.strip().splitlines()
+    assert line.startswith("interrupted (Ctrl-C) in plain-a0/fold0: training stopped after ")
+    assert "Resume with the same command:" in line and resume.strip().startswith("python")
+    assert list(out.glob("training-states/plain-a0/fold0/network.npz"))
+    log = (out / "logs") if (out / "logs").exists() else None
+    assert log is None  # one process: no worker logs
+
+
+def test_worker_logs_separate_the_calls_and_a_changed_backend_is_named_as_users_set_it(tables):
+    out, _ = tables[2]
+    first = (out / "logs" / "worker0.log").read_text().splitlines()[0]
+    assert first.startswith("==== ") and "worker 0 of 2: python reproduce/table1.py" in first
+    from experiments.run_folder import option_names
+    assert option_names(["keras_backend"], {}, {}) == ["the Keras backend (KERAS_BACKEND)"]
