@@ -81,8 +81,8 @@ from sklearn.ensemble import RandomForestClassifier
 import data
 import models
 from data.synthetic import write_knee_phantoms
-from experiments.analysis import cross_modality_ncc
-from experiments.forests import same_and_cross, score_forests
+from experiments.measurement.analysis import cross_modality_ncc
+from experiments.measurement.forests import same_and_cross, score_forests
 
 QUICK = os.environ.get("WALKTHROUGH_QUICK") == "1"
 # A folder of its own under the current folder: a run never overwrites the committed

@@ -16,8 +16,9 @@ from runtime.console import run_script
 
 import numpy as np
 
-from experiments import figures, unit
-from experiments.configurations import CONFIGURATIONS_BY_NAME, axial_name
+from experiments.reports import figures
+from experiments.execution import unit
+from experiments.paper.configurations import CONFIGURATIONS_BY_NAME, axial_name
 
 PATCHES = 15
 

@@ -14,7 +14,9 @@ from runtime.console import run_script
 
 import numpy as np
 
-from experiments import analysis, figures, unit
+from experiments.measurement import analysis
+from experiments.reports import figures
+from experiments.execution import unit
 
 
 def main(argv=None):

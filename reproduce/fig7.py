@@ -13,8 +13,10 @@ from runtime.console import run_script
 
 import numpy as np
 
-from experiments import analysis, figures, unit
-from experiments.published import ALPHAS
+from experiments.measurement import analysis
+from experiments.reports import figures
+from experiments.execution import unit
+from experiments.paper.published import ALPHAS
 
 
 def main(argv=None):

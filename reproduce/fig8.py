@@ -14,7 +14,9 @@ from runtime.console import run_script
 
 import numpy as np
 
-from experiments import analysis, figures, forests, unit
+from experiments.measurement import analysis, forests
+from experiments.reports import figures
+from experiments.execution import unit
 from runtime.seeds import derived_seed
 
 

@@ -26,9 +26,11 @@ from pathlib import Path
 
 from runtime.console import run_script
 
-from experiments import (command_line, findings_answer, grid, pair_report, run_lock,
-                         table_files, table_report, workers)
-from experiments.run_folder import check_writable
+from experiments.runs import command_line, run_lock
+from experiments.findings import findings_answer
+from experiments.execution import grid, workers
+from experiments.reports import pair_report, table_files, table_report
+from experiments.runs.run_folder import check_writable
 from runtime.console import say
 
 

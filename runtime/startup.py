@@ -26,7 +26,7 @@ def import_tensorflow_quietly():
         return sys.modules["tensorflow"]
     # One thread per process unless told otherwise: the thread count decides float32
     # round-off, so with one the number of cores does not enter (the cores are used by
-    # worker processes, experiments/workers.py).
+    # worker processes, experiments/execution/workers.py).
     os.environ.setdefault("TF_NUM_INTRAOP_THREADS", "1")
     os.environ.setdefault("TF_NUM_INTEROP_THREADS", "1")
     sys.stderr.flush()

@@ -28,11 +28,14 @@ from runtime.console import format_seconds, run_script
 
 import numpy as np
 
-from experiments import (claims, command_line, figures, grid, intervals, kept_scores,
-                         length_mechanism, run_lock, workers)
-from experiments.table_report import grouped_by_fold
-from experiments.checkpoint_units import collect_with_kept, kept_tasks
-from experiments.run_folder import check_writable, require_run
+from experiments.statistics import claims, intervals
+from experiments.runs import command_line, run_lock
+from experiments.reports import figures
+from experiments.execution import grid, workers
+from experiments.beyond_paper import kept_scores, length_mechanism
+from experiments.reports.table_report import grouped_by_fold
+from experiments.beyond_paper.checkpoint_units import collect_with_kept, kept_tasks
+from experiments.runs.run_folder import check_writable, require_run
 from runtime.console import say
 from runtime.files import atomic_write_csv, atomic_write_text
 

@@ -33,11 +33,13 @@ from runtime.console import run_script
 
 import numpy as np
 
-from experiments import (claims, command_line, grid, reading_mechanism, reading_report,
-                         run_lock, unit, workers)
-from experiments.recalibrated_units import RECALIBRATED_UNITS, recalibrated_unit
-from experiments.run_folder import (open_run_folder, read_unit_result,
-                                  require_run, unit_dir, unit_label)
+from experiments.statistics import claims
+from experiments.runs import command_line, run_lock
+from experiments.execution import grid, unit, workers
+from experiments.beyond_paper import reading_mechanism, reading_report
+from experiments.beyond_paper.recalibrated_units import RECALIBRATED_UNITS, recalibrated_unit
+from experiments.runs.run_folder import (open_run_folder, read_unit_result, require_run,
+                                         unit_dir, unit_label)
 from runtime.console import say
 
 NAME = reading_report.NAME

@@ -27,8 +27,10 @@ import json
 import sys
 from pathlib import Path
 
-from experiments import findings_answer, findings_figure, readme_results, results_files
-from experiments.findings_page import PAGE, README, RESULTS, page, reading_rows, tables
+from experiments.findings import (findings_answer, findings_figure, readme_results,
+                                  results_files)
+from experiments.findings.findings_page import (PAGE, README, RESULTS, page, reading_rows,
+                                                tables)
 from runtime.files import atomic_write_text
 
 ANSWER_FILE = "findings_answer.json"

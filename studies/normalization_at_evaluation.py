@@ -26,8 +26,11 @@ import json
 
 import numpy as np
 
-from experiments import command_line, forests, grid, intervals, unit
-from experiments.run_folder import check_writable
+from experiments.runs import command_line
+from experiments.measurement import forests
+from experiments.execution import grid, unit
+from experiments.statistics import intervals
+from experiments.runs.run_folder import check_writable
 from runtime.console import run_script, say
 from runtime.files import atomic_write_csv, atomic_write_text
 

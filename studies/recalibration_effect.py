@@ -23,12 +23,14 @@ import json
 
 from runtime.console import run_script
 
-from experiments import command_line, grid, intervals, workers
-from experiments.run_folder import check_writable
-from experiments.recalibrated_units import RECALIBRATED_UNITS, recalibrated_unit
+from experiments.runs import command_line
+from experiments.execution import grid, workers
+from experiments.statistics import intervals
+from experiments.runs.run_folder import check_writable
+from experiments.beyond_paper.recalibrated_units import RECALIBRATED_UNITS, recalibrated_unit
 from runtime.console import say
 from runtime.files import atomic_write_csv, atomic_write_text
-from experiments.table_report import mean_feature_scale
+from experiments.reports.table_report import mean_feature_scale
 
 NAME = "recalibration_effect"
 def effect_rows(run, before, after):

@@ -37,8 +37,8 @@ from pathlib import Path
 
 import argparse
 
-from experiments.options import class_values, key_value, seed_value
-from experiments import segmentation_plan
+from experiments.runs.options import class_values, key_value, seed_value
+from experiments.segmentation import segmentation_plan
 from runtime.console import (console, format_seconds, on_terminal, run_script,
                              say)
 from runtime.startup import import_tensorflow_quietly
@@ -98,9 +98,9 @@ def main(argv=None):
     folders = segmentation_plan.unit_folders(args.unit)  # before TensorFlow: a typo fails fast
     import_tensorflow_quietly()  # after the options: --help and their errors are quick
     import data
-    from experiments import segmentation, segmentation_report
-    from experiments.segmentation_records import HELD_OUT_ROLES, ROLES
-    from experiments.run_folder import check_writable
+    from experiments.segmentation import segmentation, segmentation_report
+    from experiments.segmentation.segmentation_records import HELD_OUT_ROLES, ROLES
+    from experiments.runs.run_folder import check_writable
     from runtime.files import remove_stale_temporaries
 
     units = [segmentation.load_unit(folder) for folder in folders]
@@ -164,7 +164,7 @@ def segment_one(unit, classifier, files, modality, class_spec, args, record, rol
     call's) and, per decision rule (each prior), the overlap of its labels with the scan's
     label map."""
     import data
-    from experiments import segmentation, segmentation_records
+    from experiments.segmentation import segmentation, segmentation_records
     folder = segmentation_plan.maps_folder(args.out, unit) / files.subject
     probability_path = folder / f"{modality}_probability.nii.gz"
     labels_path = folder / f"{modality}_labels.nii.gz"

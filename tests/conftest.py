@@ -32,7 +32,7 @@ TINY_RUN = ["--subjects", "2", "--filters", "4,8,16", "--patches-per-class", "12
 @pytest.fixture
 def trained_units(monkeypatch):
     """Records (configuration, fold, modality) of every network that is trained."""
-    from experiments import unit
+    from experiments.execution import unit
     calls = []
     original = unit.train_network
 

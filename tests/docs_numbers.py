@@ -5,7 +5,7 @@ A markdown file is split into sections (by heading) and blocks (paragraphs, list
 table rows). A block's *named files* are the committed files (and run folders) its backticked
 paths and links name, with those of its section, and
 for a run's README in paper_figures/, the run folder's own files; the paper's numbers
-(``experiments/published.py``) are named everywhere. A *stated number* is a number in
+(``experiments/paper/published.py``) are named everywhere. A *stated number* is a number in
 the prose (code spans and blocks are commands and paths, not results), except
 integers below 10 (counts such as 3 folds appear in nearly every file), years, section,
 figure, table, equation and issue numbers, versions, and the values of α. A stated
@@ -20,11 +20,11 @@ from pathlib import Path
 REPOSITORY = Path(__file__).resolve().parents[1]
 DOCUMENTS = ["README.md", "docs/*.md", "benchmarks/README.md", "tests/README.md",
              "paper_figures/README.md", "paper_figures/*/README.md"]
-ALWAYS_NAMED = ["experiments/published.py"]
+ALWAYS_NAMED = ["experiments/paper/published.py"]
 READABLE = {".md", ".csv", ".json", ".txt", ".py", ".sh", ".cff", ".toml"}
 # Derived numbers the docs state, per document, each with the arithmetic that gives it
 # from backed numbers (checked: the formula must round to the value at the decimals
-# shown). The paper's scale: 1,375,000 updates (experiments/published.py) × batch 64 at
+# shown). The paper's scale: 1,375,000 updates (experiments/paper/published.py) × batch 64 at
 # 157.6 samples/s (benchmarks/results/speed-2core-cpu.txt, M = 4); msd-brats: 387
 # training subjects per fold.
 PAPER_SAMPLES = "1375000 * 64"

@@ -5,7 +5,7 @@ import csv
 
 import pytest
 
-from experiments import central_gap_page, results_files
+from experiments.findings import central_gap_page, results_files
 
 
 def write(path, rows):
@@ -90,7 +90,7 @@ def test_a_decided_difference_is_said_by_its_size_and_an_edge_is_named():
 def test_the_answer_reads_each_blocks_gain_from_the_gain_columns(tmp_path):
     """The README once called a difference between blocks "the default block's gain": the
     answer's numbers for the last blocks are the gap columns, the default's its own row."""
-    from experiments import findings_answer
+    from experiments.findings import findings_answer
     study = tmp_path / "study"
     write(study / "claims_by_reading_gap.csv", [
         gap_row("default", 0.7, -1.7, 3.2),

@@ -189,8 +189,9 @@ def test_a_process_killed_while_training_resumes_exactly(tmp_path):
 def test_a_units_state_is_keyed_by_the_runs_options(tmp_path):
     """A folder without finished units takes the next command's options: a state left by
     a training under other options (here more patches per class) is refused."""
-    from experiments import command_line, unit
-    from experiments.configurations import CONFIGURATIONS_BY_NAME
+    from experiments.runs import command_line
+    from experiments.execution import unit
+    from experiments.paper.configurations import CONFIGURATIONS_BY_NAME
     from tests.conftest import TINY_RUN
 
     def run_of(*extra):

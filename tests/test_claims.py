@@ -4,7 +4,7 @@ import math
 
 import pytest
 
-from experiments import claims, intervals
+from experiments.statistics import claims, intervals
 
 
 def units(values_by_fold):

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from sklearn.metrics import roc_auc_score
 
-from experiments import analysis
+from experiments.measurement import analysis
 from studies import claims_by_reading
 from tests.conftest import TINY_RUN
 
@@ -91,7 +91,7 @@ def test_the_study_refuses_reading_options_and_unknown_readings(capsys):
 def test_ctrl_c_in_the_study_ends_in_one_line_with_the_resume_command(tmp_path, monkeypatch,
                                                                      capsys):
     """The study runs its units through the one grid loop, Ctrl-C handling included."""
-    from experiments import unit
+    from experiments.execution import unit
     calls = []
 
     def interrupted(*args, **kwargs):

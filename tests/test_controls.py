@@ -8,9 +8,10 @@ import json
 import numpy as np
 import pytest
 
-from experiments import claims, unit
-from experiments.features import RawVoxels
-from experiments.configurations import CONFIGURATIONS_BY_NAME
+from experiments.statistics import claims
+from experiments.execution import unit
+from experiments.measurement.features import RawVoxels
+from experiments.paper.configurations import CONFIGURATIONS_BY_NAME
 from reproduce import table1
 from tests.conftest import TINY_RUN
 
@@ -60,7 +61,7 @@ def test_controls_have_rows_comparisons_and_no_training(control_run):
 
 def test_the_untrained_control_keeps_its_seeded_initial_weights(control_run):
     import models
-    from experiments import command_line
+    from experiments.runs import command_line
     args = command_line.script_parser("x").parse_args(
         [*TINY_RUN[:1], "3", *TINY_RUN[2:], "--out", str(control_run), "--configs", CONFIGS])
     run = command_line.resolve_run(args, [])
@@ -95,7 +96,7 @@ def test_every_comparison_per_pair_from_the_pair_table(control_run):
                               accuracy("plain-a0", training, test))
         # Both accuracies and the difference are rounded to 2 decimals: up to 0.015 apart.
         assert float(row["difference"]) == pytest.approx(by_hand.mean(), abs=0.02)
-        from experiments import intervals
+        from experiments.statistics import intervals
         mean, half, _ = intervals.interval([[v] for v in by_hand])
         # The pair accuracies are stored to 2 decimals; the interval's t(0.975, 2) / √3
         # ≈ 2.5 multiplies their rounding in the half width.
@@ -132,7 +133,7 @@ def test_normalization_at_evaluation_scores_the_saved_features_as_the_unit_did(c
 
 
 def _run_and_configuration(out, name):
-    from experiments import command_line
+    from experiments.runs import command_line
     args = command_line.script_parser("x").parse_args(
         [*TINY_RUN[:1], "3", *TINY_RUN[2:], "--out", str(out), "--configs", CONFIGS])
     return command_line.resolve_run(args, []), CONFIGURATIONS_BY_NAME[name]

@@ -6,7 +6,7 @@ from collections import namedtuple
 import pytest
 
 from data import DataError, find_subjects, prepare_subjects
-from experiments import cost
+from experiments.execution import cost
 from tests.data_files import folder_spec, write_subject
 
 

@@ -108,7 +108,7 @@ def test_dense_features_equal_patch_features():
 
 
 def test_the_mechanism_reads_the_last_batch_normalization_on_every_backend():
-    from experiments import mechanism
+    from experiments.measurement import mechanism
     network = tiny_network(modality_dropout=True, seed=4)
     fresh = mechanism.last_normalization(network)
     assert (fresh["gamma_gap"], fresh["beta_gap"], fresh["gamma_mean"]) == (0.0, 0.0, 1.0)

@@ -9,10 +9,12 @@ import numpy as np
 import pytest
 
 import models
-from experiments import analysis, command_line, forests, unit
+from experiments.measurement import analysis, forests
+from experiments.runs import command_line
+from experiments.execution import unit
 from reproduce import fig5, fig6, fig7, fig8
-from experiments.patch_data import load_patch_data
-from experiments.configurations import CONFIGURATIONS_BY_NAME
+from experiments.execution.patch_data import load_patch_data
+from experiments.paper.configurations import CONFIGURATIONS_BY_NAME
 from runtime.seeds import derived_seed
 
 pytestmark = pytest.mark.slow  # end to end: the fast tier (-m "not slow") leaves it out

@@ -4,7 +4,7 @@ import math
 import numpy as np
 import pytest
 
-from experiments import intervals
+from experiments.statistics import intervals
 
 
 def coverage(simulate, truth, repeats=4000, seed=0):

@@ -30,7 +30,7 @@ def test_reproduce_holds_the_papers_scripts_only():
 
 def test_no_script_edits_sys_path_or_imports_a_script():
     for folder in (*SCRIPT_FOLDERS, *LIBRARY):
-        for path in (REPOSITORY / folder).glob("*.py"):
+        for path in (REPOSITORY / folder).rglob("*.py"):
             text = path.read_text()
             assert "sys.path" not in text, path
             scripts = [name for name in imported_modules(path)
@@ -41,7 +41,7 @@ def test_no_script_edits_sys_path_or_imports_a_script():
 def test_models_and_data_do_not_import_each_other_or_the_experiments():
     for package, forbidden in (("models", ("data", "experiments")),
                                ("data", ("models", "experiments"))):
-        for path in (REPOSITORY / package).glob("*.py"):
+        for path in (REPOSITORY / package).rglob("*.py"):
             bad = [n for n in imported_modules(path) if n.split(".")[0] in forbidden]
             assert bad == [], (path, bad)
 
@@ -53,3 +53,30 @@ def test_a_paper_script_runs_from_any_folder(tmp_path):
                               timeout=120)
     assert finished.returncode == 0, finished.stderr[-2000:]
     assert finished.stdout.startswith("usage: table1.py")
+
+
+# experiments/ by responsibility, each sub-package building only on those before it.
+EXPERIMENT_LAYERS = ("paper", "statistics", "runs", "measurement", "execution", "reports",
+                     "beyond_paper", "segmentation", "findings")
+
+
+def test_experiments_is_sub_packages_each_importing_only_the_layers_below():
+    """No module at experiments/'s top but its __init__; each sub-package has a docstring
+    and at most about eight modules; no import runs up the layers (a findings page that
+    needs a study's code, execution that needs the command line)."""
+    top = sorted(p.name for p in (REPOSITORY / "experiments").glob("*.py"))
+    assert top == ["__init__.py"], top
+    found = sorted(p.name for p in (REPOSITORY / "experiments").iterdir()
+                   if p.is_dir() and p.name != "__pycache__")
+    assert found == sorted(EXPERIMENT_LAYERS)
+    for index, layer in enumerate(EXPERIMENT_LAYERS):
+        folder = REPOSITORY / "experiments" / layer
+        assert ast.get_docstring(ast.parse((folder / "__init__.py").read_text())), layer
+        modules = [p for p in folder.glob("*.py") if p.name != "__init__.py"]
+        assert len(modules) <= 9, (layer, len(modules))
+        allowed = set(EXPERIMENT_LAYERS[:index + 1])
+        for path in modules:
+            above = {name.split(".")[1] for name in imported_modules(path)
+                     if name.startswith("experiments.") and len(name.split(".")) > 1
+                     and name.split(".")[1] not in allowed}
+            assert not above, (path.relative_to(REPOSITORY), above)

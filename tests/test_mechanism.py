@@ -1,13 +1,14 @@
-"""The mechanism measures (experiments/mechanism.py) on hand-made features and a tiny
+"""The mechanism measures (experiments/measurement/mechanism.py) on hand-made features and a tiny
 network with known batch-normalization parameters, and the readings' central gap
-(experiments/reading_mechanism.py) on hand-made unit results."""
+(experiments/beyond_paper/reading_mechanism.py) on hand-made unit results."""
 import math
 
 import numpy as np
 import pytest
 from scipy import stats
 
-from experiments import mechanism, reading_mechanism
+from experiments.measurement import mechanism
+from experiments.beyond_paper import reading_mechanism
 from tests.networks import tiny_network
 
 
@@ -96,7 +97,7 @@ def test_the_central_gap_per_reading_and_against_the_reference():
 
 
 def test_trends_of_known_lines_and_the_gap_series():
-    from experiments import length_mechanism
+    from experiments.beyond_paper import length_mechanism
     checkpoints = [100, 1000, 10000]
     # fold k: value = k + (0.1 + 0.01 k) · log10(updates)
     by_fold = {k: [(u, k + (0.1 + 0.01 * k) * math.log10(u)) for u in checkpoints]

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from experiments import command_line
+from experiments.runs import command_line
 from tests.conftest import TINY_RUN
 
 REPOSITORY = Path(__file__).resolve().parents[1]

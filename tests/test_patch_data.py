@@ -7,7 +7,7 @@ from data import (DataError)
 
 
 def test_a_subset_of_subjects_is_a_seeded_choice_or_named():
-    from experiments.patch_data import choose_subjects
+    from experiments.execution.patch_data import choose_subjects
     subjects = [type("S", (), {"name": f"case{i}"})() for i in range(10)]
     chosen = [s.name for s in choose_subjects(subjects, 4, seed=0)]
     assert len(chosen) == 4 and chosen == sorted(chosen)  # in the data's order

@@ -6,10 +6,10 @@ import json
 import numpy as np
 import pytest
 
-from experiments import command_line
+from experiments.runs import command_line
 from studies import recalibration_effect
 from reproduce import table1
-from experiments.run_folder import RunFolderError, canonical
+from experiments.runs.run_folder import RunFolderError, canonical
 from tests.conftest import TINY_RUN
 
 pytestmark = pytest.mark.slow  # end to end: the fast tier (-m "not slow") leaves it out

@@ -1,8 +1,9 @@
 """The README's answer and results, and the findings page's counts, follow the files: each
 word is bound to a condition on the numbers (hand-made documents where the condition is
 known), superseded runs stay out of counts, and the readers' audit's defects stay fixed."""
-from experiments import claims, committed_runs, findings_answer, readme_results
-from experiments.findings_page import RESULTS, claim_lines, page, tables
+from experiments.statistics import claims
+from experiments.findings import committed_runs, findings_answer, readme_results
+from experiments.findings.findings_page import RESULTS, claim_lines, page, tables
 
 CENTRAL = committed_runs.CENTRAL
 
@@ -115,7 +116,7 @@ def test_a_network_against_a_control_is_higher_or_lower_everywhere():
         if line.startswith("| ") and ("raw-patch" in line or "untrained" in line
                                       or "raw-centre" in line) and " − " in line:
             assert "reproduced" not in line and "contradicted" not in line, line
-    from experiments.reading_report import verdict_letter
+    from experiments.beyond_paper.reading_report import verdict_letter
     assert verdict_letter({"verdict": "reproduced", "paper": None}) == "H"
     assert verdict_letter({"verdict": "contradicted", "paper": ""}) == "L"
     assert verdict_letter({"verdict": "reproduced", "paper": 14.1}) == "R"

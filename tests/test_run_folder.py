@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from experiments import run_folder
+from experiments.runs import run_folder
 from reproduce import fig7, table1
 from runtime import startup
 from runtime.metadata import machine
@@ -235,7 +235,7 @@ def test_an_out_that_is_a_file_or_unwritable_fails_in_one_line_before_any_work(t
 def test_a_folder_without_a_finished_unit_takes_new_arguments(tmp_path, monkeypatch, capsys):
     """A start that failed (here: Ctrl-C in the first unit) claims nothing: the corrected
     command runs in the same folder. Ctrl-C ends in one message with the resume command."""
-    from experiments import unit
+    from experiments.execution import unit
     out = tmp_path / "run"
 
     def interrupted(*args, **kwargs):
@@ -308,8 +308,8 @@ def test_another_modality_order_on_a_finished_run_is_refused_naming_both(tmp_pat
 
 
 def test_a_unit_whose_features_are_constant_stops_with_an_error(tmp_path, monkeypatch):
-    from experiments import unit
-    from experiments.features import degenerate_modalities
+    from experiments.execution import unit
+    from experiments.measurement.features import degenerate_modalities
     original = unit.unit_features
 
     def constant_for_fs(*arguments):

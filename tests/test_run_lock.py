@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from experiments import run_lock
+from experiments.runs import run_lock
 from tests.conftest import TINY_RUN
 
 REPOSITORY = Path(__file__).resolve().parents[1]
@@ -114,8 +114,9 @@ def test_two_table1_calls_on_one_folder_cannot_mix_units(tmp_path):
 
 
 def test_a_unit_of_other_options_is_refused_when_collecting(tmp_path):
-    from experiments import command_line, grid, run_folder
-    from experiments.run import options_sha256
+    from experiments.runs import command_line, run_folder
+    from experiments.execution import grid
+    from experiments.runs.run import options_sha256
     out = tmp_path / "run"
     arguments = [*TINY_RUN, "--out", str(out), "--configs", "plain-a0", "--workers", "1"]
     from reproduce import table1

@@ -11,7 +11,7 @@ import nibabel as nib
 import numpy as np
 import pytest
 
-from experiments import segmentation
+from experiments.segmentation import segmentation
 from studies import segment
 from reproduce import table1
 from tests.conftest import TINY_RUN
@@ -198,7 +198,7 @@ def perturbed_copy(run, destination):
     import shutil
 
     import models
-    from experiments.run_folder import write_unit_result
+    from experiments.runs.run_folder import write_unit_result
     shutil.copytree(run, destination, ignore=shutil.ignore_patterns("data"))
     unit = destination / "units" / "dropout+norm-a0" / "fold0"
     network = models.load_network(unit / "model.keras")

@@ -5,10 +5,11 @@ import json
 import numpy as np
 import pytest
 
-from experiments import command_line, unit
+from experiments.runs import command_line
+from experiments.execution import unit
 from studies import accuracy_vs_updates
-from experiments.features import unit_features
-from experiments.patch_data import load_patch_data
+from experiments.measurement.features import unit_features
+from experiments.execution.patch_data import load_patch_data
 
 pytestmark = pytest.mark.slow  # end to end: the fast tier (-m "not slow") leaves it out
 

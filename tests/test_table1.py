@@ -6,9 +6,10 @@ import numpy as np
 import pytest
 
 import models
-from experiments import intervals, unit
+from experiments.statistics import intervals
+from experiments.execution import unit
 from reproduce import table1
-from experiments.published import TABLE_1
+from experiments.paper.published import TABLE_1
 from runtime.metadata import computed_on
 from tests.conftest import TINY_RUN
 
@@ -116,8 +117,8 @@ def test_tiny_run_writes_a_valid_table_and_a_rerun_trains_nothing(tmp_path, trai
 
 def patch_table_of(out):
     """The forest patch table of a tiny run folder, rebuilt as the run built it."""
-    from experiments import command_line
-    from experiments.patch_data import load_patch_data
+    from experiments.runs import command_line
+    from experiments.execution.patch_data import load_patch_data
     args = command_line.script_parser("x").parse_args([*TINY, "--out", str(out)])
     run = command_line.resolve_run(args, [])
     return load_patch_data(run, log=lambda *a: None).evaluation
@@ -131,7 +132,7 @@ def test_an_interrupted_run_resumes_where_it_stopped(tmp_path, monkeypatch, trai
     def interrupted(run, configuration, patch_data, fold):
         if len(trained_units) == 2:
             # Stopped as the third unit starts: its folder is made, nothing is in it yet.
-            from experiments.run_folder import unit_dir
+            from experiments.runs.run_folder import unit_dir
             unit_dir(run.out, "units", configuration.name, fold).mkdir(parents=True)
             raise KeyboardInterrupt
         return original(run, configuration, patch_data, fold)

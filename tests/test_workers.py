@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from experiments import workers
+from experiments.execution import workers
 from tests.conftest import TINY_RUN
 
 pytestmark = pytest.mark.slow  # processes: the fast tier leaves it out
@@ -245,5 +245,5 @@ def test_worker_logs_separate_the_calls_and_a_changed_backend_is_named_as_users_
     out, _ = tables[2]
     first = (out / "logs" / "worker0.log").read_text().splitlines()[0]
     assert first.startswith("==== ") and "worker 0 of 2: python reproduce/table1.py" in first
-    from experiments.run_folder import option_names
+    from experiments.runs.run_folder import option_names
     assert option_names(["keras_backend"], {}, {}) == ["the Keras backend (KERAS_BACKEND)"]

@@ -1,0 +1,3 @@
+"""Table I and the figures as files: the markdown report (``table_report``), the
+table's files (``table_files``), the per-pair comparisons (``pair_report``) and the
+figure scripts' shared options and units (``figures``)."""
