@@ -14,9 +14,10 @@ from pathlib import Path
 
 from runtime.console import format_bytes, format_seconds
 from runtime.files import Checksum, checksum_of_file
+from runtime.errors import ProjectError
 
 
-class FetchError(RuntimeError):
+class FetchError(ProjectError, RuntimeError):
     """A download or extraction that failed; the message says what to do instead."""
 
 
@@ -41,8 +42,9 @@ class Progress:
         total = f" / {format_bytes(self.total)}" if self.total else ""
         eta = (f", ETA {format_seconds((self.total - self.done) / rate)}"
                if self.total and rate > 0 else "")
-        print(f"  {self.label}: {format_bytes(self.done)}{total} at {format_bytes(rate)}/s{eta}   ", end=end,
-              file=self.stream, flush=True)
+        self.stream.write(f"  {self.label}: {format_bytes(self.done)}{total} at "
+                          f"{format_bytes(rate)}/s{eta}   {end}")
+        self.stream.flush()
 
     def close(self):
         self.show(end="\n")

@@ -22,13 +22,12 @@ import argparse
 import json
 import os
 import shutil
-import sys
 import tarfile
 from dataclasses import dataclass, field
 from fnmatch import fnmatch
 from pathlib import Path, PurePosixPath
 
-from runtime.console import format_bytes
+from runtime.console import format_bytes, run_script, say
 from runtime.files import Checksum, checksum_of_file
 
 from .archives import COMPLETE, extract
@@ -251,13 +250,10 @@ def main(argv=None):
         parser.error(f"--subjects {args.subjects!r} names no subject")
     if subjects and SOURCES[args.name].archive is not None:
         parser.error(f"--subjects: {args.name} is one archive; it is downloaded whole")
-    try:
-        folder = fetch(args.name, args.data_root, args.mirror, subjects=subjects)
-    except FetchError as error:
-        raise SystemExit(f"error: {error}") from None
-    print(f"{args.name} is ready in {folder}")
+    folder = fetch(args.name, args.data_root, args.mirror, subjects=subjects)
+    say(f"{args.name} is ready in {folder}")
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run_script(main)

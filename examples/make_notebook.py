@@ -11,8 +11,8 @@ tooling is needed to make it, only to open it.
 """
 import argparse
 import json
-import sys
 from pathlib import Path
+from runtime.console import run_script, script_main
 
 HERE = Path(__file__).resolve().parent
 DEFAULT = HERE / "cross_modality_walkthrough.py"
@@ -70,6 +70,7 @@ def notebook(text):
             "nbformat": 4, "nbformat_minor": 5}
 
 
+@script_main
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                      allow_abbrev=False)
@@ -103,4 +104,4 @@ def _is_notebook(path):
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run_script(main)

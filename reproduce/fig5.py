@@ -12,7 +12,7 @@ fig5.csv (per-row mean absolute reconstruction error) into OUT/figures/ (or
 --figures-dir).
 """
 
-from runtime.console import run_script
+from runtime.console import run_script, script_main
 
 import numpy as np
 
@@ -32,6 +32,7 @@ def shown_rows(table, test_rows, seed):
     return chosen[:PATCHES]
 
 
+@script_main
 def main(argv=None):
     parser = figures.figure_parser(__doc__, fold_option="model")
     args = parser.parse_args(argv)

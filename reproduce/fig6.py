@@ -10,7 +10,7 @@ the test patches of one fold. Features are sorted by MI in the first modality.
 Writes fig6.png and fig6.csv (configuration, feature, rank, mi_<m>, sd_<m>, ncc).
 """
 
-from runtime.console import run_script
+from runtime.console import run_script, script_main
 
 import numpy as np
 
@@ -19,6 +19,7 @@ from experiments.reports import figures
 from experiments.execution import unit
 
 
+@script_main
 def main(argv=None):
     parser = figures.figure_parser(__doc__, fold_option="features")
     args = parser.parse_args(argv)

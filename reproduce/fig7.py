@@ -9,7 +9,7 @@ normalization), one panel per alpha.
 Writes fig7.png and fig7.csv (configuration, rank, ncc averaged over folds).
 """
 
-from runtime.console import run_script
+from runtime.console import run_script, script_main
 
 import numpy as np
 
@@ -19,6 +19,7 @@ from experiments.execution import unit
 from experiments.paper.published import ALPHAS
 
 
+@script_main
 def main(argv=None):
     parser = figures.figure_parser(__doc__, alpha_option=False)
     parser.add_argument("--alphas", default=",".join(f"{a:g}" for a in ALPHAS),

@@ -10,7 +10,7 @@ other half, and vice versa (folds x 2 subsets); k = all features equals Table I'
 Writes fig8.png and fig8.csv (configuration, k, same, cross).
 """
 
-from runtime.console import run_script
+from runtime.console import run_script, script_main
 
 import numpy as np
 
@@ -20,6 +20,7 @@ from experiments.execution import unit
 from runtime.seeds import derived_seed
 
 
+@script_main
 def main(argv=None):
     parser = figures.figure_parser(__doc__)
     parser.add_argument("--k-step", type=int, default=8,

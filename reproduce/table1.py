@@ -24,20 +24,20 @@ import json
 import shutil
 from pathlib import Path
 
-from runtime.console import run_script
 
 from experiments.runs import command_line, run_lock
 from experiments.findings import findings_answer
 from experiments.execution import grid, workers
 from experiments.reports import pair_report, table_files, table_report
 from experiments.runs.run_folder import check_writable
-from runtime.console import say
+from runtime.console import run_script, say, script_main
 
 
 TABLE_FILES = ("table1.md", "table1.csv", "table1_pairs.csv", "table1_claims.csv",
                "table1_feature_scale.csv", "table1.json", "table1_pairs.png")
 
 
+@script_main
 @run_lock.releasing
 def main(argv=None):
     parser = command_line.script_parser(__doc__)

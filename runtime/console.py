@@ -1,7 +1,10 @@
 """The console of the job scripts: flushed lines, one progress line at a time (closed
 before anything else is printed), and durations and byte counts for people."""
+import functools
 import sys
 import warnings
+
+from runtime.errors import ProjectError, Stopped
 
 
 class Console:
@@ -19,11 +22,6 @@ class Console:
         if self.line_open:
             print(flush=True, file=self.stream or sys.stdout)
             self.line_open = False
-
-    def fail(self, message):
-        """Closes a progress line and exits with ``error: message``."""
-        self.close_line()
-        raise SystemExit(f"error: {message}")
 
 
 console = Console()
@@ -71,13 +69,32 @@ def writing_under(folder):
     writing_place[:] = [folder]
 
 
+def script_main(main):
+    """A script's ``main`` at the edge: the library's exceptions become what a user reads —
+    a ``ProjectError`` one ``error: …`` line (exit status 1), a ``Stopped`` its message and
+    its status (75 preempted, 130 interrupted). The one place they are turned into exits
+    (tests calling ``main`` see the ``SystemExit`` a user's shell would)."""
+    @functools.wraps(main)
+    def edge(*arguments, **keywords):
+        try:
+            return main(*arguments, **keywords)
+        except ProjectError as error:
+            console.close_line()
+            raise SystemExit(f"error: {error}") from None
+        except Stopped as stopped:
+            console.close_line()
+            print(str(stopped), file=sys.stderr, flush=True)
+            raise SystemExit(stopped.status) from None
+    return edge
+
+
 def run_script(main):
-    """Runs a script's ``main`` and exits with its status; warnings are one line each;
-    Ctrl-C ends it with one line (what is saved stays saved: every result is written
-    atomically) instead of a traceback."""
+    """Runs a script's ``main`` and exits with its status; warnings are one line each; the
+    library's exceptions as ``script_main`` says; Ctrl-C ends it with one line (what is
+    saved stays saved: every result is written atomically) instead of a traceback."""
     warnings.showwarning = show_warning_in_one_line
     try:
-        status = main()
+        status = script_main(main)()
     except KeyboardInterrupt:
         console.close_line()
         print("interrupted (Ctrl-C): everything finished so far is saved; rerun the same "

@@ -24,7 +24,7 @@ import argparse
 import dataclasses
 from pathlib import Path
 
-from runtime.console import format_seconds, run_script
+from runtime.console import format_seconds, run_script, script_main
 
 import numpy as np
 
@@ -139,6 +139,7 @@ def plot(rows, checkpoints, alphas, run, complete, figures_dir):
     figures.save_figure(figure, rows, figures_dir, NAME)
 
 
+@script_main
 @run_lock.releasing
 def main(argv=None):
     parser = command_line.script_parser(__doc__)

@@ -29,7 +29,7 @@ normalization, and its last batch normalization's γ and β gaps) into OUT, or
 import dataclasses
 from pathlib import Path
 
-from runtime.console import run_script
+from runtime.console import run_script, script_main
 
 import numpy as np
 
@@ -137,6 +137,7 @@ def mechanism(name, results):
     return rows
 
 
+@script_main
 @run_lock.releasing
 def main(argv=None):
     parser = command_line.script_parser(__doc__)

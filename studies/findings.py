@@ -24,7 +24,6 @@ A test regenerates the page and fails when the committed one differs.
 """
 import argparse
 import json
-import sys
 from pathlib import Path
 
 from experiments.findings import (findings_answer, findings_figure, readme_results,
@@ -32,6 +31,7 @@ from experiments.findings import (findings_answer, findings_figure, readme_resul
 from experiments.findings.findings_page import (PAGE, README, RESULTS, page, reading_rows,
                                                 tables)
 from runtime.files import atomic_write_text
+from runtime.console import run_script, script_main
 
 ANSWER_FILE = "findings_answer.json"
 
@@ -57,6 +57,7 @@ def generated_files(results):
             Path(results) / ANSWER_FILE: json.dumps(facts, indent=1, sort_keys=True) + "\n"}
 
 
+@script_main
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], allow_abbrev=False)
     parser.add_argument("--results", type=Path, default=RESULTS,
@@ -101,4 +102,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run_script(main)

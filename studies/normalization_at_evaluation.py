@@ -31,7 +31,7 @@ from experiments.measurement import forests
 from experiments.execution import grid, unit
 from experiments.statistics import intervals
 from experiments.runs.run_folder import check_writable
-from runtime.console import run_script, say
+from runtime.console import run_script, say, script_main
 from runtime.files import atomic_write_csv, atomic_write_text
 
 NAME = "normalization_at_evaluation"
@@ -147,6 +147,7 @@ def markdown(run, rows):
     return "\n".join(lines) + "\n"
 
 
+@script_main
 def main(argv=None):
     args = command_line.run_reader_parser(__doc__).parse_args(argv)
     run = command_line.finished_run(args, argv, NAME)

@@ -21,7 +21,7 @@ recalibrated units are kept in OUT/recalibrated/ so a rerun resumes.
 import dataclasses
 import json
 
-from runtime.console import run_script
+from runtime.console import run_script, script_main
 
 from experiments.runs import command_line
 from experiments.execution import grid, workers
@@ -93,6 +93,7 @@ def markdown(run, rows):
     return "\n".join(lines) + "\n"
 
 
+@script_main
 def main(argv=None):
     # It keeps recalibrated units in OUT/recalibrated/ (sharded like table1.py's), and
     # never changes or deletes the run's own.

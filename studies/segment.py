@@ -39,8 +39,8 @@ import argparse
 
 from experiments.runs.options import class_values, key_value, seed_value
 from experiments.segmentation import segmentation_plan
-from runtime.console import (console, format_seconds, on_terminal, run_script,
-                             say)
+from runtime.console import (console, format_seconds, on_terminal, run_script, say,
+                             script_main)
 from runtime.startup import import_tensorflow_quietly
 
 COLUMNS = ["run", "configuration", "fold", "subject", "role", "labelled_modality",
@@ -91,6 +91,7 @@ def parser():
     return parser
 
 
+@script_main
 def main(argv=None):
     args = parser().parse_args(argv)
     if args.patches_per_class < 1 or args.trees < 1:
@@ -110,11 +111,8 @@ def main(argv=None):
     for unit in units:  # every modality known to every network, before any work
         for modality in [labelled_name, *(m for m, _ in args.target)]:
             unit.input_name(modality)
-    try:
-        labelled_files = data.find_scans(args.data_dir, labelled_glob, args.label, args.mask)
-        steps = segmentation_plan.plan(args, units, labelled_files)
-    except data.DataError as error:
-        console.fail(str(error))
+    labelled_files = data.find_scans(args.data_dir, labelled_glob, args.label, args.mask)
+    steps = segmentation_plan.plan(args, units, labelled_files)
     check_writable(args.out)
     # The scores of earlier calls into this --out stay: this call's replace only its own.
     earlier = segmentation_report.read_table(args.out, COLUMNS)
@@ -150,8 +148,8 @@ def main(argv=None):
             if args.overlays:
                 segmentation_report.overlays(
                     unit, segmentation_plan.maps_folder(args.out, unit), args, class_spec)
-    except data.DataError as error:
-        console.fail(str(error))
+    except data.DataError as error:  # the scores so far are written; then the one error
+        raise data.DataError(str(error)) from None
     say(segmentation_report.write_summary(segmentation_report.merged(earlier, rows), args.out))
     if args.publish:
         segmentation_report.publish(args.out, args.publish)

@@ -80,3 +80,15 @@ def test_experiments_is_sub_packages_each_importing_only_the_layers_below():
                      if name.startswith("experiments.") and len(name.split(".")) > 1
                      and name.split(".")[1] not in allowed}
             assert not above, (path.relative_to(REPOSITORY), above)
+
+
+def test_the_library_raises_and_only_scripts_exit_or_print():
+    """models/, data/ and experiments/ raise exceptions (``runtime.errors``) and report
+    through the console; the scripts' edge (``runtime.console.script_main``) turns them
+    into an error line and an exit status, so the library runs in a notebook or a test."""
+    import re
+    pattern = re.compile(r"SystemExit|sys\.exit|^\s*print\(", re.M)
+    for package in ("models", "data", "experiments"):
+        for path in (REPOSITORY / package).rglob("*.py"):
+            found = pattern.findall(path.read_text())
+            assert not found, (path.relative_to(REPOSITORY), found)

@@ -17,7 +17,7 @@ from tests.conftest import TINY_RUN
 REPOSITORY = Path(__file__).resolve().parents[1]
 HOLD = ("import sys, time\nfrom experiments import run_lock\n"
         "try:\n    run_lock.hold(sys.argv[1], sys.argv[2], shard=sys.argv[3] == 'shard')\n"
-        "except SystemExit as error:\n    print(error.code); sys.exit(1)\n"
+        "except run_lock.RunBusyError as error:\n    print(f'error: {error}'); sys.exit(1)\n"
         "print('holding', flush=True)\ntime.sleep(float(sys.argv[4]))\n")
 
 
@@ -36,7 +36,7 @@ def test_a_second_writer_fails_at_once_naming_the_first(tmp_path):
         assert line == "holding\n"
         with pytest.raises(run_lock.RunBusyError) as refused:
             run_lock.hold(tmp_path / "run", "b")
-        message = str(refused.value.code)
+        message = f"error: {refused.value}"
         assert message.startswith(f"error: {tmp_path / 'run'} is being written by process "
                                   f"{first.pid} on ")
         assert "--wait" in message and "another --out" in message
@@ -130,4 +130,4 @@ def test_a_unit_of_other_options_is_refused_when_collecting(tmp_path):
     result_path.write_text(json.dumps(result))
     with pytest.raises(run_folder.RunFolderError) as refused:
         grid.collect(run, 2)
-    assert f"unit {result_path.parent} was made with other options" in str(refused.value.code)
+    assert f"unit {result_path.parent} was made with other options" in str(refused.value)

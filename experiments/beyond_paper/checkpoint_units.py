@@ -18,6 +18,7 @@ from experiments.measurement import features, mechanism
 from experiments.execution import grid, unit
 from experiments.beyond_paper import kept_scores
 from experiments.runs.run_folder import clear_unit, unit_dir, unit_label, write_unit_result
+from runtime.console import say
 from runtime.seeds import derived_seed
 
 CHECKPOINT_UNITS = "checkpoints"
@@ -51,7 +52,7 @@ def run_checkpoint_unit(run, configuration, patch_data, fold):
                                 c["evaluation_seconds"] for c in checkpoints), 2),
                             "evaluation_seconds": round(time.perf_counter() - begun, 2)})
         if run.verbose:
-            print(f"    {updates} updates: same {same:.1f} %, cross {cross:.1f} %", flush=True)
+            say(f"    {updates} updates: same {same:.1f} %, cross {cross:.1f} %")
 
     updates = run.extra["checkpoints"]
     network = unit.train_network(run, configuration, patch_data, fold,

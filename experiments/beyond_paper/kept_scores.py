@@ -15,13 +15,13 @@ from pathlib import Path
 import models
 from runtime.files import atomic_write_text
 from runtime.metadata import computed_on
+from runtime.errors import ProjectError
 
 UNITS_FOLDER = "units"
 
 
-class KeptScoresError(SystemExit):
-    def __init__(self, message):
-        super().__init__(f"error: {message}")
+class KeptScoresError(ProjectError):
+    """Kept scores that cannot be used by this run (another run's, or damaged)."""
 
 
 def identity(run, input_identities):

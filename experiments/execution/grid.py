@@ -22,6 +22,7 @@ from experiments.execution.unit import UNITS
 from runtime.console import (INTERRUPTED, PREEMPTED, console, format_seconds, on_terminal,
                              say, writing_under)
 from runtime.startup import import_tensorflow_quietly
+from runtime.errors import ProjectError, Stopped
 
 
 def prepare(run, args, read_only=False, before_opening=None):
@@ -74,8 +75,6 @@ def prepare(run, args, read_only=False, before_opening=None):
             # This start made the folder (the phantoms, their cache): a start that fails
             # leaves none behind.
             shutil.rmtree(run.out, ignore_errors=True)
-        if isinstance(error, data.DataError):
-            console.fail(str(error))
         raise
     cache.commit(log=say)
     return patch_data
@@ -134,25 +133,22 @@ def run_tasks(tasks, shard, command, out, describe=None, shape="", workers=None)
         except models.TrainingStopped as stopped:
             console.close_line()
             if stop.get("signal") == signal.SIGINT:  # Ctrl-C saved the training, as SIGTERM
-                print(f"interrupted (Ctrl-C) in {task.label}: {stopped}. {done} units of this "
-                      f"call finished and are saved in {out}. Resume with the same "
-                      f"command:\n  {command}", file=sys.stderr, flush=True)
-                raise SystemExit(INTERRUPTED) from None
-            print(f"stopped (SIGTERM) in {task.label}: {stopped}. {done} units of this call "
-                  f"finished and are saved in {out}. The same command resumes (a job "
-                  f"script requeues on exit status {PREEMPTED}):\n  {command}",
-                  file=sys.stderr, flush=True)
-            raise SystemExit(PREEMPTED) from None
+                raise Stopped(f"interrupted (Ctrl-C) in {task.label}: {stopped}. {done} units "
+                              f"of this call finished and are saved in {out}. Resume with the "
+                              f"same command:\n  {command}", INTERRUPTED) from None
+            raise Stopped(f"stopped (SIGTERM) in {task.label}: {stopped}. {done} units of this "
+                          f"call finished and are saved in {out}. The same command resumes (a "
+                          f"job script requeues on exit status {PREEMPTED}):\n  {command}",
+                          PREEMPTED) from None
         except KeyboardInterrupt:
             console.close_line()
             if task.directory is not None and task.directory.is_dir() \
                     and not any(task.directory.iterdir()):
                 task.directory.rmdir()  # stopped before it wrote anything: no empty folder
-            print(f"interrupted (Ctrl-C) in {task.label}: {done} units of this call finished "
-                  f"and are saved in {out} ({len(mine) - len(todo) + done} of this call's "
-                  f"{len(mine)}). Resume with the same command:\n  {command}",
-                  file=sys.stderr, flush=True)
-            raise SystemExit(INTERRUPTED) from None
+            raise Stopped(f"interrupted (Ctrl-C) in {task.label}: {done} units of this call "
+                          f"finished and are saved in {out} ({len(mine) - len(todo) + done} of "
+                          f"this call's {len(mine)}). Resume with the same command:\n  "
+                          f"{command}", INTERRUPTED) from None
         say(describe(result) if describe else
             f"    same {result['same']:.1f} %, cross {result['cross']:.1f} %"
             + (f" ({format_seconds(result['seconds'])})" if result.get("seconds") else ""))
@@ -236,12 +232,12 @@ def complete_configurations(run, fold_count, explicit):
     labels = [label for found in missing.values() for label in found]
     listed = f"{', '.join(labels[:4])}{' …' if len(labels) > 4 else ''}"
     if missing and explicit:
-        raise SystemExit(f"error: {len(labels)} units of {run.out} are not finished "
+        raise ProjectError(f"{len(labels)} units of {run.out} are not finished "
                          f"({listed}); finish them with table1.py and the same options, or "
                          "leave their configurations out of --configs")
     complete = [c for c in run.configurations if c.name not in missing]
     if not complete:
-        raise SystemExit(f"error: no configuration of {run.out} is finished on every fold "
+        raise ProjectError(f"no configuration of {run.out} is finished on every fold "
                          f"({len(labels)} units missing: {listed}); finish the run with "
                          "table1.py first")
     if missing:

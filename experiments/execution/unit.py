@@ -29,6 +29,7 @@ from runtime.console import say
 from runtime.metadata import computed_on
 from runtime.seeds import derived_seed, seed_everything
 from runtime.timing import Stopwatch, TimedPatches
+from runtime.errors import ProjectError
 
 UNITS = "units"
 
@@ -187,8 +188,8 @@ def scored_features(features, trees, seed, label):
     stop the call with an error naming the unit (``label``): every forest would guess."""
     degenerate = degenerate_modalities(features)
     if degenerate:
-        raise SystemExit(
-            f"error: unit {label}: its network gives features that cannot tell patches apart ("
+        raise ProjectError(
+            f"unit {label}: its network gives features that cannot tell patches apart ("
             + "; ".join(f"{name}: {why}" for name, why in degenerate.items()) + "), so every "
             "forest would guess. Nothing of it is saved; change the settings (e.g. more "
             "--filters, a smaller learning rate) before running it again")
@@ -222,7 +223,7 @@ def run_unit(run, configuration, patch_data, fold, repeat=0):
             scores = scored_features(features, run.trees,
                                      forest_seed(run, configuration, fold, repeat),
                                      unit_label(configuration.name, fold, repeat))
-        except SystemExit:
+        except ProjectError:
             shutil.rmtree(directory)
             raise
     result = {"configuration": configuration.name, "fold": fold, "repeat": repeat,

@@ -26,6 +26,7 @@ from pathlib import Path
 
 from experiments.runs.options import configured_count
 from runtime.console import INTERRUPTED, PREEMPTED, console, format_seconds, say
+from runtime.errors import ProjectError, Stopped
 
 POLL_SECONDS = 2.0
 ONE_THREAD = {"TF_NUM_INTRAOP_THREADS": "1", "TF_NUM_INTEROP_THREADS": "1"}
@@ -104,7 +105,7 @@ def run_workers(tasks, worker_plan, command, out, shape=""):
         workers.append(subprocess.Popen(worker_plan.command(index), stdout=handle,
                                         stderr=subprocess.STDOUT, env=environment,
                                         start_new_session=True))
-    started, done, paces = time.perf_counter(), set(), []
+    started, done, paces, failure = time.perf_counter(), set(), [], []
     saving = saves_training_states(worker_plan.arguments)
 
     def finished_now():
@@ -119,11 +120,13 @@ def run_workers(tasks, worker_plan, command, out, shape=""):
         states = (" and the workers saved the state of the trainings in progress" if saving
                   else " (no training state is saved under --checkpoint-every off: the "
                   "trainings in progress start over)")
-        print(f"{cause}: {count} of this call's {len(todo)} units finished and are saved in "
-              f"{out}{states}. The same command resumes"
-              + (f" (a job script requeues on exit status {PREEMPTED})" if status == PREEMPTED
-                 else "") + f":\n  {command}", file=sys.stderr, flush=True)
-        raise SystemExit(status)
+        message = (f"{cause}: {count} of this call's {len(todo)} units finished and are saved "
+                   f"in {out}{states}. The same command resumes"
+                   + (f" (a job script requeues on exit status {PREEMPTED})"
+                      if status == PREEMPTED else "") + f":\n  {command}")
+        if status == 1:  # a failure, not a stop on request
+            raise ProjectError(f"{failure[0]}; {message}")
+        raise Stopped(message, status)
 
     def terminated(signum, frame):  # a cluster's warning signal: the workers save and stop
         stop(workers, signal.SIGTERM)
@@ -159,8 +162,7 @@ def run_workers(tasks, worker_plan, command, out, shape=""):
                 stop(workers, signal.SIGTERM)
                 console.close_line()
                 index, code = failed[0]
-                print(f"error: {worker_failure(index, code, worker_plan.count, logs)}",
-                      file=sys.stderr, flush=True)
+                failure.append(worker_failure(index, code, worker_plan.count, logs))
                 stopped_line("stopped the other workers", 1)
             time.sleep(POLL_SECONDS)
     except KeyboardInterrupt:  # Ctrl-C: the workers save their trainings, as on SIGTERM
@@ -177,8 +179,8 @@ def run_workers(tasks, worker_plan, command, out, shape=""):
         stopped_line("stopped (SIGTERM to the workers)", PREEMPTED)
     if failed:
         index, code = failed[0]
-        raise SystemExit(f"error: {worker_failure(index, code, worker_plan.count, logs)}; what "
-                         "finished is saved, rerun to resume")
+        raise ProjectError(f"{worker_failure(index, code, worker_plan.count, logs)}; what "
+                           "finished is saved, rerun to resume")
     return len(done)
 
 

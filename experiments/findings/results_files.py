@@ -7,6 +7,7 @@ import csv
 import json
 import math
 from pathlib import Path
+from runtime.errors import ProjectError
 
 VERDICTS = ("reproduced", "contradicted", "undecided")
 # What each kind of result is: its data file, and the files that show it was made.
@@ -20,9 +21,8 @@ ROW_NUMBERS = ("same", "same_low", "same_high", "cross", "cross_low", "cross_hig
 CLAIM_NUMBERS = ("difference", "low", "high")
 
 
-class ResultsError(SystemExit):
-    def __init__(self, message):
-        super().__init__(f"error: {message}")
+class ResultsError(ProjectError):
+    """A committed result file that is missing, damaged or disagrees with another."""
 
 
 def check_complete(results):

@@ -11,6 +11,7 @@ from experiments.execution.unit import UNITS
 from experiments.paper.configurations import CONFIGURATIONS
 from runtime.console import format_seconds, say
 from runtime.files import atomic_write_csv
+from runtime.errors import ProjectError
 
 # A figure script draws fixed units of a run: it takes no option that chooses units to
 # train (--configs, --shard, --repeats) and none that deletes units.
@@ -43,7 +44,7 @@ def four_settings(alpha, option="--alpha"):
     chosen = [c for c in CONFIGURATIONS if c.kind == "axial" and c.alpha == alpha]
     if not chosen:
         alphas = sorted({c.alpha for c in CONFIGURATIONS if c.alpha is not None})
-        raise SystemExit(f"error: {option} {alpha:g} is not in the grid; choose from "
+        raise ProjectError(f"{option} {alpha:g} is not in the grid; choose from "
                          f"{', '.join(f'{a:g}' for a in alphas)}")
     return chosen
 
@@ -67,8 +68,8 @@ def prepare_figure_run(args, argv, script, configurations):
     missing = grid.unfinished(run, needed)
     if missing and not args.train_missing:
         names = [f"{c.name}/fold{f}" for c, f, _ in missing]
-        raise SystemExit(
-            f"error: {run.out} lacks {len(missing)} of the {len(needed)} units this figure "
+        raise ProjectError(
+            f"{run.out} lacks {len(missing)} of the {len(needed)} units this figure "
             f"needs ({', '.join(names[:6])}{' …' if len(names) > 6 else ''}). Train them with "
             f"`{table1_command(run, configurations)}`, or rerun this command with "
             "--train-missing.")
@@ -114,7 +115,7 @@ def figures_dir_of(args, run):
 def chosen_fold(fold, fold_count):
     """--fold (counted from 0, as the run folder's fold<k>), checked against the run."""
     if not 0 <= fold < fold_count:
-        raise SystemExit(f"error: --fold {fold}: the run has folds 0..{fold_count - 1} "
+        raise ProjectError(f"--fold {fold}: the run has folds 0..{fold_count - 1} "
                          "(the run folder's fold0, fold1, …)")
     return fold
 

@@ -18,6 +18,7 @@ from experiments.runs.run import Run, default_out, keras_backend_name
 KERAS_BACKENDS = ("tensorflow", "jax", "torch")
 from experiments.paper.configurations import CONFIGURATIONS, RUN_PRESETS
 from runtime.console import on_terminal
+from runtime.errors import ProjectError
 
 FETCHED = {"msd-brats", "open-ms"}  # named public datasets that data.fetch can download
 
@@ -50,7 +51,7 @@ def selected_configurations(patterns):
     chosen = [c for c in CONFIGURATIONS if any(fnmatch(c.name, p) for p in patterns)]
     unmatched = [p for p in patterns if not any(fnmatch(c.name, p) for c in CONFIGURATIONS)]
     if unmatched:
-        raise SystemExit(f"error: --configs {unmatched} match no configuration; choose from "
+        raise ProjectError(f"--configs {unmatched} match no configuration; choose from "
                          f"{', '.join(c.name for c in CONFIGURATIONS)}")
     return chosen
 
@@ -61,9 +62,9 @@ def parse_shard(text):
     try:
         index, count = (int(part) for part in text.split("/"))
     except ValueError:
-        raise SystemExit(f"error: --shard takes I/N (e.g. 0/4), got {text!r}") from None
+        raise ProjectError(f"--shard takes I/N (e.g. 0/4), got {text!r}") from None
     if not (count >= 1 and 0 <= index < count):
-        raise SystemExit(f"error: --shard {text}: need 0 <= I < N")
+        raise ProjectError(f"--shard {text}: need 0 <= I < N")
     return index, count
 
 
@@ -74,7 +75,7 @@ def _modality_patterns(pairs):
         glob, _, channel = value.partition("#")
         if channel:
             if not channel.isdigit():
-                raise SystemExit(f"error: --modality {name}={value}: the channel after # must be "
+                raise ProjectError(f"--modality {name}={value}: the channel after # must be "
                                  "a number (0 for the first)")
             channels[name] = int(channel)
         patterns[name] = glob
@@ -88,31 +89,31 @@ def resolve_run(args, argv=None, script="reproduce/table1.py", out_suffix=""):
     preset = RUN_PRESETS[args.preset]
     backend = keras_backend_name()
     if backend not in KERAS_BACKENDS:
-        raise SystemExit(f"error: KERAS_BACKEND={backend} is not a Keras backend this project "
+        raise ProjectError(f"KERAS_BACKEND={backend} is not a Keras backend this project "
                          f"runs on; choose one of {', '.join(KERAS_BACKENDS)} (JAX and PyTorch: "
                          "pip install -r requirements-backends.txt)")
     if backend != "tensorflow":
         import importlib.util
         if importlib.util.find_spec({"jax": "jax", "torch": "torch"}[backend]) is None:
-            raise SystemExit(f"error: KERAS_BACKEND={backend}, but {backend} is not installed: "
+            raise ProjectError(f"KERAS_BACKEND={backend}, but {backend} is not installed: "
                              "pip install -r requirements-backends.txt, or leave KERAS_BACKEND "
                              "unset for TensorFlow")
     from experiments.runs.options import configured_count
     configured_count()  # a bad $CROSS_MODALITY_WORKERS stops here, before any work
     if getattr(args, "shard", None) and getattr(args, "workers", None) not in (None, 1):
-        raise SystemExit("error: --workers with --shard: a shard runs in its own process; "
+        raise ProjectError("--workers with --shard: a shard runs in its own process; "
                          "start more shards instead (or leave --shard out and give --workers)")
     if getattr(args, "distribute", "none") == "mirrored" and backend != "tensorflow":
-        raise SystemExit(f"error: --distribute mirrored is TensorFlow's MirroredStrategy; under "
+        raise ProjectError(f"--distribute mirrored is TensorFlow's MirroredStrategy; under "
                          f"KERAS_BACKEND={backend} train on one device (leave --distribute out)")
     filters = args.filters or preset.filters
     if filters[-1] < 2 and args.vector_normalization != "never":
-        raise SystemExit(f"error: --filters {','.join(map(str, filters))}: the encoder's last "
+        raise ProjectError(f"--filters {','.join(map(str, filters))}: the encoder's last "
                          "layer gives the features, and the feature-vector normalization "
                          "(§II-C) sets a single feature to 0 for every patch; give at least 2 "
                          "(or --vector-normalization never)")
     if args.updates and args.epochs:
-        raise SystemExit("error: give --updates or --epochs, not both")
+        raise ProjectError("give --updates or --epochs, not both")
     out = args.out or default_out(args.dataset, args.phantom, args.preset, args.seed,
                                   out_suffix)
     classes = dict(args.classes)
@@ -121,10 +122,10 @@ def resolve_run(args, argv=None, script="reproduce/table1.py", out_suffix=""):
     subjects, phantom_subjects, fetch_options = args.subjects, None, None
     if args.dataset == "synthetic":
         if args.data_dir:
-            raise SystemExit("error: --data-dir is for --dataset oai|brats|folder; the synthetic "
+            raise ProjectError("--data-dir is for --dataset oai|brats|folder; the synthetic "
                              "data is written into the run folder")
         if isinstance(subjects, list):
-            raise SystemExit("error: --subjects for the synthetic data is a count")
+            raise ProjectError("--subjects for the synthetic data is a count")
         phantom_subjects, subjects = subjects or preset.synthetic_subjects, None
         data_dir = Path(out) / "data" / args.phantom
         dataset_preset = "oai" if args.phantom == "knee" else "brats"
@@ -138,7 +139,7 @@ def resolve_run(args, argv=None, script="reproduce/table1.py", out_suffix=""):
         dataset_preset, default_table = args.dataset, "brats"
     else:
         if not args.data_dir:
-            raise SystemExit(f"error: --dataset {args.dataset} needs --data-dir")
+            raise ProjectError(f"--dataset {args.dataset} needs --data-dir")
         data_dir, dataset_preset = args.data_dir, args.dataset
         default_table = {"oai": "oai", "brats": "brats"}.get(args.dataset, "none")
     try:
@@ -146,7 +147,7 @@ def resolve_run(args, argv=None, script="reproduce/table1.py", out_suffix=""):
                                  label=args.label, mask=args.mask, classes=classes or None,
                                  group_pattern=args.group_pattern, select=select)
     except ValueError as error:
-        raise SystemExit(f"error: {error}") from None
+        raise ProjectError(f"{error}") from None
     table = args.published or default_table
     if args.cache_dir:
         cache_dir = args.cache_dir

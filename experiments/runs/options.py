@@ -7,6 +7,7 @@ from pathlib import Path
 
 from models.readings import DROPOUT_DISTRIBUTIONS, LAST_BLOCKS, VECTOR_NORMALIZATION_SCOPES
 from experiments.paper.configurations import CONFIGURATIONS, RUN_PRESETS
+from runtime.errors import ProjectError
 
 DATASETS = ["synthetic", "oai", "brats", "folder", "msd-brats", "open-ms"]
 
@@ -277,7 +278,7 @@ def configured_count():
     if not configured:
         return None
     if not configured.isdigit() or int(configured) < 1:
-        raise SystemExit(f"error: CROSS_MODALITY_WORKERS={configured!r} is not a number of "
+        raise ProjectError(f"CROSS_MODALITY_WORKERS={configured!r} is not a number of "
                          "worker processes (1 or more); set it to one, or unset it for one "
                          "per usable core")
     return int(configured)

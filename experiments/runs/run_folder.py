@@ -21,6 +21,7 @@ import warnings
 from pathlib import Path
 
 from runtime.files import atomic_write_text, checksum_of_file
+from runtime.errors import ProjectError
 
 RUN_FILE = "run.json"
 RUN_FILE_VERSION = 2
@@ -50,11 +51,8 @@ def input_identities(paths, known=None, hashes=None):
 
 
 # -- run.json -------------------------------------------------------------------------------
-class RunFolderError(SystemExit):
+class RunFolderError(ProjectError):
     """A run folder that cannot be used as asked; the message says how to proceed."""
-
-    def __init__(self, message):
-        super().__init__(f"error: {message}")
 
 
 def check_writable(out, option="--out", purpose="the run"):

@@ -16,6 +16,7 @@ import models
 from experiments.measurement.forests import fitted_forest
 from experiments.runs.run_folder import RUN_FILE, read_unit_result
 from runtime.seeds import derived_seed
+from runtime.errors import ProjectError
 
 PREDICTION_CHUNK = 200_000  # voxels per forest call: bounds the memory of predict_proba
 
@@ -43,7 +44,7 @@ class Unit:
         if names == [models.BASELINE_MODALITY]:
             return names[0]
         if modality not in names:
-            raise SystemExit(f"error: the network of {self.directory} has no {modality} "
+            raise ProjectError(f"the network of {self.directory} has no {modality} "
                              f"encoder; it knows {', '.join(names)}")
         return modality
 
@@ -53,22 +54,22 @@ def load_unit(directory):
     error when it is not a finished unit with one network for every modality."""
     directory = Path(directory)
     if (directory / RUN_FILE).exists():
-        raise SystemExit(f"error: {directory} is a run folder, not a unit: name its units, "
+        raise ProjectError(f"{directory} is a run folder, not a unit: name its units, "
                          f"e.g. {directory / 'units' / 'dropout+norm-a0' / 'fold0'} (a glob "
                          "such as 'OUT/units/*-a0/fold*' names several)")
     result = (read_unit_result(directory, consequence="segment.py cannot use it")
               if directory.is_dir() else None)
     if result is None:
-        raise SystemExit(f"error: {directory} is not a finished unit (no valid result.json "
+        raise ProjectError(f"{directory} is not a finished unit (no valid result.json "
                          "beside its network): train it with table1.py and the same run "
                          "options (e.g. --configs dropout+norm-a0 --out OUT), then name "
                          "OUT/units/<configuration>/fold<k>")
     if not (directory / "model.keras").exists():
         if any(directory.glob("model_*.keras")):
-            raise SystemExit(f"error: {directory} holds one network per training modality (the "
+            raise ProjectError(f"{directory} holds one network per training modality (the "
                              "training-modality baseline): segmentation needs one network that "
                              "serves every modality")
-        raise SystemExit(f"error: {directory} is a control without a network "
+        raise ProjectError(f"{directory} is a control without a network "
                          f"({result.get('configuration')}: the forests see raw intensities): "
                          "segmentation needs a trained network that serves every modality")
     network = models.load_network(directory / "model.keras")
@@ -113,7 +114,7 @@ def training_samples(unit, scans, modality, class_spec, per_class, seed):
     features, labels, counts = [], [], np.zeros(len(class_spec.class_names))
     for scan in scans:
         if scan.labels is None:
-            raise SystemExit(f"error: {scan.image}: the labelled scans need a label map, and "
+            raise ProjectError(f"{scan.image}: the labelled scans need a label map, and "
                              f"subject {scan.subject} has none")
         class_map = data.class_map_from_labels(scan.labels, scan.region, class_spec,
                                                scan.label_file)

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import data
 from experiments.segmentation import segmentation_records as records
+from runtime.errors import ProjectError
 
 
 def names(text):
@@ -21,7 +22,7 @@ def unit_folders(patterns):
         if glob.has_magic(pattern):
             found = sorted(Path(p) for p in glob.glob(pattern))
             if not found:
-                raise SystemExit(f"error: --unit {pattern} matches no folder")
+                raise ProjectError(f"--unit {pattern} matches no folder")
             folders += found
         else:
             folders.append(Path(pattern))
@@ -53,10 +54,10 @@ def plan(args, units, labelled_files):
     known = [f.subject for f in labelled_files]
     asked = names(args.labelled_subjects)
     if asked is not None and not asked:
-        raise SystemExit("error: --labelled-subjects names no subject")
+        raise ProjectError("--labelled-subjects names no subject")
     unknown = [name for name in asked or [] if name not in known]
     if unknown:
-        raise SystemExit(f"error: --labelled-subjects {', '.join(unknown)}: no "
+        raise ProjectError(f"--labelled-subjects {', '.join(unknown)}: no "
                          f"{args.labelled[1]!r} scan under {args.data_dir}; found "
                          f"{', '.join(known[:8]) or 'none'}")
     steps, folders, conflicts = [], {}, []
@@ -64,12 +65,12 @@ def plan(args, units, labelled_files):
         folder = maps_folder(args.out, unit)
         other = folders.setdefault(folder, unit.directory.resolve())
         if other != unit.directory.resolve():
-            raise SystemExit(f"error: units {other} and {unit.directory} would share the map "
+            raise ProjectError(f"units {other} and {unit.directory} would share the map "
                              f"folder {folder}: give them in separate calls with other --out")
         chosen = asked or [name for name in known if name not in unit.test_subjects]
         scans = [f for f in labelled_files if f.subject in chosen]
         if not scans:
-            raise SystemExit(f"error: {unit.name}: no labelled subject is left for the forest "
+            raise ProjectError(f"{unit.name}: no labelled subject is left for the forest "
                              f"(every scan under {args.data_dir} is one of its test subjects); "
                              "give --labelled-subjects")
         labelled = {f.subject: records.scan_identity(f, checksums) for f in scans}
@@ -94,7 +95,7 @@ def plan(args, units, labelled_files):
     if conflicts:
         path, changed = conflicts[0]
         more = f" (and {len(conflicts) - 1} more maps)" if len(conflicts) > 1 else ""
-        raise SystemExit(f"error: {path.parent} holds maps made under other options{more}: "
+        raise ProjectError(f"{path.parent} holds maps made under other options{more}: "
                          f"{'; '.join(changed[:6])}. Give another --out, or delete those maps "
                          "to make them again under these options")
     return steps

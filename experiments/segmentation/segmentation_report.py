@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from runtime.files import atomic_write_csv, atomic_write_text
+from runtime.errors import ProjectError
 
 
 def write_table(rows, out, columns):
@@ -44,7 +45,7 @@ def read_table(out, columns):
                 row[column] = kind(row[column]) if row[column] not in ("", "nan") else math.nan
             row.setdefault("run_id", "")
     except (OSError, ValueError, csv.Error, KeyError) as error:
-        raise SystemExit(f"error: {path} cannot be read as the scores of earlier calls "
+        raise ProjectError(f"{path} cannot be read as the scores of earlier calls "
                          f"({error}); move it away, or give another --out") from None
     return rows
 
