@@ -3,7 +3,7 @@
 The network sees arrays only: it knows nothing about files or datasets (see ``data``).
 
     axial.py          Fig. 1: encoders, normalization, mean, decoders (``build_axial_network``)
-    train_step.py     equations (1)–(3) and the train step with modality dropout
+    axial_network.py  AxialNetwork: equations (1)–(3) and the train step with modality dropout
     readings.py       the choices the paper leaves open, by name
     layers.py         the normalizations (§II-C, §II-D), the masked mean
     fast_layers.py    TensorFlow's speed paths for batch normalization and Conv3DTranspose
@@ -50,7 +50,7 @@ _SOURCES = {
     "readings": ["DROPOUT_DISTRIBUTIONS", "LAST_BLOCKS", "VECTOR_NORMALIZATION_SCOPES",
                  "all_nonempty_subsets", "dropout_subset_weights", "uses_vector_normalization"],
     "recalibration": ["normalization_layers", "recalibrate_statistics"],
-    "train_step": ["AxialNetwork"],
+    "axial_network": ["AxialNetwork"],
     "training": ["AtUpdates", "distribution_scope", "make_optimizer", "train",
                  "use_mixed_precision"],
 }

@@ -6,7 +6,7 @@ x^m to a representation f^m(x^m); each is normalized — per sample across its f
 shrinking the features) or per feature across the data (``FixedNormalization``,
 §II-D); the mean over the *available* modalities gives f(x); every decoder g^m
 reconstructs x^m from f(x). The objective (1)–(3) and the train step with modality
-dropout are in ``train_step.py``; the readings the paper leaves open in ``readings.py``.
+dropout are in ``axial_network.py`` (``AxialNetwork``); the readings the paper leaves open in ``readings.py``.
 
 The layer sizes (the paper's Fig. 2 is lost: a reconstruction, see docs/design.md) are parameters:
 
@@ -24,7 +24,7 @@ from keras import layers
 from .fast_layers import batch_normalization, transposed_convolution
 from .layers import FeatureVectorNormalization, FixedNormalization, layer_name, masked_mean
 from .readings import LAST_BLOCKS, dropout_subset_weights, uses_vector_normalization
-from .train_step import AxialNetwork
+from .axial_network import AxialNetwork
 
 PATCH_SIZE = 15  # the default input; reproduce/ passes the data layer's patch size
 FILTERS = (32, 64, 128)

@@ -4,7 +4,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from . import axial, fast_layers, layers, train_step  # noqa: F401  (registers the saved classes)
+from . import axial, axial_network, fast_layers, layers  # noqa: F401  (registers the saved classes)
 from .axial import layer_name
 from .batches import as_modality_tuple, without_autotuning
 
