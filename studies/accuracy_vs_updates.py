@@ -34,7 +34,7 @@ from experiments.reports import figures
 from experiments.execution import grid, workers
 from experiments.beyond_paper import kept_scores, length_mechanism
 from experiments.reports.table_report import grouped_by_fold
-from experiments.beyond_paper.checkpoint_units import collect_with_kept, kept_tasks
+from experiments.beyond_paper.training_length_units import collect_with_kept, kept_tasks
 from experiments.runs.run_folder import check_writable, require_run
 from runtime.console import say
 from runtime.files import atomic_write_csv, atomic_write_text
