@@ -333,8 +333,14 @@ def read_unit_result(directory, verify=True, consequence="it will be trained aga
     return result
 
 
+_warned = set()  # (unit, problem) already said in this process: said once, not per look
+
+
 def _damaged(directory, problem, consequence, state="damaged"):
-    warnings.warn(f"unit {directory} is {state} ({problem}); {consequence}", stacklevel=3)
+    key = (str(directory), problem, consequence)
+    if key not in _warned:
+        _warned.add(key)
+        warnings.warn(f"unit {directory} is {state} ({problem}); {consequence}", stacklevel=3)
     return None
 
 
