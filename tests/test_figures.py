@@ -270,3 +270,50 @@ def test_a_figure_script_with_default_options_changes_no_tracked_file(tmp_path):
     status = subprocess.run([*git, "status", "--porcelain"], cwd=copy, capture_output=True,
                             text=True, check=True).stdout
     assert status == ""
+
+
+def test_a_finished_run_is_opened_by_its_folder_and_left_as_it_was(run_folder, tmp_path):
+    """The review: a figure of a run made with many options meant retyping them all. Now
+    RUN_FOLDER is enough (its run.json records the run), the folder's files stay byte for
+    byte, and a run.json of the time before the record gets one line with the remedy."""
+    import json
+    out = run_folder / "run"  # made by the parametrized test above (with --train-missing)
+    assert (out / "units").is_dir(), "run the module's figure tests first"
+
+    def contents():
+        return {str(p.relative_to(out)): p.read_bytes() for p in out.rglob("*")
+                if p.is_file() and ".writer.lock" not in p.name}
+    before = contents()
+    assert fig5.main([str(out), "--figures-dir", str(tmp_path / "figures")]) == 0
+    assert (tmp_path / "figures" / "fig5.png").is_file()
+    assert contents() == before
+    with pytest.raises(SystemExit) as refused:
+        fig5.main([str(out), "--out", str(out)])
+    assert "give the run folder" in str(refused.value.code)
+    copy = tmp_path / "old"
+    copy.mkdir()
+    stored = json.loads((out / "run.json").read_text())
+    del stored["run"]
+    (copy / "run.json").write_text(json.dumps(stored))
+    with pytest.raises(SystemExit) as refused:
+        fig5.main([str(copy)])
+    assert str(refused.value.code).startswith(
+        f"error: {copy / 'run.json'} was written before run folders recorded their settings")
+    with pytest.raises(SystemExit) as refused:
+        fig5.main([str(tmp_path / "nowhere")])
+    assert "is not a folder" in str(refused.value.code)
+
+
+def test_a_run_is_rebuilt_from_its_record():
+    """settings → record → settings: the same run (fingerprint and all)."""
+    import json
+    from experiments.runs import command_line
+    from experiments.runs.run import run_from_record, run_record
+    for argv in ([], ["--phantom", "brain", "--subjects", "4", "--configs", "plain-a0",
+                      "--repeats", "2", "--checkpoint-every", "off"],
+                 ["--dataset", "folder", "--data-dir", "/data", "--modality", "A=a_*.nii.gz",
+                  "--modality", "B=b_*.nii.gz", "--label", "l_*.nii.gz", "--class", "x=1,2",
+                  "--out", "/runs/r", "--momentum", "0.99"]):
+        run = command_line.resolve_run(command_line.script_parser("x").parse_args(argv), argv)
+        again = run_from_record(json.loads(json.dumps(run_record(run))))
+        assert again == run and again.fingerprint() == run.fingerprint()

@@ -48,7 +48,7 @@ def prepare(run, args, read_only=False, before_opening=None):
         run_lock.hold(run.out, options_sha256(run), shard=bool(getattr(args, "shard", None)),
                       wait=getattr(args, "wait", False), log=say)
     if run.dataset == "synthetic":
-        write_phantoms(run, args.phantom)
+        write_phantoms(run, run.data_dir.name)  # OUT/data/<phantom>
     models.use_mixed_precision(run.precision == "mixed_float16")
     if run.precision == "mixed_float16" and not tensorflow.config.list_physical_devices("GPU"):
         say("note: --mixed-precision on a CPU is slower than float32 (float16 kernels are "
@@ -76,7 +76,8 @@ def prepare(run, args, read_only=False, before_opening=None):
             # leaves none behind.
             shutil.rmtree(run.out, ignore_errors=True)
         raise
-    cache.commit(log=say)
+    if not read_only:  # a reader leaves the cache as it found it (its memo, its sizes)
+        cache.commit(log=say)
     return patch_data
 
 

@@ -21,7 +21,7 @@ NOT_FOR_FIGURES = ("configs", "shard", "repeats", "discard_stale_units", "worker
 def figure_parser(doc, alpha=0.1, alpha_option=True, fold_option=None):
     """The common options plus --alpha, --figures-dir and --train-missing; --fold when
     ``fold_option`` says what of the fold is shown (e.g. "model")."""
-    parser = command_line.script_parser(doc, omit=NOT_FOR_FIGURES)
+    parser = command_line.add_run_folder(command_line.script_parser(doc, omit=NOT_FOR_FIGURES))
     group = parser.add_argument_group("figure")
     if fold_option:
         group.add_argument("--fold", type=int, default=0, help=f"which fold's {fold_option}, "
@@ -54,7 +54,7 @@ def prepare_figure_run(args, argv, script, configurations):
     Missing (or damaged) units are trained only with --train-missing; otherwise the
     script stops, naming them and the table1.py command that trains them.
     Returns (run, patch_data, figures_dir)."""
-    run = command_line.resolve_run(args, argv, script=f"reproduce/{script}")
+    run = command_line.opened_run(args, argv, f"reproduce/{script}")
     run = dataclasses.replace(run, configurations=list(configurations))
     if not args.train_missing:  # nothing is written where no run is
         require_run(run.out, script, f"the units of {', '.join(c.name for c in configurations)} "

@@ -190,10 +190,31 @@ def progress_level(verbose, stream=None):
     return 0 if verbose == 1 and not on_terminal(stream) else verbose
 
 
+def add_run_folder(parser):
+    """The optional RUN_FOLDER argument of a script that reads a finished run."""
+    parser.add_argument("run_folder", nargs="?", type=Path, metavar="RUN_FOLDER",
+                        help="a finished run's folder (e.g. runs/synthetic-knee-quick-seed0): "
+                        "the run is opened from its run.json, no option retyped; without it, "
+                        "the run's own options (as table1.py took them) find it")
+    return parser
+
+
+def opened_run(args, argv, script):
+    """The run a reading script works on: recorded in RUN_FOLDER's run.json, or resolved
+    from the run's own options (``resolve_run``)."""
+    if getattr(args, "run_folder", None) is None:
+        return resolve_run(args, argv, script=script)
+    if args.out is not None:
+        raise ProjectError(f"give the run folder ({args.run_folder}) or --out, not both")
+    from experiments.runs.run_folder import recorded_run
+    return recorded_run(args.run_folder)
+
+
 def run_reader_parser(doc, omit=WRITER_ONLY):
-    """The options of a script that reads a finished run: the run's own options (they
-    find its folder) and --figures-dir; none that deletes, shards or distributes."""
-    parser = script_parser(doc, omit)
+    """The options of a script that reads a finished run: its folder (RUN_FOLDER), or the
+    run's own options (they find its folder); --figures-dir; none that deletes, shards or
+    distributes."""
+    parser = add_run_folder(script_parser(doc, omit))
     parser.add_argument("--figures-dir", type=Path, help="where the MD, CSV and JSON go "
                         "(default: the run folder)")
     return parser
@@ -203,6 +224,6 @@ def finished_run(args, argv, name):
     """The Run of ``studies/<name>.py``'s options, refused (nothing written) when its folder
     holds no run."""
     from experiments.runs.run_folder import require_run
-    run = resolve_run(args, argv, script=f"studies/{name}.py")
+    run = opened_run(args, argv, f"studies/{name}.py")
     require_run(run.out, f"{name}.py", "table1.py and the same options")
     return run

@@ -3,7 +3,7 @@ paper leaves open, and where its folder goes by default. Built by
 ``command_line.resolve_run``; immutable (a variant is ``dataclasses.replace(run, ...)``).
 """
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 
@@ -87,6 +87,51 @@ class Run:
         if backend != "tensorflow":  # units of two backends never share a run folder
             fingerprint["keras_backend"] = backend
         return json.loads(json.dumps(fingerprint, default=str))
+
+
+def run_record(run):
+    """Every setting of ``run`` as JSON values (run.json's "run"): ``run_from_record``
+    rebuilds the same run from it, so a finished run is opened by its folder."""
+    record = {}
+    for item in fields(Run):
+        value = getattr(run, item.name)
+        if item.name == "spec":
+            value = asdict(value)
+        elif item.name == "configurations":
+            value = [configuration.name for configuration in value]
+        record[item.name] = value
+    return json.loads(json.dumps(record, default=str))
+
+
+def run_from_record(record, out=None):
+    """The Run a ``run_record`` describes (in folder ``out`` when given: a folder that was
+    moved or copied is opened where it is)."""
+    import data
+    from experiments.paper.configurations import CONFIGURATIONS_BY_NAME
+    values = dict(record)
+    spec = dict(values["spec"])
+    for key in ("label", "mask"):
+        if isinstance(spec.get(key), list):
+            spec[key] = tuple(spec[key])
+    spec["modalities"] = {name: tuple(patterns) for name, patterns in spec["modalities"].items()}
+    spec["classes"] = {name: (tuple(value) if isinstance(value, list) else value)
+                       for name, value in spec["classes"].items()}
+    values["spec"] = data.DatasetSpec(**spec)
+    values["configurations"] = [CONFIGURATIONS_BY_NAME[name] for name in values["configurations"]]
+    values["filters"] = tuple(values["filters"])
+    for key in ("out", "data_dir", "cache_dir"):
+        if values.get(key) is not None:
+            values[key] = Path(values[key])
+    if out is not None:
+        old_out = Path(values["out"])
+        values["out"] = Path(out)
+        if values["dataset"] == "synthetic":  # the phantoms live in the run folder
+            values["data_dir"] = Path(out) / Path(values["data_dir"]).relative_to(old_out)
+            if values.get("cache_dir") is not None and \
+                    Path(values["cache_dir"]).is_relative_to(old_out):
+                values["cache_dir"] = Path(out) / Path(values["cache_dir"]).relative_to(old_out)
+    known = {item.name for item in fields(Run)}
+    return Run(**{key: value for key, value in values.items() if key in known})
 
 
 def options_sha256(run):

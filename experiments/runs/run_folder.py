@@ -170,9 +170,10 @@ def open_run_folder(run, input_files, discard_stale=False, log=print, read_only=
             # Trainings in progress on the old files never resume on the new ones.
             shutil.rmtree(run.out / TRAINING_STATES, ignore_errors=True)
     if not read_only:
+        from experiments.runs.run import run_record
         atomic_write_text(path, json.dumps({"version": RUN_FILE_VERSION,
-                                            "arguments": fingerprint, "inputs": inputs},
-                                           indent=2))
+                                            "arguments": fingerprint, "inputs": inputs,
+                                            "run": run_record(run)}, indent=2))
 
 
 def refuse_other_arguments(run, arguments, fingerprint, reader=False):
@@ -196,6 +197,35 @@ def refuse_other_arguments(run, arguments, fingerprint, reader=False):
     raise RunFolderError(
         f"{run.out} holds a run made with other arguments (they differ in: "
         f"{', '.join(option_names(changed, before, after))}); {advice}.")
+
+
+def recorded_run(folder):
+    """The Run recorded in ``folder``'s run.json, opened where the folder is now: a
+    finished run read by its folder, without retyping an option. A folder made before
+    runs recorded their settings gets an error with the remedy."""
+    folder = Path(folder)
+    path = folder / RUN_FILE
+    if not folder.is_dir():
+        raise RunFolderError(f"{folder} is not a folder: give the folder of a run (e.g. "
+                             "runs/synthetic-knee-quick-seed0)")
+    if not path.is_file():
+        raise RunFolderError(f"{folder} holds no run (no {RUN_FILE}): give the folder a "
+                             "table1.py run wrote (its --out)")
+    try:
+        stored = json.loads(path.read_text())
+    except (OSError, ValueError) as error:
+        raise RunFolderError(f"{path} cannot be read ({error})") from None
+    if "run" not in stored:
+        raise RunFolderError(
+            f"{path} was written before run folders recorded their settings: rerun the "
+            "table1.py command that made it (its table1.md header names it; it trains "
+            "nothing that is finished, and records them), or give this script that run's "
+            "options with --out instead of the folder")
+    from experiments.runs.run import run_from_record
+    try:
+        return run_from_record(stored["run"], out=folder)
+    except (KeyError, TypeError, ValueError) as error:
+        raise RunFolderError(f"{path}: its recorded run cannot be read ({error})") from None
 
 
 def check_readable_run(run, reader=True):
