@@ -59,6 +59,12 @@ SCRIPTS.update({
                                "does not end in .ipynb"),
         "missing script": (["FOLDER/nowhere.py"], "nowhere.py")},
 })
+for reader in ("reproduce/fig5.py", "studies/normalization_at_evaluation.py"):
+    SCRIPTS[reader] = {**RUN_CASES,
+                       "run folder missing": (["FOLDER/nowhere"], "is not a folder"),
+                       "folder that is not a run": (["FOLDER"], "holds no run"),
+                       "run folder and --out": (["FOLDER", "--out", "FOLDER"],
+                                                ("not both", "holds no run"))}
 SCRIPTS["reproduce/table1.py"] = {
     **RUN_CASES,
     "infinite cache limit": (["--cache-limit", "inf", "--out", "FOLDER/run"], "--cache-limit"),
