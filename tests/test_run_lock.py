@@ -15,7 +15,7 @@ from experiments.runs import run_lock
 from tests.conftest import TINY_RUN
 
 REPOSITORY = Path(__file__).resolve().parents[1]
-HOLD = ("import sys, time\nfrom experiments import run_lock\n"
+HOLD = ("import sys, time\nfrom experiments.runs import run_lock\n"
         "try:\n    run_lock.hold(sys.argv[1], sys.argv[2], shard=sys.argv[3] == 'shard')\n"
         "except run_lock.RunBusyError as error:\n    print(f'error: {error}'); sys.exit(1)\n"
         "print('holding', flush=True)\ntime.sleep(float(sys.argv[4]))\n")

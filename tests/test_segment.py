@@ -11,6 +11,8 @@ import nibabel as nib
 import numpy as np
 import pytest
 
+from runtime.errors import ProjectError
+
 from experiments.segmentation import segmentation
 from studies import segment
 from reproduce import table1
@@ -290,7 +292,7 @@ def test_a_damaged_unit_is_named_without_promising_a_training(brain_run, tmp_pat
     shutil.copytree(brain_run / "units" / "dropout+norm-a0" / "fold0", copy)
     (copy / "features.npz").unlink()
     with pytest.warns(UserWarning, match=r"features.npz is missing\); segment.py cannot use it"):
-        with pytest.raises(SystemExit, match="is not a finished unit"):
+        with pytest.raises(ProjectError, match="is not a finished unit"):
             segmentation.load_unit(copy)
 
 

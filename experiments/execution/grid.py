@@ -13,6 +13,7 @@ import data
 import models
 from experiments.execution.patch_data import load_patch_data, locate_data, write_phantoms
 from experiments.runs.run_folder import (RunFolderError, check_places, check_readable_run,
+                                         check_same_dataset,
                                          finished_units, input_identities, open_run_folder,
                                          read_unit_result, unit_dir, unit_label)
 from experiments.runs import run_lock
@@ -40,9 +41,10 @@ def prepare(run, args, read_only=False, before_opening=None):
     cache_dir = run.cache_dir or run.out / "cache"
     check_places(run.out, cache_dir, bool(getattr(args, "cache_dir", None)))
     new_folder = not run.out.exists()
-    if read_only or ((run.out / "run.json").is_file() and finished_units(run.out)):
-        # Nothing is written into a folder that holds another run (no phantom, no cache).
-        check_readable_run(run, reader=read_only)
+    if read_only:  # nothing is written into a folder that holds another run
+        check_readable_run(run)
+    elif (run.out / "run.json").is_file() and finished_units(run.out):
+        check_same_dataset(run)  # no phantoms into a finished run of other data
     if not read_only:  # one writer per run folder, before anything in it is read or written
         writing_under(run.out)
         run_lock.hold(run.out, options_sha256(run), shard=bool(getattr(args, "shard", None)),

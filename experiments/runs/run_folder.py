@@ -228,6 +228,19 @@ def recorded_run(folder):
         raise RunFolderError(f"{path}: its recorded run cannot be read ({error})") from None
 
 
+def check_same_dataset(run):
+    """Before a writer prepares data in a folder of finished units: the folder's run reads
+    the same kind of data (else the error of other arguments, before any phantom or
+    cache is written there)."""
+    try:
+        stored = json.loads((run.out / RUN_FILE).read_text())
+    except (OSError, ValueError):
+        return  # open_run_folder names an unreadable run.json
+    arguments = stored.get("arguments") or {}
+    if arguments.get("dataset") not in (None, run.dataset):
+        refuse_other_arguments(run, arguments, run.fingerprint())
+
+
 def check_readable_run(run, reader=True):
     """Before a script that reads a run writes or prepares anything: the folder holds a
     run (run.json) made with this run's arguments; else the error, with nothing created
