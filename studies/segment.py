@@ -124,32 +124,29 @@ def main(argv=None):
             + ", ".join(f"{role}: {ROLES[role]}" for role in dict.fromkeys(r for r, _ in roles))
             + "): scored in segmentation.csv with their role, left out of the summary's means")
     rows, started, labelled = [], time.perf_counter(), {}
-    try:
-        for index, (unit, scans, _, work) in enumerate(steps):
-            say(f"[{index + 1}/{len(units)}] {unit.name} (elapsed "
-                f"{format_seconds(time.perf_counter() - started)})")
-            for files in scans:  # each scan read once, whichever units use it
-                if files.subject not in labelled:
-                    labelled[files.subject] = data.read_scan(files)
-            classifier = segmentation.train_classifier(
-                unit, [labelled[f.subject] for f in scans], labelled_name, class_spec,
-                args.patches_per_class, args.trees, args.seed)
-            say(f"    forest on {labelled_name} of {', '.join(f.subject for f in scans)}; their "
-                "class frequencies " + ", ".join(f"{n} {p:.4f}" for n, p in zip(
-                    class_spec.class_names, classifier.labelled_frequencies)))
-            for files, modality, record, role, keep in work:
-                rows += segment_one(unit, classifier, files, modality, class_spec, args,
-                                    record, role, keep)
-                segmentation_report.write_table(segmentation_report.merged(earlier, rows),
-                                                args.out, COLUMNS)
-            # The summary after every unit too: a stopped call leaves both files whole.
-            segmentation_report.write_summary(segmentation_report.merged(earlier, rows),
-                                              args.out)
-            if args.overlays:
-                segmentation_report.overlays(
-                    unit, segmentation_plan.maps_folder(args.out, unit), args, class_spec)
-    except data.DataError as error:  # the scores so far are written; then the one error
-        raise data.DataError(str(error)) from None
+    for index, (unit, scans, _, work) in enumerate(steps):
+        say(f"[{index + 1}/{len(units)}] {unit.name} (elapsed "
+            f"{format_seconds(time.perf_counter() - started)})")
+        for files in scans:  # each scan read once, whichever units use it
+            if files.subject not in labelled:
+                labelled[files.subject] = data.read_scan(files)
+        classifier = segmentation.train_classifier(
+            unit, [labelled[f.subject] for f in scans], labelled_name, class_spec,
+            args.patches_per_class, args.trees, args.seed)
+        say(f"    forest on {labelled_name} of {', '.join(f.subject for f in scans)}; their "
+            "class frequencies " + ", ".join(f"{n} {p:.4f}" for n, p in zip(
+                class_spec.class_names, classifier.labelled_frequencies)))
+        for files, modality, record, role, keep in work:
+            rows += segment_one(unit, classifier, files, modality, class_spec, args,
+                                record, role, keep)
+            segmentation_report.write_table(segmentation_report.merged(earlier, rows),
+                                            args.out, COLUMNS)
+        # The summary after every unit too: a stopped call leaves both files whole.
+        segmentation_report.write_summary(segmentation_report.merged(earlier, rows),
+                                          args.out)
+        if args.overlays:
+            segmentation_report.overlays(
+                unit, segmentation_plan.maps_folder(args.out, unit), args, class_spec)
     say(segmentation_report.write_summary(segmentation_report.merged(earlier, rows), args.out))
     if args.publish:
         segmentation_report.publish(args.out, args.publish)

@@ -14,7 +14,6 @@ finished is saved) and names the command that resumes; SIGTERM (a cluster's warn
 makes each save the state of its training in progress and stop, and the call exits with
 status 75 (``runtime.console.PREEMPTED``) for the job to be requeued.
 """
-import json
 import os
 import signal
 import subprocess
@@ -25,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from experiments.runs.options import configured_count
+from experiments.runs.run_folder import read_unit_result
 from runtime.console import INTERRUPTED, PREEMPTED, console, format_seconds, say
 from runtime.errors import ProjectError, Stopped
 
@@ -188,10 +188,8 @@ def unit_seconds(task):
     """The compute seconds a finished unit recorded (None without them)."""
     if task.directory is None:
         return None
-    try:
-        return float(json.loads((Path(task.directory) / "result.json").read_text())["seconds"])
-    except (OSError, ValueError, KeyError, TypeError):
-        return None
+    result = read_unit_result(task.directory, verify=False)
+    return None if result is None or "seconds" not in result else float(result["seconds"])
 
 
 def saves_training_states(arguments):

@@ -9,7 +9,7 @@ from pathlib import Path
 from experiments.statistics import claims
 from experiments.findings import committed_runs, findings_answer, findings_studies_page
 from experiments.findings import results_files
-from experiments.findings.findings_studies_page import study_scale_rows
+from experiments.findings.findings_studies_page import MARK, study_scale_rows
 from experiments.statistics.intervals import bracketed
 from experiments.paper.published import PAPER_SCALE
 
@@ -21,8 +21,6 @@ CENTRAL = ("dropout+norm-a0 − dropout-a0", "dropout-a0 − plain-a0", "norm-a0
            "dropout+norm-a0 − baseline-all", "dropout+norm-a0 − plain-a0")
 CONTROL_ROWS = ("plain-a0", "dropout-a0", "dropout+norm-a0", "baseline-all")
 CONTROLS = ("raw-patch", "raw-centre", "untrained")
-MARK = {"reproduced": "✓ reproduced", "contradicted": "✗ contradicted",
-        "undecided": "? undecided"}
 reading_rows = findings_studies_page.reading_rows
 TERMS = (
     "**Terms.** A *run* is one folder of paper_figures/; *current* runs are made by today's "

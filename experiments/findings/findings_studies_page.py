@@ -8,6 +8,7 @@ from pathlib import Path
 from experiments.findings import (central_gap_page, committed_runs, findings_answer,
                                   results_files)
 from experiments.findings import twin_runs
+from experiments.statistics import claims
 from experiments.statistics.intervals import bracketed
 
 READING_COLUMNS = ("comparison", "reading", "measure", "alpha", "difference", "low", "high",
@@ -18,7 +19,6 @@ EVALUATED_ROWS = ("plain-a0", "norm-a0", "dropout-a0", "dropout+norm-a0", "basel
                   "untrained")
 MARK = {"reproduced": "✓ reproduced", "contradicted": "✗ contradicted",
         "undecided": "? undecided"}
-AGAINST_CONTROL = {"reproduced": "higher", "contradicted": "lower", "undecided": "undecided"}
 LENGTH_HEADER = re.compile(r"^Modalities (?P<modalities>.+?); (?P<folds>\d+) folds; checkpoints "
                            r"(?P<checkpoints>[\d, ]+) updates; filters (?P<filters>[\d/]+); "
                            r"(?P<patches>\d+) training")
@@ -213,7 +213,7 @@ def word(item, side):
     """A changed verdict in its vocabulary: the paper's comparisons are reproduced /
     contradicted / undecided, a network against a control higher / lower / undecided."""
     verdict = item[side][0]
-    return AGAINST_CONTROL[verdict] if item.get("beyond_paper") else verdict
+    return claims.AGAINST_CONTROL[verdict] if item.get("beyond_paper") else verdict
 
 
 def lines(documents, readings, results):

@@ -119,11 +119,8 @@ def open_run_folder(run, input_files, discard_stale=False, log=print, read_only=
         raise RunFolderError(f"{run.out} holds no run (no {RUN_FILE}); check --out and the "
                              "run's options")
     if path.exists():
-        try:
-            stored = json.loads(path.read_text())
-        except (OSError, ValueError) as error:
-            raise RunFolderError(f"{path} cannot be read ({error}); give another --out") from None
-        arguments = stored.get("arguments") if stored.get("version") == RUN_FILE_VERSION else None
+        stored = read_run_file(path)
+        arguments = recorded_arguments(stored)
         if (canonical(arguments) != canonical(fingerprint) and not finished_units(run.out)
                 and not read_only):
             # Nothing was computed under the old arguments (a start that failed): the
@@ -199,6 +196,19 @@ def refuse_other_arguments(run, arguments, fingerprint, reader=False):
         f"{', '.join(option_names(changed, before, after))}); {advice}.")
 
 
+def read_run_file(path):
+    """run.json's contents, or the one error naming it."""
+    try:
+        return json.loads(Path(path).read_text())
+    except (OSError, ValueError) as error:
+        raise RunFolderError(f"{path} cannot be read ({error}); give another --out") from None
+
+
+def recorded_arguments(stored):
+    """The arguments a run.json of this version records (None for an older version)."""
+    return stored.get("arguments") if stored.get("version") == RUN_FILE_VERSION else None
+
+
 def recorded_run(folder):
     """The Run recorded in ``folder``'s run.json, opened where the folder is now: a
     finished run read by its folder, without retyping an option. A folder made before
@@ -211,10 +221,7 @@ def recorded_run(folder):
     if not path.is_file():
         raise RunFolderError(f"{folder} holds no run (no {RUN_FILE}): give the folder a "
                              "table1.py run wrote (its --out)")
-    try:
-        stored = json.loads(path.read_text())
-    except (OSError, ValueError) as error:
-        raise RunFolderError(f"{path} cannot be read ({error})") from None
+    stored = read_run_file(path)
     if "run" not in stored:
         raise RunFolderError(
             f"{path} was written before run folders recorded their settings: rerun the "
@@ -233,8 +240,8 @@ def check_same_dataset(run):
     the same kind of data (else the error of other arguments, before any phantom or
     cache is written there)."""
     try:
-        stored = json.loads((run.out / RUN_FILE).read_text())
-    except (OSError, ValueError):
+        stored = read_run_file(run.out / RUN_FILE)
+    except RunFolderError:
         return  # open_run_folder names an unreadable run.json
     arguments = stored.get("arguments") or {}
     if arguments.get("dataset") not in (None, run.dataset):
@@ -249,11 +256,7 @@ def check_readable_run(run, reader=True):
     if not path.is_file():
         raise RunFolderError(f"{run.out} holds no run (no {RUN_FILE}); check --out and the "
                              "run's options")
-    try:
-        stored = json.loads(path.read_text())
-    except (OSError, ValueError) as error:
-        raise RunFolderError(f"{path} cannot be read ({error}); give another --out") from None
-    arguments = stored.get("arguments") if stored.get("version") == RUN_FILE_VERSION else None
+    arguments = recorded_arguments(read_run_file(path))
     fingerprint = run.fingerprint()
     if canonical(arguments) != canonical(fingerprint):
         refuse_other_arguments(run, arguments, fingerprint, reader=reader)

@@ -199,6 +199,7 @@ def paper_comparisons(evaluated):
 
 # A comparison beyond the paper (a network against a control) has no paper side to
 # reproduce: its verdicts read as the network being higher or lower, decided.
+AGAINST_CONTROL = {REPRODUCED: "higher", CONTRADICTED: "lower", UNDECIDED: "undecided"}
 BEYOND_WORDS = {REPRODUCED: "higher (decided)", CONTRADICTED: "lower (decided)",
                 UNDECIDED: "undecided"}
 
