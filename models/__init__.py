@@ -6,7 +6,7 @@ The network sees arrays only: it knows nothing about files or datasets (see ``da
     axial_network.py  AxialNetwork: equations (1)–(3) and the train step with modality dropout
     readings.py       the choices the paper leaves open, by name
     layers.py         the normalizations (§II-C, §II-D), the masked mean
-    fast_layers.py    TensorFlow's speed paths for batch normalization and Conv3DTranspose
+    fast_layers.py    TensorFlow's speed paths for batch normalization, Conv3D, Conv3DTranspose
     batches.py        the one seeded loader (``PatchBatches``) and the tf.data feed
     training.py       the optimizer, precision, distribution and ``train``
     checkpoints.py    a training's state saved as it goes, and resumed exactly
@@ -21,10 +21,12 @@ import importlib
 # few ulps early in training move a scaled run's accuracies by points, so results kept
 # from older arithmetic (the training-length study's kept units) are not mixed with
 # newer ones. TensorFlow: 1, its default thread pools; 2, one thread per process (the
-# default since the worker processes; results record their thread count, ``computed_on``).
-# ``ARITHMETIC_VERSION`` is the current backend's: 2 under TensorFlow (so that records
-# made before the other backends keep matching), "jax 1" or "torch 1" otherwise.
-ARITHMETIC_VERSIONS = {"tensorflow": 2, "jax": 1, "torch": 1}
+# default since the worker processes; results record their thread count, ``computed_on``);
+# 3, the encoders' last and the decoders' first layer as matrix products and the
+# decoders' last layer's gradients as plain convolutions (``fast_layers.py``).
+# ``arithmetic_version()`` is the current backend's: a bare number under TensorFlow (so
+# that records made before the other backends keep matching), "jax 1" or "torch 1" otherwise.
+ARITHMETIC_VERSIONS = {"tensorflow": 3, "jax": 1, "torch": 1}
 
 
 def arithmetic_version(backend=None):
@@ -45,7 +47,7 @@ _SOURCES = {
     "batches": ["ArrayPatches", "PatchBatches", "as_modality_tuple", "steady_dataset"],
     "inference": ["extract_features", "feature_extractor", "load_network", "predict_in_batches",
                   "reconstruct"],
-    "fast_layers": ["FastBatchNormalization", "FastConv3DTranspose"],
+    "fast_layers": ["FastBatchNormalization", "FastConv3D", "FastConv3DTranspose"],
     "layers": ["FeatureVectorNormalization", "FixedNormalization", "layer_name", "masked_mean"],
     "readings": ["DROPOUT_DISTRIBUTIONS", "LAST_BLOCKS", "VECTOR_NORMALIZATION_SCOPES",
                  "all_nonempty_subsets", "dropout_subset_weights", "uses_vector_normalization"],

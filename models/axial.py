@@ -14,14 +14,13 @@ The layer sizes (the paper's Fig. 2 is lost: a reconstruction, see docs/design.m
              15³×1 → 11³×32 → 5³×64 → 1³×128
     decoder  the mirror with Conv3DTranspose; the last layer is linear.
 
-BN is Keras's batch normalization and Conv3DTranspose Keras's transposed convolution
-(under TensorFlow computed faster on CPUs with the same weights and mathematics:
-``fast_layers.py``).
+BN, Conv3D and Conv3DTranspose are Keras's layers (under TensorFlow computed faster on
+CPUs with the same weights and mathematics: ``fast_layers.py``).
 """
 import keras
 from keras import layers
 
-from .fast_layers import batch_normalization, transposed_convolution
+from .fast_layers import batch_normalization, convolution, transposed_convolution
 from .layers import FeatureVectorNormalization, FixedNormalization, layer_name, masked_mean
 from .readings import LAST_BLOCKS, dropout_subset_weights, uses_vector_normalization
 from .axial_network import AxialNetwork
@@ -46,8 +45,8 @@ def build_encoder(name, filters=FILTERS, kernel_sizes=KERNEL_SIZES, strides=STRI
     hidden = patch  # (N, 15, 15, 15, 1) → 11³×32 → 5³×64 → 1³×128 with the defaults
     for block, (filter_count, kernel, stride) in enumerate(zip(filters, kernel_sizes, strides)):
         last = block == len(filters) - 1
-        hidden = layers.Conv3D(filter_count, kernel, strides=stride, padding="valid",
-                               name=f"{name}_conv{block + 1}")(hidden)
+        hidden = convolution(filter_count, kernel, strides=stride, padding="valid",
+                             name=f"{name}_conv{block + 1}")(hidden)
         if not last or last_block == "bn-lrelu":
             hidden = batch_normalization(momentum=momentum, name=f"{name}_bn{block + 1}")(hidden)
         if not last or last_block != "linear":

@@ -6,8 +6,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-import models
-from models import FixedNormalization, masked_mean
+from models import FixedNormalization, fast_layers, masked_mean
 
 
 def test_fixed_normalization_uses_batch_statistics_when_training_and_moving_at_inference():
@@ -72,7 +71,7 @@ def test_fast_batch_normalization_equals_keras_batch_normalization(shape):
     loss_weights = tf.constant(rng.normal(size=shape).astype("float32"))
     gamma, beta = rng.uniform(0.5, 2.0, size=shape[-1:]), rng.normal(size=shape[-1:])
     results = []
-    for layer_class in (keras.layers.BatchNormalization, models.fast_layers.FastBatchNormalization):
+    for layer_class in (keras.layers.BatchNormalization, fast_layers.FastBatchNormalization):
         layer = layer_class(momentum=0.9)
         layer.build(shape)
         layer.gamma.assign(gamma)
@@ -99,7 +98,7 @@ def test_fast_transposed_convolution_equals_keras_for_one_output_channel(kernel_
     rng = np.random.default_rng(22)
     values = tf.constant(rng.normal(size=(3, 6, 5, 4, 7)).astype("float32"))
     results = []
-    for layer_class in (keras.layers.Conv3DTranspose, models.fast_layers.FastConv3DTranspose):
+    for layer_class in (keras.layers.Conv3DTranspose, fast_layers.FastConv3DTranspose):
         layer = layer_class(1, kernel_size, activation=activation)
         layer.build(values.shape)
         layer.set_weights([np.random.default_rng(23).normal(size=w.shape) for w in layer.weights])
@@ -114,8 +113,52 @@ def test_fast_transposed_convolution_equals_keras_for_one_output_channel(kernel_
     for keras_value, fast_value in zip(*results):
         np.testing.assert_allclose(np.asarray(fast_value), np.asarray(keras_value),
                                    rtol=1e-4, atol=1e-4)
-    wider = models.fast_layers.FastConv3DTranspose(2, 3)
+    wider = fast_layers.FastConv3DTranspose(2, 3)
     assert not wider._fast_path_applies()  # Keras's own kernel where it is the faster one
+
+
+def _outputs_and_gradients(layer_classes, arguments, values, seed):
+    """Each layer class built with the same weights: its output and the gradients of a
+    random linear loss with respect to the input, the kernel and the bias."""
+    results = []
+    for layer_class in layer_classes:
+        layer = layer_class(*arguments)
+        layer.build(values.shape)
+        layer.set_weights([np.random.default_rng(seed).normal(size=w.shape) for w in layer.weights])
+        with tf.GradientTape() as tape:
+            tape.watch(values)
+            output = layer(values)
+            loss = tf.reduce_sum(output * np.random.default_rng(seed + 1).normal(size=output.shape))
+        results.append([output, *tape.gradient(loss, [values, layer.kernel, layer.bias])])
+    return layer, results
+
+
+@pytest.mark.parametrize("kernel_size", [(5, 5, 5), (3, 4, 2)])
+def test_fast_convolution_equals_keras_where_the_kernel_covers_the_input(kernel_size):
+    values = tf.constant(np.random.default_rng(25).normal(size=(4, *kernel_size, 6))
+                         .astype("float32"))
+    layer, results = _outputs_and_gradients(
+        (keras.layers.Conv3D, fast_layers.FastConv3D), (7, kernel_size), values, 26)
+    assert layer._fast_path_applies(values) and results[1][0].shape == (4, 1, 1, 1, 7)
+    for keras_value, fast_value in zip(*results):
+        np.testing.assert_allclose(np.asarray(fast_value), np.asarray(keras_value),
+                                   rtol=1e-4, atol=1e-4)
+    # A larger map (the encoder run densely over a volume) goes to Keras's own code.
+    larger = tf.zeros((1, 9, 9, 9, 6))
+    assert not layer._fast_path_applies(larger) and layer(larger).shape == (
+        1, 10 - kernel_size[0], 10 - kernel_size[1], 10 - kernel_size[2], 7)
+
+
+@pytest.mark.parametrize("kernel_size", [(5, 5, 5), (2, 3, 4)])
+def test_fast_transposed_convolution_equals_keras_from_one_voxel(kernel_size):
+    values = tf.constant(np.random.default_rng(27).normal(size=(4, 1, 1, 1, 9)).astype("float32"))
+    layer, results = _outputs_and_gradients(
+        (keras.layers.Conv3DTranspose, fast_layers.FastConv3DTranspose), (5, kernel_size),
+        values, 28)
+    assert layer._from_one_voxel(values) and results[1][0].shape == (4, *kernel_size, 5)
+    for keras_value, fast_value in zip(*results):
+        np.testing.assert_allclose(np.asarray(fast_value), np.asarray(keras_value),
+                                   rtol=1e-4, atol=1e-4)
 
 
 def test_masked_mean_equals_numpy_for_every_mask_pattern():

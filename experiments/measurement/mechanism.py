@@ -64,7 +64,7 @@ def last_normalization(network):
         batch_norms = [layer for layer in encoder.layers  # Keras's, or its fast TF path
                        if isinstance(layer, keras.layers.BatchNormalization)]
         last_convolution = [layer for layer in encoder.layers
-                            if layer.__class__.__name__ == "Conv3D"][-1]
+                            if isinstance(layer, keras.layers.Conv3D)][-1]
         # The last block has a batch normalization only if one follows the last convolution.
         if not batch_norms or encoder.layers.index(batch_norms[-1]) < encoder.layers.index(
                 last_convolution):

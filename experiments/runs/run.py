@@ -6,6 +6,8 @@ import json
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
+import models
+
 
 @dataclass(frozen=True)
 class Run:
@@ -86,6 +88,8 @@ class Run:
         backend = keras_backend_name()
         if backend != "tensorflow":  # units of two backends never share a run folder
             fingerprint["keras_backend"] = backend
+        # Nor units of two arithmetics: round-off moves a scaled run's accuracies by points.
+        fingerprint["arithmetic_version"] = models.arithmetic_version(backend)
         return json.loads(json.dumps(fingerprint, default=str))
 
 
