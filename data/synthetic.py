@@ -3,11 +3,11 @@
 - ``write_knee_phantoms``: 2 modalities (N, FS) and 3 classes, shaped like the OAI data
   (paper §III, Fig. 4a): a femur and a tibia with thin curved cartilage sheets on their
   facing surfaces, wedge-shaped menisci between them, fluid, muscle and fat around. Read
-  with the ``oai`` preset (files N.nii.gz, FS.nii.gz, labels.nii.gz; labels 1 = femoral
+  with the ``oai`` layout (files N.nii.gz, FS.nii.gz, labels.nii.gz; labels 1 = femoral
   cartilage, 2 = tibial cartilage, 5 = meniscus).
 - ``write_brain_phantoms``: 4 modalities (T1, T1c, T2, FLAIR) and 2 classes, shaped like
   BRATS (Fig. 4b): textured white/grey matter with ventricles and a tumor (necrotic core,
-  enhancing rim, edema) in an ellipsoidal brain. Read with the ``brats`` preset (BraTS
+  enhancing rim, edema) in an ellipsoidal brain. Read with the ``brats`` layout (BraTS
   2017–2021 file names, labels 1 / 2 / 4).
 
 The modalities differ the way MRI contrasts do: each maps the tissues to intensities of

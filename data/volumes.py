@@ -13,7 +13,7 @@ import numpy as np
 from scipy import ndimage
 
 from .errors import DataError
-from .presets import NONZERO
+from .layouts import NONZERO
 
 PATCH_RADIUS = 7  # 15³ patches
 MASK_THRESHOLD = 0.5  # masks and labels in the wild are floats such as 0.99999997

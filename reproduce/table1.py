@@ -49,7 +49,7 @@ def main(argv=None):
         check_writable(args.publish, "--publish", "the published tables")
     run = command_line.resolve_run(args, argv)
     shard = command_line.parse_shard(args.shard)
-    patch_data = grid.prepare(run, args)
+    patch_data = grid.prepare(run, command_line.call_options(args))
     grid.run_grid(run, patch_data, shard, workers=workers.plan(args, argv, __file__))
     fold_count = len(patch_data.folds)
     results, missing = grid.collect(run, fold_count)
@@ -67,7 +67,7 @@ def main(argv=None):
     # Updates per network: given, or epochs × batches of fold0's training patches.
     batches = -(-len(patch_data.rows(patch_data.training, 0, "training")) // run.batch_size)
     updates = run.updates or run.epochs * batches
-    machines = table_report.computed_on(results)
+    machines = table_report.machines_of(results)
     text = table_files.write_outputs(run, rows, compared, split, fold_count, pairs, updates,
                                      machines)
     say()

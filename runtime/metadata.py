@@ -43,9 +43,18 @@ def tensorflow_threads():
 
 
 def keras_backend():
-    """The Keras backend this process computes with ("tensorflow", "jax", "torch")."""
-    import keras
-    return keras.backend.backend()
+    """The Keras backend this process computes with ("tensorflow", "jax", "torch"), read as
+    Keras reads it, without importing Keras: KERAS_BACKEND, else ~/.keras/keras.json (or
+    $KERAS_HOME's), else TensorFlow."""
+    import json
+    import os
+    if os.environ.get("KERAS_BACKEND"):
+        return os.environ["KERAS_BACKEND"]
+    config = Path(os.environ.get("KERAS_HOME", Path.home() / ".keras")) / "keras.json"
+    try:
+        return json.loads(config.read_text()).get("backend", "tensorflow")
+    except (OSError, ValueError):
+        return "tensorflow"
 
 
 def computed_on():

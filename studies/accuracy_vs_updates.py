@@ -33,7 +33,6 @@ from experiments.runs import command_line, run_lock
 from experiments.reports import figures
 from experiments.execution import grid, workers
 from experiments.beyond_paper import kept_scores, length_mechanism
-from experiments.reports.table_report import grouped_by_fold
 from experiments.beyond_paper.training_length_units import collect_with_kept, kept_tasks
 from experiments.runs.run_folder import check_writable, require_run
 from runtime.console import say
@@ -72,7 +71,7 @@ def curves(results, checkpoints):
                 continue
             row = {"configuration": name, "updates": updates, "folds": len(found)}
             for measure in ("same", "cross"):
-                mean, half, _ = intervals.interval(grouped_by_fold(found, measure))
+                mean, half, _ = intervals.interval(intervals.grouped_by_fold(found, measure))
                 row.update({measure: round(mean, 2), f"{measure}_low": round(mean - half, 2),
                             f"{measure}_high": round(mean + half, 2)})
             row["cross_by_fold"] = " ".join(f"{c['cross']:.1f}" for c in found)
@@ -186,7 +185,7 @@ def main(argv=None):
         for configuration, fold, _ in grid.all_units(run, len(patch_data.folds)):
             kept_scores.kept_result(figures_dir, identities, configuration.name, fold)
 
-    patch_data = grid.prepare(run, args, before_opening=check_kept_scores)
+    patch_data = grid.prepare(run, command_line.call_options(args), before_opening=check_kept_scores)
     figures_dir = figures.figures_dir_of(args, run)
     run_identity = identities  # the inputs' hashes run.json now records, checked above
     fold_count = len(patch_data.folds)

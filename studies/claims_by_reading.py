@@ -160,7 +160,7 @@ def main(argv=None):
                     "--report-only")
     # The data, its cache and OUT/run.json, once; --report-only writes nothing into the
     # folder (not even the readings' run.json).
-    patch_data = grid.prepare(base, args, read_only=args.report_only)
+    patch_data = grid.prepare(base, command_line.call_options(args), read_only=args.report_only)
     runs = reading_runs(base, names)
     for run in runs.values():
         if not args.report_only:

@@ -133,7 +133,7 @@ def markdown(run, rows):
             return "n/a"
         low, high = row[f"{key}_low"], row[f"{key}_high"]
         star = " *" if low > 0 or high < 0 else ""
-        return f"{row[f'{key}_change']:+.1f} [{low:+.1f}, {high:+.1f}]{star}"
+        return intervals.bracketed(row[f'{key}_change'], low, high) + star
 
     def value(row, variant):
         key = f"cross_{variant}"
@@ -154,7 +154,7 @@ def main(argv=None):
     out = args.figures_dir or run.out
     check_writable(out, "--figures-dir", "the tables")  # before any work
     # Only reads the run (its input files must be unchanged); writes only NAME.* files.
-    patch_data = grid.prepare(run, args, read_only=True)
+    patch_data = grid.prepare(run, command_line.call_options(args), read_only=True)
     run = grid.complete_configurations(run, len(patch_data.folds), args.configs is not None)
     results, _ = grid.collect(run, len(patch_data.folds))
     rows = effect_rows(run, results)

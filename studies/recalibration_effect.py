@@ -79,8 +79,9 @@ def markdown(run, rows):
             star = " *" if row[f"{measure}_change_low"] > 0 or row[f"{measure}_change_high"] < 0 \
                 else ""
             cells += [f"{row[f'{measure}_moving']:.1f} → {row[f'{measure}_recalibrated']:.1f}",
-                      f"{row[f'{measure}_change']:+.1f} [{row[f'{measure}_change_low']:+.1f}, "
-                      f"{row[f'{measure}_change_high']:+.1f}]{star}"]
+                      intervals.bracketed(row[f'{measure}_change'],
+                                          row[f'{measure}_change_low'],
+                                          row[f'{measure}_change_high']) + star]
         lines.append(f"| {row['name']} | " + " | ".join(cells) + " |")
     lines += ["", "Median per-feature SD of the features the forests see, by modality, training "
               "/ test patches, moving averages → recalibrated:", "",
@@ -109,7 +110,7 @@ def main(argv=None):
                                                    if c.kind != "control"])
     out = args.figures_dir or run.out
     check_writable(out, "--figures-dir", "the tables")  # before any work
-    patch_data = grid.prepare(run, args, read_only=True)
+    patch_data = grid.prepare(run, command_line.call_options(args), read_only=True)
     fold_count = len(patch_data.folds)
     run = grid.complete_configurations(run, fold_count, args.configs is not None)
     before, _ = grid.collect(run, fold_count)

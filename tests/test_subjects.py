@@ -1,4 +1,4 @@
-"""Finding subjects (data/subjects.py) and dataset presets (data/presets.py) in hand-made folders."""
+"""Finding subjects (data/subjects.py) and dataset layouts (data/layouts.py) in hand-made folders."""
 
 import numpy as np
 import pytest
@@ -54,8 +54,8 @@ def test_ambiguous_pattern_and_no_subjects_are_errors(tmp_path):
         find_subjects(tmp_path / "nowhere", folder_spec())
 
 
-def test_preset_errors_are_clear():
-    with pytest.raises(ValueError, match="unknown dataset preset"):
+def test_dataset_layout_errors_are_clear():
+    with pytest.raises(ValueError, match="unknown dataset layout"):
         dataset_spec("mri")
     with pytest.raises(ValueError, match="at least two modalities"):
         dataset_spec("folder", label="seg.nii.gz")

@@ -47,7 +47,7 @@ def gap_rows(results_by_reading, reference):
             if name != reference:
                 mine = claims.values_by_unit(comparison, results_by_reading[name])
                 common = set(mine) & set(reference_units)
-                differences = claims.grouped_by_fold(
+                differences = intervals.grouped_by_fold(
                     {key: mine[key] - reference_units[key] for key in common})
                 low = high = difference = float("nan")
                 if differences:

@@ -7,6 +7,7 @@ import numpy as np
 from experiments.statistics import claims
 from experiments.reports import figures
 from experiments.measurement.mechanism import MEASURES, summarized
+from experiments.statistics.intervals import bracketed
 from runtime.files import atomic_write_csv, atomic_write_text
 
 NAME = "claims_by_reading"
@@ -34,7 +35,7 @@ def write_outputs(base, names, grid_rows, mechanism_rows, out, gaps=(), unit_row
         found = {r["reading"]: r for r in grid_rows
                  if r["comparison"] == label and r["measure"] == measure}
         paper = next(iter(found.values()))["paper"]
-        cells = [(f"{found[n]['difference']:+.1f} [{found[n]['low']:+.1f}, {found[n]['high']:+.1f}]"
+        cells = [(f"{bracketed(found[n]['difference'], found[n]['low'], found[n]['high'])}"
                   f" {verdict_letter(found[n])}") if n in found else "–" for n in names]
         suffix = "" if measure == "cross" else f" ({measure})"
         lines.append(f"| {label}{suffix} | {'' if paper is None else f'{paper:+.1f}'} | "
@@ -126,10 +127,10 @@ def gap_lines(gaps, out):
              "|---|---|---|---|---|---|"]
     for row in gaps:
         against = "" if "versus" not in row else (
-            f"{row['difference']:+.1f} [{row['low']:+.1f}, {row['high']:+.1f}]")
+            bracketed(row['difference'], row['low'], row['high']))
         decided = "" if "versus" not in row else ("decided" if row["decided"] else "undecided")
-        lines.append(f"| {row['reading']} | {row['alpha']:g} | {row['gap']:+.1f} "
-                     f"[{row['gap_low']:+.1f}, {row['gap_high']:+.1f}] | {row['trainings']} | "
+        lines.append(f"| {row['reading']} | {row['alpha']:g} | "
+                     f"{bracketed(row['gap'], row['gap_low'], row['gap_high'])} | {row['trainings']} | "
                      f"{against} | {decided} |")
     return lines
 

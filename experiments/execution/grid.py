@@ -19,6 +19,7 @@ from experiments.runs.run_folder import (RunFolderError, check_places, check_rea
 from experiments.runs import run_lock
 from experiments.execution import unit
 from experiments.runs.run import options_sha256
+from experiments.runs.options import CallOptions
 from experiments.execution.unit import UNITS
 from runtime.console import (INTERRUPTED, PREEMPTED, console, format_seconds, on_terminal,
                              say, writing_under)
@@ -26,11 +27,13 @@ from runtime.startup import import_tensorflow_quietly
 from runtime.errors import ProjectError, Stopped
 
 
-def prepare(run, args, read_only=False, before_opening=None):
+def prepare(run, call=CallOptions(), read_only=False, before_opening=None):
     """The explicit side effects before any training: the phantoms (synthetic data) or the
     download of a named dataset, the precision policy, the prepared subjects and patches,
-    and the checked run folder. ``read_only``: a script that reads the run, which must
-    exist with unchanged input files; nothing in it is written or deleted.
+    and the checked run folder. ``call``: how this call treats the folder (``CallOptions``:
+    a named cache, a shard, waiting, discarding stale units). ``read_only``: a script
+    that reads the run, which must exist with unchanged input files; nothing in it is
+    written or deleted.
     ``before_opening(patch_data, input_identities)``: a check that may refuse the call
     before the run folder is made or touched (a refused start leaves no folder).
     A start that fails leaves the prepared-volume cache as it found it.
@@ -39,7 +42,7 @@ def prepare(run, args, read_only=False, before_opening=None):
     # --help and mistakes are answered in about a second.
     tensorflow = import_tensorflow_quietly()
     cache_dir = run.cache_dir or run.out / "cache"
-    check_places(run.out, cache_dir, bool(getattr(args, "cache_dir", None)))
+    check_places(run.out, cache_dir, call.cache_named)
     new_folder = not run.out.exists()
     if read_only:  # nothing is written into a folder that holds another run
         check_readable_run(run)
@@ -47,8 +50,7 @@ def prepare(run, args, read_only=False, before_opening=None):
         check_same_dataset(run)  # no phantoms into a finished run of other data
     if not read_only:  # one writer per run folder, before anything in it is read or written
         writing_under(run.out)
-        run_lock.hold(run.out, options_sha256(run), shard=bool(getattr(args, "shard", None)),
-                      wait=getattr(args, "wait", False), log=say)
+        run_lock.hold(run.out, options_sha256(run), shard=call.shard, wait=call.wait, log=say)
     if run.dataset == "synthetic":
         write_phantoms(run, run.data_dir.name)  # OUT/data/<phantom>
     models.use_mixed_precision(run.precision == "mixed_float16")
@@ -69,7 +71,7 @@ def prepare(run, args, read_only=False, before_opening=None):
             before_opening(patch_data, input_identities(patch_data.input_files,
                                                         hashes=cache.hashes))
         open_run_folder(run, patch_data.input_files,
-                        discard_stale=getattr(args, "discard_stale_units", False),
+                        discard_stale=call.discard_stale,
                         log=say, read_only=read_only, hashes=cache.hashes)
     except BaseException as error:
         cache.discard_new()

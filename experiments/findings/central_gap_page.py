@@ -6,7 +6,7 @@ length (``accuracy_vs_updates_mechanism_trend.csv``), each file checked as read.
 from pathlib import Path
 
 from experiments.findings import results_files
-from experiments.statistics.intervals import interval_text
+from experiments.statistics.intervals import bracketed, interval_text
 from experiments.measurement.mechanism import summarized
 
 GAP_COLUMNS = ("reading", "alpha", "gap", "gap_low", "gap_high", "trainings", "versus",
@@ -18,8 +18,6 @@ TREND_COLUMNS = ("configuration", "measure", "slope", "slope_half", "at_target",
 MECHANISM_ROWS = ("plain-a0", "dropout-a0", "dropout+norm-a0")
 
 
-def _bracket(mean, low, high):
-    return f"{mean:+.1f} [{low:+.1f}, {high:+.1f}]"
 
 
 def gap_lines(results):
@@ -43,12 +41,12 @@ def gap_lines(results):
                 if row["decided"] not in ("True", "False"):
                     raise results_files.ResultsError(
                         f"{path}: {where} decided is {row['decided']!r}, not True or False")
-                against = _bracket(*difference)
+                against = bracketed(*difference)
                 word = "**decided**" if row["decided"] == "True" else "undecided"
                 if row["decided"] == "True":
                     decided.append(decided_text(row["reading"], values["alpha"], difference))
             lines.append(f"| {row['reading']} | {values['alpha']:g} | "
-                         f"{_bracket(values['gap'], values['gap_low'], values['gap_high'])} | "
+                         f"{bracketed(values['gap'], values['gap_low'], values['gap_high'])} | "
                          f"{values['trainings']:.0f} | {against} | {word} |")
         lines += ["", "Answer: " + ("the last block moves the central gain here: "
                                      + "; ".join(decided) + "." if decided else

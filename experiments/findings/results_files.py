@@ -7,6 +7,8 @@ import csv
 import json
 import math
 from pathlib import Path
+
+from experiments.statistics.intervals import bracketed
 from runtime.errors import ProjectError
 
 VERDICTS = ("reproduced", "contradicted", "undecided")
@@ -179,7 +181,7 @@ def check_report(report, path, document):
                 raise ResultsError(f"{report} does not show row {row['name']} {measure} "
                                    f"{cell} of {path}: regenerate both from the run folder")
     for item in document.get("comparisons", []):
-        shown = f"{item['difference']:+.1f} [{item['low']:+.1f}, {item['high']:+.1f}]"
+        shown = bracketed(item['difference'], item['low'], item['high'])
         if item["measure"] == "cross" and shown not in rest:
             raise ResultsError(f"{report} does not show {item['label']} {shown} of {path}: "
                                "regenerate both from the run folder")

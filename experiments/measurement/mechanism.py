@@ -118,8 +118,7 @@ def summarized(unit_rows):
                                                                                  configuration)]
         row = {"reading": reading, "configuration": configuration, "trainings": len(mine)}
         for measure in MEASURES:
-            by_fold = [[r[measure] for r in mine if r["fold"] == fold and measure in r]
-                       for fold in sorted({r["fold"] for r in mine})]
+            by_fold = intervals.grouped_by_fold(mine, measure)
             if any(by_fold):
                 mean, half, _ = intervals.interval([values for values in by_fold if values])
                 row[measure] = round(mean, 3)

@@ -63,7 +63,7 @@ def prepare_figure_run(args, argv, script, configurations):
     figures_dir = args.figures_dir or run.out / "figures"
     check_writable(figures_dir, "--figures-dir", "the figures")  # before any work
     # Without --train-missing the script only reads the run: nothing in it is changed.
-    patch_data = grid.prepare(run, args, read_only=not args.train_missing)
+    patch_data = grid.prepare(run, command_line.call_options(args), read_only=not args.train_missing)
     needed = [(c, f, 0) for c in run.configurations for f in range(len(patch_data.folds))]
     missing = grid.unfinished(run, needed)
     if missing and not args.train_missing:

@@ -4,7 +4,7 @@ intervals, and one figure per run. A mean over 12 pairs can hide an effect that 
 three of them; these sections show each pair."""
 import numpy as np
 
-from experiments.statistics import claims
+from experiments.statistics import claims, intervals
 
 # The comparisons shown per pair in table1.md (every comparison is per pair in the CSV).
 HIGHLIGHTS = ("normalization-adds-to-dropout", "dropout-adds-to-plain", "learned-beats-input")
@@ -18,9 +18,8 @@ def pair_names(modality_names):
 def accuracy_matrix(row, modality_count):
     """(M, M) mean over folds (each fold's trainings averaged first) of a row's
     accuracy of the forest trained on a and tested on b."""
-    folds = sorted({f["fold"] for f in row["per_fold"]})
-    per_fold = [np.mean([f["accuracy"] for f in row["per_fold"] if f["fold"] == fold], axis=0)
-                for fold in folds]
+    per_fold = [np.mean(fold, axis=0)
+                for fold in intervals.grouped_by_fold(row["per_fold"], "accuracy")]
     return np.mean(per_fold, axis=0).reshape(modality_count, modality_count)
 
 

@@ -9,12 +9,6 @@ from experiments.paper.configurations import CONFIGURATIONS
 from runtime.console import format_seconds
 
 
-def grouped_by_fold(per_unit, measure):
-    """[[value per repeated training] per fold] of a row's unit results."""
-    folds = sorted({r["fold"] for r in per_unit})
-    return [[r[measure] for r in per_unit if r["fold"] == fold] for fold in folds]
-
-
 def table_rows(run, results):
     rows = []
     for configuration in run.configurations:
@@ -25,7 +19,7 @@ def table_rows(run, results):
                "alpha": configuration.alpha, "baseline": configuration.baseline,
                "trainings": len(per_fold)}
         for measure, paper in (("same", published_same), ("cross", published_cross)):
-            mean, half, row["interval"] = intervals.interval(grouped_by_fold(per_fold, measure))
+            mean, half, row["interval"] = intervals.interval(intervals.grouped_by_fold(per_fold, measure))
             # Repeated trainings share their fold's test patches: one per fold.
             first_trainings = [r for r in per_fold if r.get("repeat", 0) == 0] or per_fold
             pair_accuracies = [_pairs(r["accuracy"], measure) for r in first_trainings]
@@ -73,7 +67,7 @@ def cell(row, measure):
 SECTIONS = ("training", "feature extraction", "forests")
 
 
-def computed_on(results):
+def machines_of(results):
     """The distinct machines and thread counts the units were computed with (a unit from
     before this was recorded: "not recorded"), sorted."""
     return sorted({r.get("computed_on", "not recorded") for per_unit in results.values()
@@ -160,10 +154,9 @@ def markdown(run, rows, compared, split, fold_count, pairs=(), machines=()):
     lines += ["", "Per fold (same / cross" + ("; one pair per training" if run.repeats > 1
                                               else "") + "):", ""]
     for row in rows:
-        folds = sorted({f["fold"] for f in row["per_fold"]})
-        lines.append(f"- {row['name']}: " + "; ".join(
-            ", ".join(f"{f['same']:.1f} / {f['cross']:.1f}" for f in row["per_fold"]
-                      if f["fold"] == fold) for fold in folds))
+        folds = intervals.grouped_by_fold(row["per_fold"],
+                                          lambda f: f"{f['same']:.1f} / {f['cross']:.1f}")
+        lines.append(f"- {row['name']}: " + "; ".join(", ".join(fold) for fold in folds))
     return "\n".join(lines) + "\n"
 
 

@@ -12,14 +12,14 @@ from pathlib import Path
 
 import data
 from experiments.runs.run_folder import check_places
-from experiments.runs.options import WRITER_ONLY, add_arguments
-from experiments.runs.run import Run, default_out, keras_backend_name
-
-KERAS_BACKENDS = ("tensorflow", "jax", "torch")
+from experiments.runs.options import WRITER_ONLY, add_arguments, call_options  # noqa: F401
+from experiments.runs.run import Run, default_out
 from experiments.paper.configurations import CONFIGURATIONS, RUN_PRESETS
 from runtime.console import on_terminal
 from runtime.errors import ProjectError
+from runtime.metadata import keras_backend
 
+KERAS_BACKENDS = ("tensorflow", "jax", "torch")
 FETCHED = {"msd-brats", "open-ms"}  # named public datasets that data.fetch can download
 
 
@@ -87,7 +87,7 @@ def resolve_run(args, argv=None, script="reproduce/table1.py", out_suffix=""):
     looks at whether a named dataset's --data-dir is an archive or a folder, and checks
     that the run folder and the cache are places it could write)."""
     preset = RUN_PRESETS[args.preset]
-    backend = keras_backend_name()
+    backend = keras_backend()
     if backend not in KERAS_BACKENDS:
         raise ProjectError(f"KERAS_BACKEND={backend} is not a Keras backend this project "
                          f"runs on; choose one of {', '.join(KERAS_BACKENDS)} (JAX and PyTorch: "

@@ -3,6 +3,7 @@
 import argparse
 import os
 import re
+from dataclasses import dataclass
 from pathlib import Path
 
 from models.readings import DROPOUT_DISTRIBUTIONS, LAST_BLOCKS, VECTOR_NORMALIZATION_SCOPES
@@ -140,6 +141,27 @@ def _subjects(text):
 
 # The options that only a script that trains units takes: a script that reads a run
 # (a figure, an evaluation-only study) never deletes, shards or distributes anything.
+@dataclass(frozen=True)
+class CallOptions:
+    """How this call treats the run folder (not the run's settings, ``Run``): whether the
+    user named the cache (then it is checked as a place of its own), whether it is one
+    --shard of several writers, whether it waits for another writer, whether it discards
+    units computed with other settings. Read from the parsed options once
+    (``call_options``), so that no parsed-options object travels below this layer."""
+    cache_named: bool = False
+    shard: bool = False
+    wait: bool = False
+    discard_stale: bool = False
+
+
+def call_options(args):
+    """The ``CallOptions`` of parsed options (a script without an option gets its default)."""
+    return CallOptions(cache_named=bool(getattr(args, "cache_dir", None)),
+                       shard=bool(getattr(args, "shard", None)),
+                       wait=bool(getattr(args, "wait", False)),
+                       discard_stale=bool(getattr(args, "discard_stale_units", False)))
+
+
 WRITER_ONLY = ("discard_stale_units", "shard", "distribute", "workers", "checkpoint_every",
                "wait")
 

@@ -7,6 +7,7 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 import models
+from runtime.metadata import keras_backend
 
 
 @dataclass(frozen=True)
@@ -85,7 +86,7 @@ class Run:
             **self.extra}
         if self.precision != "float32":
             fingerprint["precision"] = self.precision
-        backend = keras_backend_name()
+        backend = keras_backend()
         if backend != "tensorflow":  # units of two backends never share a run folder
             fingerprint["keras_backend"] = backend
         # Nor units of two arithmetics: round-off moves a scaled run's accuracies by points.
@@ -143,19 +144,6 @@ def options_sha256(run):
     state, so that a unit made with other options is never mixed in."""
     import hashlib
     return hashlib.sha256(json.dumps(run.fingerprint(), sort_keys=True).encode()).hexdigest()
-
-
-def keras_backend_name():
-    """The Keras backend a run will use, read as Keras reads it, without importing Keras
-    (KERAS_BACKEND, else ~/.keras/keras.json, else TensorFlow)."""
-    import os
-    if os.environ.get("KERAS_BACKEND"):
-        return os.environ["KERAS_BACKEND"]
-    config = Path(os.environ.get("KERAS_HOME", Path.home() / ".keras")) / "keras.json"
-    try:
-        return json.loads(config.read_text()).get("backend", "tensorflow")
-    except (OSError, ValueError):
-        return "tensorflow"
 
 
 def default_out(dataset, phantom, preset, seed, suffix=""):

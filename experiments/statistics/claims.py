@@ -129,16 +129,10 @@ def values_by_unit(comparison, results, pair=None):
             for key in common}
 
 
-def grouped_by_fold(values):
-    """[[value per repeat] per fold] of {(fold, repeat): value}, in fold and repeat order."""
-    folds = sorted({fold for fold, _ in values})
-    return [[values[key] for key in sorted(values) if key[0] == fold] for fold in folds]
-
-
 def values_by_fold(comparison, results, pair=None):
     """[[value per repeat] per fold] from {name: [unit results]}, paired by fold and
     repeat; None when a row has no finished unit (``values_by_unit``)."""
-    return grouped_by_fold(values_by_unit(comparison, results, pair)) or None
+    return intervals.grouped_by_fold(values_by_unit(comparison, results, pair)) or None
 
 
 def verdict(low, high, paper):
@@ -235,8 +229,9 @@ def claim_lines(evaluated):
                 f"; paper {item['paper']:+.1f} "
                 f"{'✓' if item['paper_inside'] else '✗' if item['paper_inside'] is False else '?'}")
             measure = "" if item["measure"] == "cross" else f" ({item['measure']}-modality)"
-            lines.append(f"- {item['label']}{measure}: {item['difference']:+.1f} "
-                         f"[{item['low']:+.1f}, {item['high']:+.1f}]{paper} — {item['verdict']}")
+            lines.append(f"- {item['label']}{measure}: "
+                         f"{intervals.bracketed(item['difference'], item['low'], item['high'])}"
+                         f"{paper} — {item['verdict']}")
         lines.append("")
     return lines[:-1]
 
@@ -262,7 +257,8 @@ def control_lines(evaluated):
         cells = []
         for control in controls:
             item = items.get((row, control))
-            cells.append("–" if item is None else f"{item['difference']:+.1f} "
-                         f"[{item['low']:+.1f}, {item['high']:+.1f}] {mark[item['verdict']]}")
+            cells.append("–" if item is None else
+                         f"{intervals.bracketed(item['difference'], item['low'], item['high'])} "
+                         f"{mark[item['verdict']]}")
         lines.append(f"| {row} | " + " | ".join(cells) + " |")
     return lines

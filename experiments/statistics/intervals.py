@@ -81,6 +81,23 @@ FOLD_METHOD = "fold-level t interval"
 REPEAT_METHOD = "t interval over repeated trainings within folds (conditioned on the folds)"
 
 
+def grouped_by_fold(items, value=None):
+    """[[value of each item of the fold] per fold], folds in order: the shape every
+    interval here takes (repeated trainings within a fold average before the folds
+    vary). ``items``: unit results (dicts with a "fold"), ``value`` a key of them (an
+    item without it is left out) or a function of one; or a dict {(fold, repeat): value},
+    grouped in repeat order."""
+    if isinstance(items, dict):
+        items = [{"fold": key[0], "value": items[key]} for key in sorted(items)]
+        value = "value"
+    if not callable(value):
+        key = value
+        items = [item for item in items if key in item]
+        value = lambda item: item[key]  # noqa: E731
+    folds = sorted({item["fold"] for item in items})
+    return [[value(item) for item in items if item["fold"] == fold] for fold in folds]
+
+
 def format_interval(mean, half_width, signed=False):
     """'65.3 ± 2.1' ('+3.1 ± 2.0' when ``signed``); the mean alone without a width."""
     text = f"{mean:+.1f}" if signed else f"{mean:.1f}"

@@ -1,4 +1,4 @@
-"""Dataset presets (paper §III; docs/design.md, Decisions), defined once: what a subject's files are called,
+"""Dataset layouts (paper §III; docs/design.md, Decisions), defined once: what a subject's files are called,
 which label values form which class, where background voxels come from, and over which
 voxels each scan is normalized.
 
@@ -58,10 +58,10 @@ class DatasetSpec:
         return [self.background_name, *self.classes]
 
     def with_modalities(self, names):
-        """The same preset restricted to a subset (≥ 2) of its modalities, in that order."""
+        """The same layout restricted to a subset (≥ 2) of its modalities, in that order."""
         unknown = [name for name in names if name not in self.modalities]
         if unknown:
-            raise ValueError(f"preset {self.name!r} has no modality {unknown}; it has "
+            raise ValueError(f"dataset layout {self.name!r} has no modality {unknown}; it has "
                              f"{self.modality_names}")
         if len(names) < 2:
             raise ValueError(f"cross-modality learning needs at least two modalities, got {names}")
@@ -70,7 +70,7 @@ class DatasetSpec:
 
     def with_overrides(self, modalities=None, label=None, mask=None, classes=None,
                        group_pattern=None, channels=None):
-        """The preset with user-given patterns (None keeps the preset's)."""
+        """The layout with user-given patterns (None keeps the layout's)."""
         spec = self
         if channels:
             unknown = sorted(set(channels) - set(modalities or spec.modalities))
@@ -105,7 +105,7 @@ def _nifti(*stems):
     return tuple(f"{stem}{extension}" for stem in stems for extension in (".nii.gz", ".nii"))
 
 
-DATASET_PRESETS = {
+DATASET_LAYOUTS = {
     # OAI iMorphics: label values 1–4 cartilage plates, 5–6 menisci (configurable).
     "oai": DatasetSpec(
         name="oai",
@@ -149,20 +149,20 @@ DATASET_PRESETS = {
 }
 
 
-def dataset_spec(preset, modalities=None, label=None, mask=None, classes=None,
+def dataset_spec(layout, modalities=None, label=None, mask=None, classes=None,
                  group_pattern=None, select=None, channels=None):
-    """A preset with overrides; ``select`` keeps a subset of the preset's modalities;
+    """A dataset layout with overrides; ``select`` keeps a subset of its modalities;
     ``channels`` maps modality names to channels of 4-D files."""
-    if preset not in DATASET_PRESETS:
-        raise ValueError(f"unknown dataset preset {preset!r}; choose from {sorted(DATASET_PRESETS)}")
-    spec = DATASET_PRESETS[preset].with_overrides(modalities, label, mask, classes, group_pattern,
+    if layout not in DATASET_LAYOUTS:
+        raise ValueError(f"unknown dataset layout {layout!r}; choose from {sorted(DATASET_LAYOUTS)}")
+    spec = DATASET_LAYOUTS[layout].with_overrides(modalities, label, mask, classes, group_pattern,
                                           channels)
     if select:
         spec = spec.with_modalities(list(select))
     if len(spec.modalities) < 2:
-        raise ValueError(f"preset {preset!r} needs at least two modalities: give them as "
+        raise ValueError(f"dataset layout {layout!r} needs at least two modalities: give them as "
                          "NAME=GLOB (e.g. --modality FLAIR='FLAIR_*.nii.gz')")
     if not spec.label:
-        raise ValueError(f"preset {preset!r} needs a label file pattern (e.g. --label "
+        raise ValueError(f"dataset layout {layout!r} needs a label file pattern (e.g. --label "
                          "'GOLD_STANDARD_*.nii.gz')")
     return spec
