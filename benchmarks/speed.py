@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
-"""Speed figures: training, feature extraction and patch gathering, beside a plain
-PyTorch implementation of the same network (the project's speed peer, read from
+"""Speed figures per machine: training, feature extraction and patch gathering, beside
+a plain PyTorch implementation of the same network (the project's speed peer, read from
 shared/bench/torch_reference.py beside the checkout when present) in the same invocation.
 
     python benchmarks/speed.py                 # M = 2 and 4, paper-size network
@@ -8,14 +8,19 @@ shared/bench/torch_reference.py beside the checkout when present) in the same in
     python benchmarks/speed.py --backend jax   # the same model under Keras's JAX backend
     python benchmarks/speed.py --keras-layers  # TensorFlow without its fast layers
 
-Training goes through the project's real path: the custom train_step with modality
-dropout, per-feature normalization and the similarity term on, fed by the same
-PatchBatches loader that reproduce/ uses. Prints one `name=value` line per figure; the
-last line is `train_ratio_vs_torch=<float>` (M = 2; nan without torch). Training is also
-given in GFLOP/s (the convolutions' multiply-adds: forward and both backward passes, no
-input gradient for the first layer) and as a fraction of the machine's sgemm peak (NumPy
-float32 matmul, best of 5). Timings on a shared machine are noisy: every other figure is
-the median of --repeats timings (epochs for training), and the ratios matter more than
+Each side runs the way it runs best on this machine, on all its cores. The project as
+its runs train: as many one-thread worker processes as usable cores (``--processes``),
+side by side, each training through the real path (the custom train_step with modality
+dropout, per-feature normalization and the similarity term, fed by the PatchBatches
+loader reproduce/ uses); their samples per second add up. The PyTorch peer twice: one
+process with its default threads, and as many one-thread processes as cores side by
+side; the faster is its figure. Every process's own figure is printed too. The last
+line, ``train_ratio_vs_torch=<float>``, is the per-machine ratio for the first modality
+count (nan without torch). Training is also given in GFLOP/s per machine (the
+convolutions' multiply-adds: forward and both backward passes, no input gradient for the
+first layer) and as a fraction of the machine's sgemm peak (NumPy float32 matmul on
+every core, best of 5). Timings on a shared machine are noisy: each process's figure is
+the median of --repeats timings (epochs for training); the ratios matter more than
 absolute times. --record FILE keeps the figures with the command, machine and versions.
 """
 import argparse
@@ -33,6 +38,7 @@ REPOSITORY = Path(__file__).resolve().parents[1]
 TORCH_REFERENCE = REPOSITORY.parent / "shared" / "bench" / "torch_reference.py"
 
 from data import PatchTable, PreparedSubject, gather_patches
+from experiments.execution.workers import ONE_THREAD, usable_cores
 from runtime.metadata import write_record
 from runtime.seeds import seed_everything
 from runtime.startup import import_tensorflow_quietly
@@ -113,23 +119,62 @@ def bench_keras(modality_count, steps, repeats, batch_size=64):
     return training, encoding, training * training_flops_per_sample(network) / 1e9
 
 
-def bench_torch(modality_count, steps, repeats, batch_size=64, python=None):
-    """The PyTorch peer's (training, encoding) samples/s, run by ``python`` (default this
-    interpreter; torch may live in an environment of its own); nan without torch."""
+def side_by_side(commands, environment=None):
+    """Runs the commands at the same time; each one's ``name=value`` figures, parsed."""
+    processes = [subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                  text=True, env={**os.environ, **(environment or {})})
+                 for command in commands]
+    figures = []
+    for command, process in zip(commands, processes):
+        output, errors = process.communicate()
+        if process.returncode:
+            raise RuntimeError(f"{' '.join(map(str, command))} failed:\n{errors[-2000:]}")
+        figures.append({key: float(value)
+                        for key, value in re.findall(r"(\w+)=([\d.]+)", output)})
+    return figures
+
+
+def bench_torch(modality_count, steps, processes, batch_size=64, python=None):
+    """The PyTorch peer's training and encoding samples/s per machine at its best, and the
+    per-process training figures of each way it was run; nan without torch."""
+    nothing = (float("nan"), float("nan"), {})
     if not TORCH_REFERENCE.exists():
-        return float("nan"), float("nan")
+        return nothing
     if python is None:
         if importlib.util.find_spec("torch") is None:
-            return float("nan"), float("nan")
+            return nothing
         python = sys.executable
-    runs = []
-    for _ in range(repeats):
-        output = subprocess.run([str(python), str(TORCH_REFERENCE), "--modalities",
-                                 str(modality_count), "--batch", str(batch_size), "--steps",
-                                 str(steps)], capture_output=True, text=True, check=True).stdout
-        values = dict(re.findall(r"(\w+)=([\d.]+)", output))
-        runs.append((float(values["train_samples_per_s"]), float(values["encode_samples_per_s"])))
-    return tuple(float(v) for v in np.median(runs, axis=0))
+    command = [str(python), str(TORCH_REFERENCE), "--modalities", str(modality_count),
+               "--batch", str(batch_size), "--steps", str(steps)]
+    ways = {"default threads, 1 process": side_by_side([command]),
+            f"1 thread, {processes} processes": side_by_side(
+                [command + ["--threads", "1"]] * processes)}
+    totals = {way: (sum(f["train_samples_per_s"] for f in figures),
+                    sum(f["encode_samples_per_s"] for f in figures))
+              for way, figures in ways.items()}
+    best = max(totals, key=lambda way: totals[way][0])
+    per_process = {way: [f["train_samples_per_s"] for f in figures]
+                   for way, figures in ways.items()}
+    return (*totals[best], {"best": best, **per_process})
+
+
+def bench_keras_per_machine(arguments, modality_count, processes):
+    """The project's figures per machine: ``processes`` one-thread processes side by side."""
+    command = [sys.executable, __file__, "--one-process", "--modalities", str(modality_count),
+               "--steps", str(arguments.steps), "--repeats", str(arguments.repeats),
+               "--backend", arguments.backend,
+               *(["--keras-layers"] if arguments.keras_layers else []),
+               *(["--mixed-precision"] if arguments.mixed_precision else [])]
+    figures = side_by_side([command] * processes, ONE_THREAD)
+    return figures, {key: sum(f[key] for f in figures) for key in figures[0]}
+
+
+def one_process(arguments):
+    """A child of ``bench_keras_per_machine``: this process's figures, one per line."""
+    training, encoding, gflops = bench_keras(arguments.modalities_count, arguments.steps,
+                                             arguments.repeats)
+    print(f"train_samples_per_s={training:.2f}\nencode_samples_per_s={encoding:.2f}\n"
+          f"train_gflop_per_s={gflops:.2f}", flush=True)
 
 
 def main():
@@ -140,28 +185,35 @@ def main():
     parser.add_argument("--steps", type=int, default=60, help="timed training steps")
     parser.add_argument("--repeats", type=int, default=3,
                         help="timed repetitions; medians are reported (default 3)")
+    parser.add_argument("--processes", type=int, default=usable_cores(),
+                        help="processes side by side, one thread each, for the project and "
+                        "for the peer's one-thread way (default: the usable cores, "
+                        f"{usable_cores()} here, as the runs' default --workers)")
     parser.add_argument("--only", choices=["gather", "train"], help="run one part only")
     parser.add_argument("--torch-python", type=Path, metavar="PYTHON",
                         help="the Python that runs the PyTorch peer (an environment with "
-                        "torch, kept apart from this one; default: this Python if it has torch)")
+                        "torch; default: this Python if it has torch)")
     parser.add_argument("--backend", choices=["tensorflow", "jax", "torch"],
                         default=os.environ.get("KERAS_BACKEND", "tensorflow"),
                         help="the Keras backend of the model (default KERAS_BACKEND, else "
                         "tensorflow; jax and torch: pip install -r requirements-backends.txt)")
     parser.add_argument("--keras-layers", action="store_true",
-                        help="TensorFlow with Keras's own batch normalization and transposed "
-                        "convolution instead of the fast layers (models/fast_layers.py)")
+                        help="TensorFlow with Keras's own layers instead of the fast ones "
+                        "(models/fast_layers.py)")
     parser.add_argument("--mixed-precision", action="store_true",
                         help="train and extract in float16 with float32 weights (as the "
                         "scripts' --mixed-precision; for GPUs)")
     parser.add_argument("--record", type=Path, metavar="FILE", help="also write the figures, "
                         "the command, the machine and the versions into FILE (the evidence "
                         "behind benchmarks/README.md)")
+    parser.add_argument("--one-process", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.keras_layers and args.backend != "tensorflow":
         parser.error("--keras-layers is TensorFlow's: the other backends always use Keras's layers")
+    if args.processes < 1:
+        parser.error(f"--processes must be at least 1, not {args.processes}")
     os.environ["KERAS_BACKEND"] = args.backend  # before Keras is imported
-    if args.only != "gather":
+    if args.one_process:
         import_tensorflow_quietly()
         if args.keras_layers:
             from models import fast_layers
@@ -169,12 +221,15 @@ def main():
         if args.mixed_precision:
             import models
             models.use_mixed_precision(True)
+        args.modalities_count = int(args.modalities)
+        return one_process(args)
     lines = []
 
     def report(line):
         print(line, flush=True)
         lines.append(line)
-    report(f"backend={args.backend}{' (Keras layers)' if args.keras_layers else ''}")
+    report(f"backend={args.backend}{' (Keras layers)' if args.keras_layers else ''}; "
+           f"{args.processes} one-thread processes")
     counts = [int(m) for m in args.modalities.split(",")]
     ratio = float("nan")
     if args.only in (None, "train"):
@@ -184,24 +239,35 @@ def main():
         if args.only in (None, "gather"):
             report(f"M={modality_count} gather_patches_per_s="
                    f"{bench_gather(modality_count, repeats=args.repeats):.0f}")
-        if args.only in (None, "train"):
-            training, encoding, gflops = bench_keras(modality_count, args.steps, args.repeats)
-            torch_training, torch_encoding = bench_torch(modality_count, args.steps, args.repeats,
-                                                         python=args.torch_python)
-            report(f"M={modality_count} keras_train_samples_per_s={training:.1f}")
-            report(f"M={modality_count} keras_train_gflop_per_s={gflops:.0f} "
-                   f"({100 * gflops / peak:.0f} % of sgemm peak)")
-            report(f"M={modality_count} keras_features_patches_per_s={encoding:.1f}")
-            report(f"M={modality_count} torch_train_samples_per_s={torch_training:.1f}")
-            report(f"M={modality_count} torch_encode_samples_per_s={torch_encoding:.1f}")
-            report(f"M={modality_count} train_ratio={training / torch_training:.3f}")
-            if modality_count == counts[0]:
-                ratio = training / torch_training
+        if args.only not in (None, "train"):
+            continue
+        each, machine = bench_keras_per_machine(args, modality_count, args.processes)
+        torch_training, torch_encoding, torch_ways = bench_torch(
+            modality_count, args.steps, args.processes, python=args.torch_python)
+        prefix = f"M={modality_count}"
+        report(f"{prefix} keras_train_samples_per_s_each_process="
+               + ",".join(f"{f['train_samples_per_s']:.1f}" for f in each))
+        report(f"{prefix} keras_train_samples_per_s={machine['train_samples_per_s']:.1f}")
+        report(f"{prefix} keras_train_gflop_per_s={machine['train_gflop_per_s']:.0f} "
+               f"({100 * machine['train_gflop_per_s'] / peak:.0f} % of sgemm peak)")
+        report(f"{prefix} keras_features_patches_per_s={machine['encode_samples_per_s']:.1f}")
+        for way, rates in torch_ways.items():
+            if way != "best":
+                report(f"{prefix} torch_train_samples_per_s_each_process ({way})="
+                       + ",".join(f"{rate:.1f}" for rate in rates))
+        if torch_ways:
+            report(f"{prefix} torch_best_way: {torch_ways['best']}")
+        report(f"{prefix} torch_train_samples_per_s={torch_training:.1f}")
+        report(f"{prefix} torch_encode_samples_per_s={torch_encoding:.1f}")
+        report(f"{prefix} train_ratio={machine['train_samples_per_s'] / torch_training:.3f}")
+        if modality_count == counts[0]:
+            ratio = machine["train_samples_per_s"] / torch_training
     if args.only in (None, "train"):
         report(f"train_ratio_vs_torch={ratio:.3f}")
     if args.record:
-        write_record(args.record, lines, [f"every figure but the sgemm peak is the median of "
-                                          f"{args.repeats} timings"])
+        write_record(args.record, lines, [
+            f"per machine: each side's processes side by side on all cores; each process's "
+            f"figure the median of {args.repeats} timings"])
         print(f"wrote {args.record}")
 
 
