@@ -317,3 +317,29 @@ def test_a_run_is_rebuilt_from_its_record():
         run = command_line.resolve_run(command_line.script_parser("x").parse_args(argv), argv)
         again = run_from_record(json.loads(json.dumps(run_record(run))))
         assert again == run and again.fingerprint() == run.fingerprint()
+
+
+def test_a_shard_keeps_the_runs_command_and_a_reader_names_its_own(tmp_path):
+    """run.json keeps the command of the call that made the run when a worker (a --shard
+    call) writes it again; a script that opens the folder reports its own command."""
+    import dataclasses
+    import json
+    from experiments.runs import command_line
+    from experiments.runs.run_folder import open_run_folder
+    folder = tmp_path / "run"
+    made = ["--out", str(folder), "--configs", "plain-a0"]
+    run = command_line.resolve_run(command_line.script_parser("x").parse_args(made), made)
+    inputs = [tmp_path / "a.nii.gz"]
+    inputs[0].write_bytes(b"volume")
+    open_run_folder(run, inputs, log=lambda *a, **k: None)
+    worker = dataclasses.replace(run, command=run.command + " --shard 1/2 --workers 1")
+    recorded = lambda: json.loads((folder / "run.json").read_text())["run"]["command"]  # noqa: E731
+    open_run_folder(worker, inputs, log=lambda *a, **k: None, keep_command=True)
+    assert recorded() == run.command and "--shard" not in recorded()
+    open_run_folder(worker, inputs, log=lambda *a, **k: None)  # a call of its own: its command
+    assert recorded() == worker.command
+    reader = [str(folder), "--figures-dir", str(tmp_path / "figures")]
+    opened = command_line.opened_run(command_line.run_reader_parser("x").parse_args(reader),
+                                     reader, "studies/reader.py")
+    assert opened.command == f"python studies/reader.py {folder} --figures-dir {tmp_path / 'figures'}"
+    assert opened.fingerprint() == run.fingerprint()

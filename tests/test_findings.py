@@ -60,8 +60,8 @@ def test_training_length_is_a_table_and_two_runs_of_one_question_are_reconciled(
     assert ("| open_ms-flair-t2-training-length-10k | superseded by "
             "open_ms-flair-t2-training-length-mechanism (arithmetic version 1: two "
             "TensorFlow threads per process) | +0.5 ± 2.2 (3 folds) | yes |") in text
-    assert "| open_ms-flair-t2-training-length-mechanism | study | +1.6 ± 1.8 (3 folds) | yes |" \
-        in text
+    assert ("| open_ms-flair-t2-training-length-mechanism | study (arithmetic version 2, not "
+            "repeated since) | +1.6 ± 1.8 (3 folds) | yes |") in text
     assert "The current answer is open_ms-flair-t2-training-length-mechanism." in text
 
 

@@ -67,6 +67,9 @@ def test_a_larger_than_the_paper_claim_needs_every_run_above_the_paper():
         item("dropout-a0 − plain-a0", "undecided", 1.0, -1.0, 3.0, 1.5))}
     text = answer(below)
     assert "larger" not in text and "undecided in 1 of 1 runs" in text
+    mixed = {**above, "synthetic-knee-quick-seed0": document(
+        item("dropout-a0 − plain-a0", "undecided", 16.2, -4.5, 36.9, 9.9))}
+    assert "Modality dropout reproduces in 1 of 2 runs (undecided in 1)" in answer(mixed)
 
 
 def test_the_results_table_names_the_paper_column_and_both_verdicts():

@@ -71,7 +71,7 @@ def prepare(run, call=CallOptions(), read_only=False, before_opening=None):
             before_opening(patch_data, input_identities(patch_data.input_files,
                                                         hashes=cache.hashes))
         open_run_folder(run, patch_data.input_files,
-                        discard_stale=call.discard_stale,
+                        discard_stale=call.discard_stale, keep_command=call.shard,
                         log=say, read_only=read_only, hashes=cache.hashes)
     except BaseException as error:
         cache.discard_new()

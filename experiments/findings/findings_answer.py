@@ -188,7 +188,11 @@ def _sign_title(items, name):
         return f"{name} reproduces"
     if all(verdict == "contradicted" for verdict in verdicts):
         return f"{name} is contradicted"
-    return f"{name} is undecided in {verdicts.count('undecided')} of {len(verdicts)} runs"
+    reproduced, undecided = verdicts.count("reproduced"), verdicts.count("undecided")
+    if reproduced and reproduced + undecided == len(verdicts):
+        return (f"{name} reproduces in {reproduced} of {len(verdicts)} runs "
+                f"(undecided in {undecided})")
+    return f"{name} is undecided in {undecided} of {len(verdicts)} runs"
 
 
 def answer_lines(found):

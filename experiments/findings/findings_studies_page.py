@@ -73,9 +73,10 @@ def study_scale_rows(results):
 def readings_lines(readings):
     lines = ["### The readings of what the paper leaves open", "",
              "Our difference at α = 0 under each reading, from the readings and last-block "
-             "studies (`claims_by_reading.csv`). The two readings studies (marked *older "
-             "arithmetic*) were made under arithmetic version 1 and not repeated since: their "
-             "default reading's units are not the current Table I runs'.", ""]
+             "studies (`claims_by_reading.csv`). The studies marked *older arithmetic* were "
+             "made under an earlier arithmetic version and not repeated since (the findings "
+             "page's index says which): their default reading's units are not the current "
+             "Table I runs'.", ""]
     for comparison in READING_LABELS:
         rows = [(name, row) for name, row in readings.get(comparison, [])
                 if row["measure"] == "cross" and row["alpha"] == 0]

@@ -80,7 +80,10 @@ def compare(first, second):
 
 
 def machine_text(document):
-    """Where a run's units were computed, without the kernel's build string ('2 cores,
-    AMD EPYC; 1 TensorFlow thread'); 'not recorded' for runs older than the record."""
+    """Where and how a run's units were computed, without the kernel's build string ('2
+    cores, AMD EPYC; 1 TensorFlow thread; arithmetic version 3'); 'not recorded' for runs
+    older than the record (the arithmetic version is recorded since version 3)."""
     machines = document.get("computed_on") or ["not recorded"]
-    return "; ".join(re.sub(r", Linux-[^;]*", "", machine) for machine in machines)
+    text = "; ".join(re.sub(r", Linux-[^;]*", "", machine) for machine in machines)
+    version = document.get("arithmetic_version")  # recorded since version 3
+    return text if version is None else f"{text}; arithmetic version {version}"

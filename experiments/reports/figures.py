@@ -6,7 +6,8 @@ from pathlib import Path
 
 from experiments.runs import command_line
 from experiments.execution import grid
-from experiments.runs.run_folder import check_writable, read_unit_result, require_run
+from experiments.runs.run_folder import (RUN_FILE, check_writable, read_run_file,
+                                         read_unit_result, require_run)
 from experiments.execution.unit import UNITS
 from experiments.paper.configurations import CONFIGURATIONS
 from runtime.console import format_seconds, say
@@ -56,9 +57,12 @@ def prepare_figure_run(args, argv, script, configurations):
     Returns (run, patch_data, figures_dir)."""
     run = command_line.opened_run(args, argv, f"reproduce/{script}")
     run = dataclasses.replace(run, configurations=list(configurations))
+    # The command that made the run (recorded in its folder), else this one's options.
+    made_by = (read_run_file(run.out / RUN_FILE)["run"]["command"]
+               if getattr(args, "run_folder", None) is not None else run.command)
     if not args.train_missing:  # nothing is written where no run is
         require_run(run.out, script, f"the units of {', '.join(c.name for c in configurations)} "
-                    f"on every fold: `{table1_command(run, configurations)}`, or rerun this "
+                    f"on every fold: `{table1_command(made_by, configurations)}`, or rerun this "
                     "command with --train-missing")
     figures_dir = args.figures_dir or run.out / "figures"
     check_writable(figures_dir, "--figures-dir", "the figures")  # before any work
@@ -71,7 +75,7 @@ def prepare_figure_run(args, argv, script, configurations):
         raise ProjectError(
             f"{run.out} lacks {len(missing)} of the {len(needed)} units this figure "
             f"needs ({', '.join(names[:6])}{' …' if len(names) > 6 else ''}). Train them with "
-            f"`{table1_command(run, configurations)}`, or rerun this command with "
+            f"`{table1_command(made_by, configurations)}`, or rerun this command with "
             "--train-missing.")
     if missing:
         # The pace of the run's finished units (the figure's own, else any of the run's).
@@ -85,13 +89,13 @@ def prepare_figure_run(args, argv, script, configurations):
     return run, patch_data, figures_dir_of(args, run)
 
 
-def table1_command(run, configurations):
+def table1_command(made_by, configurations):
     """The table1.py command with this run's options that trains these configurations."""
     words = shlex.split(run.command)
     words[1] = "reproduce/table1.py"
     kept, skip = [], False
     figure_only = {"--alpha", "--alphas", "--fold", "--figures-dir", "--k-step", "--halves",
-                   "--train-missing"}
+                   "--train-missing", "--shard", "--workers"}  # nor a worker's own options
     for word in words:
         if skip:
             skip = False

@@ -29,6 +29,7 @@ def write_outputs(run, rows, compared, split, fold_count, pairs=(), updates=None
                 "confidence": intervals.CONFIDENCE,
                 "interval": rows[0]["interval"] if rows else intervals.FOLD_METHOD,
                 "repeats": run.repeats, "versions": versions(), "computed_on": list(machines),
+                "arithmetic_version": run.fingerprint()["arithmetic_version"],
                 "seconds": split["total"], "time_split": split, "rows": rows,
                 "comparisons": compared, "pair_comparisons": list(pairs),
                 "claims_summary": claims.summary(claims.paper_comparisons(compared)),

@@ -174,8 +174,7 @@ def resolve_run(args, argv=None, script="reproduce/table1.py", out_suffix=""):
                                 if args.recalibrate_statistics is None
                                 else args.recalibrate_statistics),
         configurations=selected_configurations(getattr(args, "configs", None)),
-        command=" ".join(["python", script,
-                          *(shlex.quote(a) for a in (sys.argv[1:] if argv is None else argv))]),
+        command=command_of(script, argv),
         subjects=subjects, phantom_subjects=phantom_subjects, fetch=fetch_options,
         cache_dir=Path(cache_dir), cache_limit_gb=args.cache_limit,
         repeats=getattr(args, "repeats", 1),
@@ -206,8 +205,17 @@ def opened_run(args, argv, script):
         return resolve_run(args, argv, script=script)
     if args.out is not None:
         raise ProjectError(f"give the run folder ({args.run_folder}) or --out, not both")
+    import dataclasses
     from experiments.runs.run_folder import recorded_run
-    return recorded_run(args.run_folder)
+    # The recorded command made the run; this script's own makes what it writes now.
+    return dataclasses.replace(recorded_run(args.run_folder), command=command_of(script, argv))
+
+
+def command_of(script, argv=None):
+    """'python SCRIPT ARGUMENTS…' as typed (quoted for a shell): what a report names as
+    the command that made it."""
+    return " ".join(["python", script,
+                     *(shlex.quote(a) for a in (sys.argv[1:] if argv is None else argv))])
 
 
 def run_reader_parser(doc, omit=WRITER_ONLY):

@@ -98,7 +98,7 @@ def require_run(out, reader, how_to_make):
 
 
 def open_run_folder(run, input_files, discard_stale=False, log=print, read_only=False,
-                    hashes=None):
+                    hashes=None, keep_command=False):
     """Creates OUT/run.json, or checks that the folder's run matches this one.
 
     Refuses a folder made with other arguments, and one whose input files changed,
@@ -107,6 +107,8 @@ def open_run_folder(run, input_files, discard_stale=False, log=print, read_only=
     run): the folder must hold this run on unchanged files, and nothing in it is
     written, replaced or deleted. ``hashes``: a ``runtime.files.FileHashes`` memo, so
     that the SHA-256 recorded here is the one the prepared-volume cache was keyed by.
+    ``keep_command`` (a --shard call, such as a worker process): the command recorded by
+    the call that made the run stays the run's command.
     """
     if discard_stale and read_only:
         raise ValueError("a read-only use of a run folder never discards its units")
@@ -168,9 +170,12 @@ def open_run_folder(run, input_files, discard_stale=False, log=print, read_only=
             shutil.rmtree(run.out / TRAINING_STATES, ignore_errors=True)
     if not read_only:
         from experiments.runs.run import run_record
+        record = run_record(run)
+        if keep_command and stored and stored.get("run", {}).get("command"):
+            record["command"] = stored["run"]["command"]
         atomic_write_text(path, json.dumps({"version": RUN_FILE_VERSION,
                                             "arguments": fingerprint, "inputs": inputs,
-                                            "run": run_record(run)}, indent=2))
+                                            "run": record}, indent=2))
 
 
 def refuse_other_arguments(run, arguments, fingerprint, reader=False):
