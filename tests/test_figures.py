@@ -343,3 +343,25 @@ def test_a_shard_keeps_the_runs_command_and_a_reader_names_its_own(tmp_path):
                                      reader, "studies/reader.py")
     assert opened.command == f"python studies/reader.py {folder} --figures-dir {tmp_path / 'figures'}"
     assert opened.fingerprint() == run.fingerprint()
+
+
+def test_a_folder_of_another_arithmetic_version_is_refused_with_the_remedy(tmp_path):
+    """Units of two arithmetic versions never share a folder: a later version is refused,
+    naming both versions and --out."""
+    import json
+    from experiments.runs import command_line
+    from experiments.runs.run_folder import RunFolderError, open_run_folder
+    folder = tmp_path / "run"
+    made = ["--out", str(folder), "--configs", "plain-a0"]
+    run = command_line.resolve_run(command_line.script_parser("x").parse_args(made), made)
+    inputs = [tmp_path / "a.nii.gz"]
+    inputs[0].write_bytes(b"volume")
+    open_run_folder(run, inputs, log=lambda *a, **k: None)
+    stored = json.loads((folder / "run.json").read_text())
+    stored["arguments"]["arithmetic_version"] = 2
+    (folder / "run.json").write_text(json.dumps(stored))
+    (folder / "units" / "plain-a0" / "fold0").mkdir(parents=True)  # a finished unit
+    (folder / "units" / "plain-a0" / "fold0" / "result.json").write_text("{}")
+    with pytest.raises(RunFolderError, match=r"arithmetic version 2; this code computes "
+                       r"version 3 .* Give another --out"):
+        open_run_folder(run, inputs, log=lambda *a, **k: None)

@@ -192,6 +192,13 @@ def refuse_other_arguments(run, arguments, fingerprint, reader=False):
             f"{', '.join(after['modality_order'])}: features and figures are indexed "
             "by position, so give the --modality options (or --modalities) in the run's "
             "order, or another --out")
+    if "arithmetic_version" in changed:
+        raise RunFolderError(
+            f"{run.out} holds a run computed under arithmetic version "
+            f"{(before or {}).get('arithmetic_version', 'before 3')}; this code computes version "
+            f"{after['arithmetic_version']} (docs/design.md), whose round-off gives other "
+            "networks, so their units never share a folder. Give another --out to make the "
+            "run under this version; the folder is kept as it is")
     advice = ("give the run's own arguments (its table1.md header shows the command that "
               "made it), or the --out of the run you mean" if reader else
               "its finished units are kept. Give another --out, or the same arguments to "
