@@ -10,7 +10,11 @@ pays only with every table regenerated).
 Ideas measured:
 - the encoder's last convolution (a 5³ kernel over a 5³ map: one output voxel) as one
   matrix product of the flattened map, and the decoder's first transposed convolution
-  (1³ → 5³) likewise: the same sums as a GEMM instead of oneDNN's 3-D convolution;
+  (1³ → 5³) likewise: the same sums as a GEMM instead of oneDNN's 3-D convolution
+  (adopted with arithmetic version 3: ``models.fast_layers``);
+- the decoder's last layer (11³×C → 15³×1): Keras's own transposed convolution, the 2-D
+  forward pass with TensorFlow's own gradients (arithmetic version 2) and with the
+  gradients as plain convolutions (version 3, ``fast_layers.one_channel_transposed``);
 - TensorFlow's inter-op thread pool: the whole train_step with 1 thread between ops
   (independent ops then run one after the other, each on both cores) against the
   default (as many as cores), each in a fresh process;
@@ -18,6 +22,9 @@ Ideas measured:
   (what two ``--shard`` processes of one run would do), against one process using every
   core: samples per second together, and whether the trained weights after the same
   steps are identical (the thread count decides how oneDNN splits its sums).
+
+Layers are timed in this process, with one thread unless TF_NUM_INTRAOP_THREADS says
+otherwise (as the project's runs compute).
 """
 import argparse
 import os
@@ -57,7 +64,7 @@ def compare(tf, label, current, alternative, inputs, kernel, repeats):
                      for a, b in zip([out_a, *grads_a], [out_b, *grads_b]))
     scale = max(float(tf.reduce_max(tf.abs(a))) for a in [out_a, *grads_a])
     times = [median_milliseconds(first, repeats), median_milliseconds(second, repeats)]
-    return (f"{label}: now {times[0]:.2f} ms, alternative {times[1]:.2f} ms "
+    return (f"{label}: {times[0]:.2f} ms vs {times[1]:.2f} ms "
             f"(x{times[0] / times[1]:.2f}); largest difference {difference:.2e} "
             f"(relative {difference / scale:.1e})")
 
@@ -89,6 +96,42 @@ def transposed_as_matrix_product(tf, x, w):
     return tf.reshape(product, [-1, *w.shape[:4]])
 
 
+def last_layer_version_2(tf, x, w):
+    """The decoders' last layer under arithmetic version 2: the 2-D forward pass of
+    ``fast_layers.one_channel_transposed`` with TensorFlow's own gradients of its pieces."""
+    batch, depth, height, width = (tf.shape(x)[i] for i in range(4))
+    kernel_depth = w.shape[0]
+    planes = tf.nn.conv2d_transpose(
+        tf.reshape(x, [batch * depth, height, width, x.shape[-1]]),
+        tf.transpose(w[:, :, :, 0, :], [1, 2, 0, 3]),
+        tf.stack([batch * depth, height + w.shape[1] - 1, width + w.shape[2] - 1, kernel_depth]),
+        strides=1, padding="VALID")
+    planes = tf.reshape(planes, [batch, depth, height + w.shape[1] - 1,
+                                 width + w.shape[2] - 1, kernel_depth])
+    return tf.add_n([tf.pad(planes[..., a], [[0, 0], [a, kernel_depth - 1 - a], [0, 0], [0, 0]])
+                     for a in range(kernel_depth)])[..., None]
+
+
+def last_layer_lines(filters, repeats):
+    """The decoders' last layer three ways (module docstring), forward and backward."""
+    tf = import_tensorflow_quietly()
+    from models.fast_layers import one_channel_transposed
+    rng = np.random.default_rng(1)
+    channels = filters[0]
+    kernel = tf.Variable(rng.normal(size=(5, 5, 5, 1, channels)).astype("float32") * 0.05)
+    inputs = tf.constant(rng.normal(size=(BATCH_SIZE, 11, 11, 11, channels)).astype("float32"))
+
+    def keras_own(x, w):
+        return tf.nn.conv3d_transpose(x, w, [BATCH_SIZE, 15, 15, 15, 1], strides=[1] * 5,
+                                      padding="VALID")
+    label = f"decoder last layer 11^3x{channels} -> 15^3x1"
+    return [compare(tf, f"{label}, Keras's own vs version 3", keras_own,
+                    one_channel_transposed, inputs, kernel, repeats),
+            compare(tf, f"{label}, version 2 vs version 3",
+                    lambda x, w: last_layer_version_2(tf, x, w), one_channel_transposed,
+                    inputs, kernel, repeats)]
+
+
 def layer_lines(filters, repeats):
     tf = import_tensorflow_quietly()
     rng = np.random.default_rng(0)
@@ -99,11 +142,11 @@ def layer_lines(filters, repeats):
     encoder_map = tf.constant(rng.normal(size=(BATCH_SIZE, 5, 5, 5, low)).astype("float32"))
     representation = tf.constant(rng.normal(size=(BATCH_SIZE, 1, 1, 1, high)).astype("float32"))
     return [
-        compare(tf, f"encoder conv3 5^3x{low} -> 1^3x{high}",
+        compare(tf, f"encoder conv3 5^3x{low} -> 1^3x{high}, Keras's own vs matrix product",
                 lambda x, w: convolution(tf, x, w),
                 lambda x, w: convolution_as_matrix_product(tf, x, w),
                 encoder_map, kernel, repeats),
-        compare(tf, f"decoder deconv1 1^3x{high} -> 5^3x{low}",
+        compare(tf, f"decoder deconv1 1^3x{high} -> 5^3x{low}, Keras's own vs matrix product",
                 lambda x, w: transposed_convolution(tf, x, w),
                 lambda x, w: transposed_as_matrix_product(tf, x, w),
                 representation, kernel, repeats)]
@@ -187,15 +230,19 @@ def main():
     parser.add_argument("--filters", default="32,64,128", help="filter counts (default paper)")
     parser.add_argument("--repeats", type=int, default=25, help="timed calls (median)")
     parser.add_argument("--record", type=Path, metavar="FILE")
+    parser.add_argument("--layers-only", action="store_true",
+                        help="the layers alone, without the thread and step comparisons")
     parser.add_argument("--step-only", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--weights-out", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     filters = tuple(int(f) for f in args.filters.split(","))
     if args.step_only:
         return measure_step(filters, args.repeats, args.weights_out)
-    lines = layer_lines(filters, args.repeats)
+    lines = layer_lines(filters, args.repeats) + last_layer_lines(filters, args.repeats)
     for line in lines:
         print(line, flush=True)
+    if args.layers_only:
+        return record(args, lines)
     default, single = (step_milliseconds(filters, args.repeats, threads) for threads in (0, 1))
     lines.append(f"train_step M=2: inter-op threads default {default:.1f} ms, 1 thread "
                  f"{single:.1f} ms (x{default / single:.2f})")
@@ -204,9 +251,14 @@ def main():
         for line in thread_lines(filters, args.repeats, Path(folder)):
             lines.append(line)
             print(line, flush=True)
+    record(args, lines)
+
+
+def record(args, lines):
     if args.record:
         write_record(args.record, lines, [f"medians of {args.repeats} timed calls, batch "
-                                          f"{BATCH_SIZE}, filters {args.filters}"])
+                                          f"{BATCH_SIZE}, filters {args.filters}, "
+                                          f"{os.environ['TF_NUM_INTRAOP_THREADS']} thread(s)"])
         print(f"wrote {args.record}")
 
 

@@ -89,9 +89,10 @@ def prepare_figure_run(args, argv, script, configurations):
     return run, patch_data, figures_dir_of(args, run)
 
 
-def table1_command(made_by, configurations):
-    """The table1.py command with this run's options that trains these configurations."""
-    words = shlex.split(run.command)
+def table1_command(command, configurations):
+    """The table1.py command with the options of ``command`` (the run's table1.py call, or a
+    figure script's options) that trains these configurations."""
+    words = shlex.split(command)
     words[1] = "reproduce/table1.py"
     kept, skip = [], False
     figure_only = {"--alpha", "--alphas", "--fold", "--figures-dir", "--k-step", "--halves",
