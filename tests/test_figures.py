@@ -319,11 +319,8 @@ def test_a_run_is_rebuilt_from_its_record():
         assert again == run and again.fingerprint() == run.fingerprint()
 
 
-def test_a_shard_keeps_the_runs_command_and_a_reader_names_its_own(tmp_path):
-    """run.json keeps the command of the call that made the run when a worker (a --shard
-    call) writes it again; a script that opens the folder reports its own command."""
-    import dataclasses
-    import json
+def _opened_folder(tmp_path):
+    """A run folder written by ``open_run_folder`` (nothing trained): (run, inputs, folder)."""
     from experiments.runs import command_line
     from experiments.runs.run_folder import open_run_folder
     folder = tmp_path / "run"
@@ -332,6 +329,17 @@ def test_a_shard_keeps_the_runs_command_and_a_reader_names_its_own(tmp_path):
     inputs = [tmp_path / "a.nii.gz"]
     inputs[0].write_bytes(b"volume")
     open_run_folder(run, inputs, log=lambda *a, **k: None)
+    return run, inputs, folder
+
+
+def test_a_shard_keeps_the_runs_command_and_a_reader_names_its_own(tmp_path):
+    """run.json keeps the command of the call that made the run when a worker (a --shard
+    call) writes it again; a script that opens the folder reports its own command."""
+    import dataclasses
+    import json
+    from experiments.runs import command_line
+    from experiments.runs.run_folder import open_run_folder
+    run, inputs, folder = _opened_folder(tmp_path)
     worker = dataclasses.replace(run, command=run.command + " --shard 1/2 --workers 1")
     recorded = lambda: json.loads((folder / "run.json").read_text())["run"]["command"]  # noqa: E731
     open_run_folder(worker, inputs, log=lambda *a, **k: None, keep_command=True)
@@ -349,14 +357,8 @@ def test_a_folder_of_another_arithmetic_version_is_refused_with_the_remedy(tmp_p
     """Units of two arithmetic versions never share a folder: a later version is refused,
     naming both versions and --out."""
     import json
-    from experiments.runs import command_line
     from experiments.runs.run_folder import RunFolderError, open_run_folder
-    folder = tmp_path / "run"
-    made = ["--out", str(folder), "--configs", "plain-a0"]
-    run = command_line.resolve_run(command_line.script_parser("x").parse_args(made), made)
-    inputs = [tmp_path / "a.nii.gz"]
-    inputs[0].write_bytes(b"volume")
-    open_run_folder(run, inputs, log=lambda *a, **k: None)
+    run, inputs, folder = _opened_folder(tmp_path)
     stored = json.loads((folder / "run.json").read_text())
     stored["arguments"]["arithmetic_version"] = 2
     (folder / "run.json").write_text(json.dumps(stored))
