@@ -43,14 +43,18 @@ BATCH_SIZE = 64
 
 
 def forward_backward(tf, compute, inputs, kernel):
-    """A tf.function: the output and the gradients of a fixed upstream gradient with
-    respect to the input and the kernel (what the training step needs of a middle layer)."""
+    """A tf.function: the output and the gradients of a fixed random upstream gradient with
+    respect to the input and the kernel (what the training step needs of a middle layer).
+    The upstream gradient is a variable, as in training: a constant one (all ones) lets
+    TensorFlow fold part of the backward pass away and times something else."""
+    shape = compute(inputs, kernel).shape
+    upstream = tf.Variable(np.random.default_rng(2).normal(size=shape).astype("float32"))
+
     @tf.function
     def step():
         with tf.GradientTape() as tape:
             tape.watch([inputs, kernel])
             outputs = compute(inputs, kernel)
-        upstream = tf.ones_like(outputs)
         gradients = tape.gradient(outputs, [inputs, kernel], output_gradients=upstream)
         return outputs, gradients
     return step
