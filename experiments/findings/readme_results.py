@@ -111,8 +111,10 @@ def round_off_line(documents):
     if not pairs:
         return []
     medians = [found["median_move"] for found in pairs]
-    return [f"- **Round-off**: the superseded runs of the same settings (two threads per "
-            f"process) move the cross-modality cells by a median {min(medians):.1f}–"
+    return [f"- **Round-off**: the superseded runs of the same settings (an earlier "
+            f"arithmetic version: two threads per process, or oneDNN's convolutions where "
+            f"matrix products are now) move the cross-modality cells by a median "
+            f"{min(medians):.1f}–"
             f"{max(medians):.1f} points; headline verdicts that change: "
             + ("; ".join(changed) if changed else "none") + "."]
 
