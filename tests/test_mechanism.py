@@ -30,9 +30,31 @@ def test_feature_gaps_of_known_offsets_and_scales():
     # the scales are exact: SD ratios 1, 2, 2 (0.5 read either way), 1 → exp(mean |ln|)
     assert found["scale_ratio"] == pytest.approx(2 ** 0.5, abs=1e-4)
     same = mechanism.feature_gaps([first, first.copy(), first.copy()])
-    assert same == {"offset_in_pooled_sd": 0.0, "scale_ratio": 1.0}
+    assert same == {"offset_in_pooled_sd": 0.0, "scale_ratio": 1.0,
+                    "modality_specific_share": 0.0}
     constant = np.zeros((10, 2))
     assert mechanism.feature_gaps([constant, constant])["offset_in_pooled_sd"] == 0.0
+
+
+def test_features_used_by_one_modality_only_are_counted_on_a_hand_made_network():
+    """Two identical encoders but for 4 of B's 16 last-block features, switched off by a
+    zero γ (B's feature is then β for every patch): exactly those 4 are specific to A."""
+    network = tiny_network(("A", "B"))
+    first, second = network.get_layer("encoder_A"), network.get_layer("encoder_B")
+    second.set_weights(first.get_weights())
+    gamma = second.get_layer("encoder_B_bn3").gamma
+    switched_off = np.ones(16, "float32")
+    switched_off[[1, 5, 9, 13]] = 0.0
+    gamma.assign(gamma.numpy() * switched_off)
+    patches = np.random.default_rng(3).normal(size=(200, 15, 15, 15, 1)).astype("float32")
+    features = [np.asarray(encoder(patches, training=False)) for encoder in (first, second)]
+    found = mechanism.feature_gaps(features)
+    assert found["modality_specific_share"] == pytest.approx(4 / 16)
+    assert mechanism.feature_gaps([features[0], features[0]])["modality_specific_share"] == 0.0
+    # At a tenth, not below: a feature a tenth as spread is specific; a fifth is not.
+    spread = np.random.default_rng(4).normal(size=(300, 2))
+    assert mechanism.feature_gaps([spread, spread * [0.09, 0.2]])["modality_specific_share"] \
+        == pytest.approx(0.5)
 
 
 def test_last_normalization_reads_each_encoders_last_batch_normalization():

@@ -8,6 +8,9 @@ fold's test patches, per feature and then averaged over features and modality pa
 - ``offset_in_pooled_sd``: |mean_a − mean_b| / sqrt((SD_a² + SD_b²) / 2);
 - ``scale_ratio``: exp(mean |ln(SD_a / SD_b)|), 1 when every feature has the same SD in
   every modality (2: one modality's features typically twice as spread);
+- ``modality_specific_share``: the share of features "used for one modality but not for
+  another" (§II-D's words for what dropout alone may learn): a feature whose SD in one
+  modality is below a tenth of its SD in the other (``SPECIFIC_SD_RATIO``);
 
 each *before* the network's normalization (the encoders' outputs f^m(x^m)) and *after*
 it (the features that are averaged and that the forests see: after the §II-C step
@@ -29,11 +32,15 @@ from experiments.measurement.features import features_of_rows
 from experiments.statistics import intervals
 
 
+SPECIFIC_SD_RATIO = 0.1  # a feature this much less spread in one modality serves the other
+
+
 def feature_gaps(features_by_modality):
-    """{offset_in_pooled_sd, scale_ratio} of a list of (N, F) arrays (module docstring).
-    A feature constant in both modalities counts as offset 0; one constant in only one
-    modality is left out of the scale ratio (its ratio is infinite)."""
-    offsets, log_ratios = [], []
+    """{offset_in_pooled_sd, scale_ratio, modality_specific_share} of a list of (N, F)
+    arrays (module docstring), each averaged over features and modality pairs. A feature
+    constant in both modalities counts as offset 0 and as shared; one constant in only one
+    modality is left out of the scale ratio (its ratio is infinite) and counts as specific."""
+    offsets, log_ratios, specific = [], [], []
     for a, b in itertools.combinations(range(len(features_by_modality)), 2):
         first = np.asarray(features_by_modality[a], np.float64)
         second = np.asarray(features_by_modality[b], np.float64)
@@ -44,9 +51,12 @@ def feature_gaps(features_by_modality):
                                     np.abs(first.mean(0) - second.mean(0)) / pooled, 0.0))
         both = (spread_a > 0) & (spread_b > 0)
         log_ratios.append(np.abs(np.log(spread_a[both] / spread_b[both])))
+        specific.append(np.minimum(spread_a, spread_b)
+                        < SPECIFIC_SD_RATIO * np.maximum(spread_a, spread_b))
     ratios = np.concatenate(log_ratios)
     return {"offset_in_pooled_sd": round(float(np.mean(np.concatenate(offsets))), 6),
-            "scale_ratio": round(float(np.exp(ratios.mean())) if ratios.size else 1.0, 6)}
+            "scale_ratio": round(float(np.exp(ratios.mean())) if ratios.size else 1.0, 6),
+            "modality_specific_share": round(float(np.mean(np.concatenate(specific))), 6)}
 
 
 def last_normalization(network):
