@@ -31,6 +31,8 @@ PAPER_SAMPLES = "1375000 * 64"
 NETWORK_HOURS = f"({PAPER_SAMPLES} / 157.6 / 3600)"
 MSD_DAYS = "(50 * 387 * 10000 / 64 * 64 / 157.6 / 86400)"
 DERIVED = {
+    # The confidence level of every interval (experiments/statistics/intervals.py, 0.95).
+    "README.md": {"95": "100 * 0.95"},
     # The last-block study: 3 readings × 4 rows × 3 folds × 8 trainings; the default's.
     "paper_figures/open_ms-flair-t2-last-block/README.md": {"288": "3 * 4 * 3 * 8",
                                                             "96": "4 * 3 * 8"},

@@ -46,6 +46,7 @@ KERAS_LAYERS = ("arithmetic version 2: one thread per process, oneDNN's convolut
 SUPERSEDED = {
     "synthetic-knee-quick-seed0-arithmetic-2": ("synthetic-knee-quick-seed0", KERAS_LAYERS),
     "open_ms-quick-arithmetic-2": ("open_ms-quick", KERAS_LAYERS),
+    "open_ms-flair-t2-repeats-arithmetic-2": ("open_ms-flair-t2-repeats", KERAS_LAYERS),
     "synthetic-knee-quick-seed0-two-threads": ("synthetic-knee-quick-seed0", TWO_THREADS),
     "open_ms-quick-two-threads": ("open_ms-quick", TWO_THREADS),
     "open_ms-flair-t2-repeats-two-threads": ("open_ms-flair-t2-repeats", TWO_THREADS),
