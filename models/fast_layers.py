@@ -184,12 +184,13 @@ class FastConv3DTranspose(keras.layers.Conv3DTranspose):
         return self.filters == 1 and _plain(self) and self.output_padding is None
 
     def call(self, inputs):
+        from_one_voxel = self._from_one_voxel(inputs)
+        if not (from_one_voxel or self._fast_path_applies()):
+            return super().call(inputs)
         kernel = tf.cast(self.kernel, inputs.dtype)  # (kd, kh, kw, filters, C_in)
-        if self._from_one_voxel(inputs):
+        if from_one_voxel:
             # output[n, d, h, w, f] = Σ_c x[n, c] · W[d, h, w, f, c]
             product = tf.matmul(tf.reshape(inputs, [-1, inputs.shape[-1]]),
                                 tf.reshape(kernel, [-1, inputs.shape[-1]]), transpose_b=True)
             return _finish(self, tf.reshape(product, [-1, *self.kernel_size, self.filters]))
-        if not self._fast_path_applies():
-            return super().call(inputs)
         return _finish(self, one_channel_transposed(inputs, kernel))

@@ -85,3 +85,16 @@ def test_the_step_profile_has_every_layer_and_sums_to_the_step():
     assert any(line.startswith("| fit − train_step") and "| 2.50 |" in line and "25.0 %" in line
                for line in lines)
     assert "| convolution | 2.50 | 4.00 | 65.0 % |" in lines  # the two convolutions together
+
+
+def test_processes_side_by_side_report_their_own_figures_and_a_failure_by_command():
+    """benchmarks/speed.py adds up processes run together: each one's name=value lines are
+    read back as its own; a process that fails is named with its error output."""
+    import sys
+    speed = load_speed_module()
+    commands = [[sys.executable, "-c", f"print('train_samples_per_s={rate}')"]
+                for rate in (193.7, 195.1)]
+    figures = speed.side_by_side(commands)
+    assert [f["train_samples_per_s"] for f in figures] == [193.7, 195.1]
+    with pytest.raises(RuntimeError, match="boom"):
+        speed.side_by_side([[sys.executable, "-c", "import sys; sys.exit('boom')"]])
