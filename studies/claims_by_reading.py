@@ -31,15 +31,12 @@ from pathlib import Path
 
 from runtime.console import run_script, script_main
 
-import numpy as np
-
 from experiments.statistics import claims
 from experiments.runs import command_line, run_lock
 from experiments.execution import grid, unit, workers
-from experiments.beyond_paper import reading_mechanism, reading_report
+from experiments.beyond_paper import reading_mechanism, reading_report, variant_study
 from experiments.beyond_paper.recalibrated_units import RECALIBRATED_UNITS, recalibrated_unit
-from experiments.runs.run_folder import (open_run_folder, read_unit_result, require_run,
-                                         unit_dir, unit_label)
+from experiments.runs.run_folder import open_run_folder, require_run
 from runtime.console import say
 
 NAME = reading_report.NAME
@@ -82,59 +79,13 @@ def reading_runs(base, names):
     return runs
 
 
-def study_units(runs, names, configurations, fold_count, repeats):
-    """(reading, configuration, fold, repeat), repeat by repeat, every reading in turn."""
-    return [(name, configuration, fold, repeat) for repeat in range(repeats) for name in names
-            for fold in range(fold_count) for configuration in configurations]
-
-
-def where(runs, name):
-    """(run, units folder) of a reading's units."""
+def locate(runs, name):
+    """(run, units folder, step) of a reading's units: a recalibrated reading's units sit
+    in the run of the reading it recalibrates."""
     source = READINGS[name]
-    return (runs[source], RECALIBRATED_UNITS) if isinstance(source, str) else \
-        (runs[name], unit.UNITS)
-
-
-def run_study(runs, patch_data, units, shard, command, out, worker_plan=None):
-    """Every unfinished unit of this shard, through the one grid loop (``grid.run_tasks``:
-    progress, ETA, Ctrl-C with the command that resumes)."""
-    tasks = []
-    for name, configuration, fold, repeat in units:
-        run, units_folder = where(runs, name)
-        step = recalibrated_unit if units_folder == RECALIBRATED_UNITS else unit.run_unit
-        tasks.append(grid.unit_task(run, configuration, patch_data, fold, repeat, step,
-                                    units_folder, f"{name}: "
-                                    f"{unit_label(configuration.name, fold, repeat)}"))
-    grid.run_tasks(tasks, shard, command, out,
-                   describe=lambda r: f"    same {r['same']:.1f} %, cross {r['cross']:.1f} %",
-                   workers=worker_plan)
-
-
-def collected(runs, name, configurations, fold_count, repeats):
-    """{configuration: [unit results]} of one reading (finished units only)."""
-    run, units_folder = where(runs, name)
-    results = {}
-    for configuration in configurations:
-        results[configuration.name] = [
-            {"repeat": repeat, **result} for fold in range(fold_count)
-            for repeat in range(repeats)
-            if (result := read_unit_result(unit_dir(run.out, units_folder, configuration.name, fold,
-                                                    repeat), verify=False)) is not None]
-    return results
-
-
-def mechanism(name, results):
-    """Per row: mean over units of (offset, AUC) of the modalities' test features, as
-    every unit records them (``features.modality_separation``)."""
-    rows = []
-    for configuration_name, per_unit in results.items():
-        values = [r["modality_separation"] for r in per_unit if "modality_separation" in r]
-        if values:
-            rows.append({"reading": name, "configuration": configuration_name,
-                         "trainings": len(values),
-                         "offset_in_pooled_sd": round(float(np.mean([v[0] for v in values])), 3),
-                         "single_feature_auc": round(float(np.mean([v[1] for v in values])), 3)})
-    return rows
+    if isinstance(source, str):
+        return runs[source], RECALIBRATED_UNITS, recalibrated_unit
+    return runs[name], unit.UNITS, unit.run_unit
 
 
 @script_main
@@ -168,18 +119,20 @@ def main(argv=None):
                             discard_stale=args.discard_stale_units, log=say)
     fold_count = len(patch_data.folds)
     if not args.report_only:
-        run_study(runs, patch_data, study_units(runs, names, base.configurations, fold_count,
-                                                base.repeats),
-                  command_line.parse_shard(args.shard), base.command, base.out,
-                  workers.plan(args, argv, __file__))
+        variant_study.run_study(
+            variant_study.study_units(names, base.configurations, fold_count, base.repeats),
+            lambda name: locate(runs, name), patch_data, command_line.parse_shard(args.shard),
+            base.command, base.out, workers.plan(args, argv, __file__))
     grid_rows, mechanism_rows, results_by_reading = [], [], {}
     for name in names:
-        results = collected(runs, name, base.configurations, fold_count, base.repeats)
+        run, units_folder, _ = locate(runs, name)
+        results = variant_study.collected(run, units_folder, base.configurations, fold_count,
+                                          base.repeats)
         results_by_reading[name] = results
         for item in claims.evaluate(base.published_table, results):
             grid_rows.append({"reading": name, **item, "claims": " ".join(item["claims"]),
                               "comparison": item["label"]})
-        mechanism_rows += mechanism(name, results)
+        mechanism_rows += variant_study.separation_means(name, results)
     if not grid_rows:
         say("no comparison can be made yet (too few finished units)")
         return 0

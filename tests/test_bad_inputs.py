@@ -17,7 +17,7 @@ REPOSITORY = Path(__file__).resolve().parents[1]
 RUN_SCRIPTS = ["reproduce/table1.py", "reproduce/fig5.py", "reproduce/fig6.py",
                "reproduce/fig7.py", "reproduce/fig8.py", "studies/normalization_at_evaluation.py",
                "studies/recalibration_effect.py", "studies/accuracy_vs_updates.py",
-               "studies/claims_by_reading.py"]
+               "studies/claims_by_reading.py", "studies/central_gap_by_width.py"]
 # The bad inputs every script that takes a run's options must refuse (FOLDER is the
 # scratch folder; AFILE a file in it). Each case: (arguments, what the error line names:
 # one of several words where scripts check in another order; a script that reads a run

@@ -11,8 +11,10 @@ import json
 import re
 from pathlib import Path
 
-from experiments.findings import committed_runs, results_files, twin_runs
+from experiments.findings import committed_runs, results_files, width_page
+from experiments.reports import twin_runs
 from experiments.statistics import intervals
+from experiments.statistics.intervals import bracketed
 from experiments.findings.committed_runs import CENTRAL
 from experiments.paper.published import PAPER_SCALE, TABLE_1
 
@@ -141,6 +143,8 @@ def facts(documents, readings, results):
                         for row in last_block_gaps(results) if row[1] != "default"],
         "last_block_defaults": [dict(zip(("study", "reading", "gap", "low", "high"), row))
                                 for row in last_block_gaps(results) if row[1] == "default"],
+        "widths": [{key: study[key] for key in ("study", "gaps", "trend", "features")}
+                   for study in width_page.width_studies(results)],
         "other_readings": [dict(zip(("study", "reading", "difference", "low", "high",
                                      "verdict"), row)) for row in other_readings(readings)],
         "paper_dropout_share_percent": {table.upper(): paper_share(table)
@@ -255,6 +259,13 @@ def answer_lines(found):
                    else "")
         tried.append(f"{found['length']['updates']:,} updates{instead} "
                      f"({found['length']['difference']:+.1f})")
+    for study in found.get("widths", []):
+        trend = study["trend"]
+        tried.append(f"a representation of {study['features'][0]}–{study['features'][-1]} "
+                     f"features ({_span([gap[1] for gap in study['gaps']])}"
+                     + ("" if trend is None else
+                        f"; {bracketed(trend['per_doubling'], trend['low'], trend['high'])} "
+                        f"per doubling, {width_page.trend_word(trend)}") + ")")
     if found["other_readings"]:
         decided = sum(row["verdict"] != "undecided" for row in found["other_readings"])
         tried.append(f"recalibrated statistics and other readings of the paper "
@@ -263,7 +274,8 @@ def answer_lines(found):
     if tried:
         values = ([row["gap"] for row in found["last_blocks"]]
                   + [row["difference"] for row in found["other_readings"]]
-                  + ([found["length"]["difference"]] if found.get("length") else []))
+                  + ([found["length"]["difference"]] if found.get("length") else [])
+                  + [gap[1] for study in found.get("widths", []) for gap in study["gaps"]])
         paper = min((float(e["central"]["paper"]) for e in runs.values()
                      if "central" in e and e["central"]["paper"] is not None), default=None)
         # "without restoring the gain": none of them reaches half the paper's value.
@@ -281,9 +293,11 @@ def answer_lines(found):
                            for column, value in sorted(ratio.items()))
             + ", "
             f"{scale['paper']['brats']['training_subjects']} training subjects per fold "
-            f"instead of {subjects[0]}–{subjects[-1]}, "
-            f"{scale['paper']['brats']['features']} features instead of "
-            f"{', '.join(str(f) for f in scale['features'])}.")
+            f"instead of {subjects[0]}–{subjects[-1]}"
+            + ("" if any(scale['paper']['brats']['features'] in study["features"]
+                         for study in found.get("widths", [])) else
+               f", {scale['paper']['brats']['features']} features instead of "
+               f"{', '.join(str(f) for f in scale['features'])}") + ".")
     return lines
 
 

@@ -7,7 +7,8 @@ from pathlib import Path
 
 from experiments.findings import (central_gap_page, committed_runs, findings_answer,
                                   results_files)
-from experiments.findings import twin_runs
+from experiments.findings import width_page
+from experiments.reports import twin_runs
 from experiments.statistics import claims
 from experiments.statistics.intervals import bracketed
 
@@ -220,6 +221,6 @@ def word(item, side):
 def lines(documents, readings, results):
     gap = [line.replace("## ", "### ", 1) if line.startswith("## ") else line
            for line in central_gap_page.section(results)]
-    return (readings_lines(readings) + gap + length_lines(results) + evaluation_lines(results)
-            + twin_lines(documents))
+    return (readings_lines(readings) + gap + width_page.lines(results) + length_lines(results)
+            + evaluation_lines(results) + twin_lines(documents))
 

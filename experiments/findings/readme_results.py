@@ -9,7 +9,8 @@ Words: *reproduced / contradicted / undecided* only for the paper's comparisons 
 sign of our interval against the paper's side), *inside / outside* for the paper's value
 against our interval, *higher / lower / undecided* for a network against a control.
 """
-from experiments.findings import committed_runs, findings_answer, twin_runs
+from experiments.findings import committed_runs, findings_answer
+from experiments.reports import twin_runs
 from experiments.statistics import claims
 from experiments.statistics.intervals import bracketed
 from experiments.findings.results_files import ResultsError

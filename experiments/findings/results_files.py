@@ -16,6 +16,7 @@ VERDICTS = ("reproduced", "contradicted", "undecided")
 RESULT_FILES = {"table1.json": ("table1.csv", "table1.md"),
                 "claims_by_reading.csv": ("claims_by_reading.md",),
                 "accuracy_vs_updates.csv": ("accuracy_vs_updates.md",),
+                "central_gap_by_width.csv": ("central_gap_by_width.md",),
                 "normalization_at_evaluation.json": ("normalization_at_evaluation.md",)}
 # table1.csv columns compared with table1.json's rows, and the claims CSV's with its
 # comparisons (numbers to the CSV's rounding).
