@@ -33,14 +33,12 @@ central_gap_by_width_mechanism_by_unit.csv (every saved network) and
 central_gap_by_width.png.
 """
 import dataclasses
-from pathlib import Path
 
 from runtime.console import run_script, say, script_main
 
 from experiments.beyond_paper import reading_mechanism, variant_study, width_report
-from experiments.execution import grid, unit, workers
+from experiments.execution import unit
 from experiments.runs import command_line, run_lock
-from experiments.runs.run_folder import open_run_folder, require_run
 from runtime.errors import ProjectError
 
 NAME = width_report.NAME
@@ -71,36 +69,22 @@ def main(argv=None):
     parser.add_argument("--widths", default=DEFAULT_WIDTHS,
                         help=f"the encoders' filters per width, the reference first "
                         f"(default {DEFAULT_WIDTHS})")
-    parser.add_argument("--figures-dir", type=Path, help="where the MD, CSV and PNG go "
-                        "(default: the study folder)")
-    parser.add_argument("--report-only", action="store_true",
-                        help="train nothing: report the units finished so far")
+    variant_study.add_study_options(parser)
     args = parser.parse_args(argv)
     if args.filters:
         raise ProjectError("this study sets the encoders' filters itself; choose them with "
                            "--widths")
     widths = chosen_widths(args.widths)
     base = command_line.resolve_run(args, argv, script=f"studies/{NAME}.py", out_suffix="-widths")
-    if args.report_only:
-        require_run(base.out, f"{NAME}.py --report-only", "the same command without "
-                    "--report-only")
-    # The data, its cache and OUT/run.json, once; --report-only writes nothing into the
-    # folder (not even the widths' run.json).
-    patch_data = grid.prepare(base, command_line.call_options(args), read_only=args.report_only)
     names = [name for _, name in widths]
-    runs = {name: dataclasses.replace(base, out=base.out / "widths" / name, filters=filters)
-            for filters, name in widths}
-    if not args.report_only:
-        for run in runs.values():
-            open_run_folder(run, patch_data.input_files,
-                            discard_stale=args.discard_stale_units, log=say)
+    patch_data, runs = variant_study.prepare_study(
+        base, args, f"{NAME}.py", lambda base: {
+            name: dataclasses.replace(base, out=base.out / "widths" / name, filters=filters)
+            for filters, name in widths}, say)
     fold_count = len(patch_data.folds)
     if not args.report_only:
-        variant_study.run_study(
-            variant_study.study_units(names, base.configurations, fold_count, base.repeats),
-            lambda name: (runs[name], unit.UNITS, unit.run_unit), patch_data,
-            command_line.parse_shard(args.shard), base.command, base.out,
-            workers.plan(args, argv, __file__))
+        variant_study.train(names, lambda name: (runs[name], unit.UNITS, unit.run_unit), base,
+                            patch_data, args, argv, __file__)
     results = {name: variant_study.collected(runs[name], unit.UNITS, base.configurations,
                                              fold_count, base.repeats) for name in names}
     out = args.figures_dir or base.out

@@ -27,16 +27,14 @@ normalization, and its last batch normalization's γ and β gaps) into OUT, or
 --figures-dir.
 """
 import dataclasses
-from pathlib import Path
 
 from runtime.console import run_script, script_main
 
 from experiments.statistics import claims
 from experiments.runs import command_line, run_lock
-from experiments.execution import grid, unit, workers
+from experiments.execution import unit
 from experiments.beyond_paper import reading_mechanism, reading_report, variant_study
 from experiments.beyond_paper.recalibrated_units import RECALIBRATED_UNITS, recalibrated_unit
-from experiments.runs.run_folder import open_run_folder, require_run
 from runtime.console import say
 
 NAME = reading_report.NAME
@@ -95,10 +93,7 @@ def main(argv=None):
     command_line.default_configurations(parser, DEFAULT_CONFIGURATIONS)
     parser.add_argument("--readings", help=f"comma-separated readings (default all): "
                         f"{', '.join(READINGS)}")
-    parser.add_argument("--figures-dir", type=Path, help="where the MD, CSV and PNG go "
-                        "(default: the study folder)")
-    parser.add_argument("--report-only", action="store_true",
-                        help="train nothing: report the units finished so far")
+    variant_study.add_study_options(parser)
     args = parser.parse_args(argv)
     if (args.vector_normalization, args.last_block, args.dropout_distribution) != (
             "unless-per-feature", "bn-lrelu", "uniform-subsets") or args.recalibrate_statistics:
@@ -106,23 +101,12 @@ def main(argv=None):
                          "--readings")
     base = command_line.resolve_run(args, argv, script=f"studies/{NAME}.py", out_suffix="-readings")
     names = chosen_readings(args.readings, len(base.modality_names))
-    if args.report_only:
-        require_run(base.out, f"{NAME}.py --report-only", "the same command without "
-                    "--report-only")
-    # The data, its cache and OUT/run.json, once; --report-only writes nothing into the
-    # folder (not even the readings' run.json).
-    patch_data = grid.prepare(base, command_line.call_options(args), read_only=args.report_only)
-    runs = reading_runs(base, names)
-    for run in runs.values():
-        if not args.report_only:
-            open_run_folder(run, patch_data.input_files,
-                            discard_stale=args.discard_stale_units, log=say)
+    patch_data, runs = variant_study.prepare_study(
+        base, args, f"{NAME}.py", lambda base: reading_runs(base, names), say)
     fold_count = len(patch_data.folds)
     if not args.report_only:
-        variant_study.run_study(
-            variant_study.study_units(names, base.configurations, fold_count, base.repeats),
-            lambda name: locate(runs, name), patch_data, command_line.parse_shard(args.shard),
-            base.command, base.out, workers.plan(args, argv, __file__))
+        variant_study.train(names, lambda name: locate(runs, name), base, patch_data, args, argv,
+                            __file__)
     grid_rows, mechanism_rows, results_by_reading = [], [], {}
     for name in names:
         run, units_folder, _ = locate(runs, name)

@@ -1,4 +1,6 @@
-"""Hand-made NIfTI subjects for the data tests."""
+"""Hand-made NIfTI subjects for the data tests, and hand-made result files (CSV) for the
+findings tests."""
+import csv
 from pathlib import Path
 
 import nibabel as nib
@@ -30,3 +32,12 @@ def write_subject(folder, shape=(12, 10, 8), seed=0, labels=None):
         labels = np.zeros(shape)
         labels[4:7, 4:7, 3:5] = 1
     save(folder / "seg.nii.gz", labels)
+
+
+def write_csv_rows(path, rows):
+    """A CSV file of dict rows (the first row's keys as its header), its folder made."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w", newline="") as handle:
+        writer = csv.DictWriter(handle, list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)

@@ -1,19 +1,10 @@
 """The findings page's section "What decides the central gain" from hand-made files:
 the numbers shown are the files', verdict words follow the intervals, and a damaged
 file is an error naming it."""
-import csv
-
 import pytest
 
+from tests.data_files import write_csv_rows as write
 from experiments.findings import central_gap_page, results_files
-
-
-def write(path, rows):
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "w", newline="") as handle:
-        writer = csv.DictWriter(handle, list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
 
 
 def gap_row(reading, gap, low, high, versus="", difference="", lower="", upper="", decided=""):

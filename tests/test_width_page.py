@@ -1,20 +1,11 @@
 """The findings page's part on the representation's width and the README's answer line
 from hand-made files: the numbers shown are the files', trend words follow the
 intervals, and a damaged or missing file is an error naming it."""
-import csv
-
 import pytest
 
+from tests.data_files import write_csv_rows as write
 from experiments.findings import results_files, width_page
 from experiments.findings.findings_answer import answer_lines
-
-
-def write(path, rows):
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "w", newline="") as handle:
-        writer = csv.DictWriter(handle, list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
 
 
 def row(filters, comparison, difference, low, high):

@@ -7,10 +7,14 @@ A variant's units live in ``(run, units folder)``; ``locate(name)`` says where, 
 which step they are made (``unit.run_unit`` trains; a recalibrated reading recomputes
 from another variant's networks).
 """
+from pathlib import Path
+
 import numpy as np
 
-from experiments.execution import grid
-from experiments.runs.run_folder import read_unit_result, unit_dir, unit_label
+from experiments.execution import grid, workers
+from experiments.runs import command_line
+from experiments.runs.run_folder import (open_run_folder, read_unit_result, require_run,
+                                         unit_dir, unit_label)
 
 
 def study_units(names, configurations, fold_count, repeats):
@@ -58,3 +62,35 @@ def separation_means(name, results, key="reading"):
                          "offset_in_pooled_sd": round(float(np.mean([v[0] for v in values])), 3),
                          "single_feature_auc": round(float(np.mean([v[1] for v in values])), 3)})
     return rows
+
+
+def add_study_options(parser):
+    """The options every variant study adds to the run's: where its files go, and a
+    report of what is finished without training."""
+    parser.add_argument("--figures-dir", type=Path, help="where the MD, CSV and PNG go "
+                        "(default: the study folder)")
+    parser.add_argument("--report-only", action="store_true",
+                        help="train nothing: report the units finished so far")
+
+
+def prepare_study(base, args, script_name, make_runs, log):
+    """(patch data, {variant: Run}): the data, its cache and OUT/run.json once, then each
+    variant's run folder opened; --report-only requires a finished run and writes nothing
+    into the folder (not even the variants' run.json). ``make_runs(base)`` gives the runs."""
+    if args.report_only:
+        require_run(base.out, f"{script_name} --report-only", "the same command without "
+                    "--report-only")
+    patch_data = grid.prepare(base, command_line.call_options(args), read_only=args.report_only)
+    runs = make_runs(base)
+    if not args.report_only:
+        for run in runs.values():
+            open_run_folder(run, patch_data.input_files,
+                            discard_stale=args.discard_stale_units, log=log)
+    return patch_data, runs
+
+
+def train(names, locate, base, patch_data, args, argv, script):
+    """Every unfinished unit of the study (this call's shard, in its worker processes)."""
+    run_study(study_units(names, base.configurations, len(patch_data.folds), base.repeats),
+              locate, patch_data, command_line.parse_shard(args.shard), base.command, base.out,
+              workers.plan(args, argv, script))
