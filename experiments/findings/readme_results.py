@@ -132,8 +132,9 @@ def section(documents, readings, results):
     lines += [run.command for run in committed_runs.CURRENT_TABLE_RUNS if run.name in documents]
     lines += ["```", ""]
     lines += control_line(documents) + round_off_line(documents)
-    lines.append("- **Beyond the paper** (last blocks, training length, readings, "
-                 "normalization at evaluation time): `paper_figures/FINDINGS.md`, part 2.")
+    lines.append("- **Beyond the paper** (last blocks, representation width, training length, "
+                 "readings, normalization at evaluation time): `paper_figures/FINDINGS.md`, "
+                 "part 2.")
     return "\n".join(lines)
 
 
