@@ -76,3 +76,20 @@ def test_a_damaged_or_missing_file_is_named(tmp_path):
     path.unlink()
     with pytest.raises(results_files.ResultsError, match="no central_gap_by_width_trend.csv"):
         width_page.lines(tmp_path)
+
+
+def test_a_measure_that_never_moves_is_named_with_its_value(tmp_path):
+    """Under the default last block no feature is switched off in either modality: the
+    share is 0 at every width, and the answer says so instead of 'undecided'."""
+    make_study(tmp_path / "width")
+    folder = tmp_path / "width"
+    write(folder / "central_gap_by_width_trend.csv", [
+        trend("dropout+norm-a0 − dropout-a0", "", 2.6, 0.4, 4.8),
+        trend("before_modality_specific_share", "dropout-a0", 0.0, 0.0, 0.0)])
+    write(folder / "central_gap_by_width_mechanism.csv", [
+        {"width": w, "filters": w.replace("-", "/"), "configuration": "dropout-a0",
+         "trainings": 24, "before_modality_specific_share": 0.0,
+         "before_modality_specific_share_half_width": 0.0} for w in ("16-32-64", "16-32-128")])
+    text = "\n".join(width_page.lines(tmp_path))
+    assert ("the dropout-only networks' features used for one modality only: the same at "
+            "every width (0.000)") in text

@@ -26,6 +26,9 @@ MECHANISM = (("before_modality_specific_share", "features used for one modality 
               "before normalization (share)"),
              ("after_modality_specific_share", "features used for one modality only, after "
               "normalization (share)"),
+             ("before_scale_ratio", "SD ratio between modalities before normalization "
+              "(1 = equal)"),
+             ("after_scale_ratio", "SD ratio between modalities after normalization"),
              ("before_offset_in_pooled_sd", "offset between modalities before normalization "
               "(pooled SDs)"),
              ("after_offset_in_pooled_sd", "offset between modalities after normalization "

@@ -78,6 +78,8 @@ def cell(row, control):
 def trend_cell(found, places=1):
     if found is None:
         return "–"
+    if found["per_doubling"] == found["low"] == found["high"] == 0:
+        return "none (the same at every width)"
     verdict = "decided" if found["decided"] else "undecided"
     return (f"{bracketed(found['per_doubling'], found['low'], found['high'], places)} "
             f"{verdict}")

@@ -18,11 +18,15 @@ ANSWERED = (("before_modality_specific_share", "dropout-a0",
              "the dropout-only networks' features used for one modality only"),
             ("after_modality_specific_share", "dropout+norm-a0",
              "those left after per-feature normalization"),
+            ("before_scale_ratio", "dropout-a0",
+             "the dropout-only features' SD ratio between modalities"),
             ("before_offset_in_pooled_sd", "dropout-a0",
              "the dropout-only features' offset between modalities"))
 
 
 def trend_word(row):
+    if row["per_doubling"] == row["low"] == row["high"] == 0:
+        return "the same at every width"
     if row["decided"] != "True":
         return "undecided"
     return "grows" if row["per_doubling"] > 0 else "shrinks"
@@ -61,14 +65,38 @@ def width_studies(results):
                                              f"no {trend_path.name}: restore it or rerun the "
                                              "study's --report-only command")
         rows, trends = read_rows(path), read_trends(trend_path)
+        mechanism_path = path.parent / "central_gap_by_width_mechanism.csv"
+        mechanism = read_mechanism(mechanism_path) if mechanism_path.exists() else []
         central = [row for row in rows if row["comparison"] == CENTRAL]
         studies.append({
-            "study": path.parent.name, "rows": rows, "trends": trends,
+            "study": path.parent.name, "rows": rows, "trends": trends, "mechanism": mechanism,
             "gaps": [(row["filters"], row["difference"], row["low"], row["high"])
                      for row in central],
             "trend": next((t for t in trends if t["quantity"] == CENTRAL), None),
             "features": sorted({int(row["representation"]) for row in central})})
     return studies
+
+
+def mechanism_answer(trend, study, quantity, configuration):
+    """'grows (+0.010 [+0.002, +0.018] per doubling)', or for a measure that does not move
+    at all, its value: 'the same at every width (0.000)'."""
+    word = trend_word(trend)
+    if word != "the same at every width":
+        return (f"{word} ({bracketed(trend['per_doubling'], trend['low'], trend['high'], 3)} "
+                "per doubling)")
+    values = {row[quantity] for row in study["mechanism"]
+              if row["configuration"] == configuration and row.get(quantity) is not None}
+    return word + (f" ({values.pop():.3f})" if len(values) == 1 else "")
+
+
+def read_mechanism(path):
+    """Per width and row, the mechanism's means (``central_gap_by_width_mechanism.csv``)."""
+    rows = results_files.read_csv(path, ("width", "filters", "configuration", "trainings"))
+    for index, row in enumerate(rows):
+        for key in [k for k in row if k not in ("width", "filters", "configuration")]:
+            row[key] = results_files.number(row[key], path, f"row {index + 1} {key}",
+                                            optional=True)
+    return rows
 
 
 def lines(results):
@@ -102,8 +130,7 @@ def lines(results):
         answer = [f"the central gain: {trend_word(t)} "
                   f"({bracketed(t['per_doubling'], t['low'], t['high'])} points per doubling)"
                   for t in [trend_of.get((CENTRAL, ""))] if t is not None]
-        answer += [f"{what}: {trend_word(t)} "
-                   f"({bracketed(t['per_doubling'], t['low'], t['high'], 3)} per doubling)"
+        answer += [f"{what}: {mechanism_answer(t, study, quantity, configuration)}"
                    for quantity, configuration, what in ANSWERED
                    for t in [trend_of.get((quantity, configuration))] if t is not None]
         if answer:
