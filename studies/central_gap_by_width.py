@@ -29,8 +29,9 @@ comparison per width with interval and verdict), central_gap_by_width_trend.csv 
 doubling), central_gap_by_width_mechanism.csv (per width and row: the modalities'
 feature offsets and the share of features used for one modality but not the other,
 before and after the network's normalization, with their trends),
-central_gap_by_width_mechanism_by_unit.csv (every saved network) and
-central_gap_by_width.png.
+central_gap_by_width_mechanism_by_unit.csv (every saved network),
+central_gap_by_width_units.csv (every finished unit's same- and cross-modality accuracy)
+and central_gap_by_width.png.
 """
 import dataclasses
 
@@ -96,8 +97,8 @@ def main(argv=None):
         say("no comparison can be made yet (too few finished units)")
         return 0
     say(written)
-    say(f"wrote {out / NAME}.md, .csv, .png, {NAME}_trend.csv, {NAME}_mechanism.csv and "
-        f"{NAME}_mechanism_by_unit.csv")
+    say(f"wrote {out / NAME}.md, .csv, .png, {NAME}_trend.csv, {NAME}_mechanism.csv, "
+        f"{NAME}_mechanism_by_unit.csv and {NAME}_units.csv")
     return 0
 
 

@@ -116,6 +116,15 @@ def test_the_study_trains_every_width_as_table1_would_and_reports_the_trend(tmp_
     with open(out / "central_gap_by_width_mechanism_by_unit.csv") as handle:
         assert len(list(csv.DictReader(handle))) == 2 * 2 * 3
     assert (out / "central_gap_by_width.png").stat().st_size > 10000
+    with open(out / "central_gap_by_width_units.csv") as handle:
+        units = list(csv.DictReader(handle))
+    assert len(units) == 3 * 2 * 2  # widths x rows x folds
+    kept = {(u["width"], u["configuration"], u["fold"]): float(u["cross"]) for u in units}
+    # the table's gap is the mean over the folds of the units' own differences
+    for width in ("4-8-16", "4-8-32", "8-16-32"):
+        assert gap[width] == pytest.approx(sum(
+            kept[(width, "dropout+norm-a0", fold)] - kept[(width, "dropout-a0", fold)]
+            for fold in "01") / 2, abs=0.006)
 
 
 def test_report_only_on_a_mistyped_out_writes_nothing(tmp_path):

@@ -13,6 +13,7 @@ from experiments.statistics.intervals import bracketed
 from runtime.files import atomic_write_csv, atomic_write_text
 
 NAME = "central_gap_by_width"
+UNIT_COLUMNS = ["width", "configuration", "fold", "repeat", "same", "cross", "test_patches"]
 
 
 def write_outputs(base, widths, results, unit_rows, out):
@@ -30,6 +31,11 @@ def write_outputs(base, widths, results, unit_rows, out):
     mechanism_columns = ["width", "filters", "configuration", "trainings"] + [
         column for measure, _ in MECHANISM for column in (measure, f"{measure}_half_width")]
     atomic_write_csv(out / f"{NAME}_mechanism.csv", mechanism_columns, mechanism)
+    atomic_write_csv(out / f"{NAME}_units.csv", UNIT_COLUMNS, [
+        {"width": name, "configuration": configuration, **{key: result[key] for key in
+                                                           UNIT_COLUMNS[2:]}}
+        for name, by_configuration in results.items()
+        for configuration, finished in by_configuration.items() for result in finished])
     if unit_rows:
         atomic_write_csv(out / f"{NAME}_mechanism_by_unit.csv",
                          list(dict.fromkeys(key for row in unit_rows for key in row)), unit_rows)
