@@ -15,6 +15,7 @@ import data
 import models
 from experiments.measurement.forests import fitted_forest
 from experiments.runs.run_folder import RUN_FILE, read_unit_result
+from experiments.segmentation.segmentation_plan import check_unit_folder, not_a_unit
 from runtime.seeds import derived_seed
 from runtime.errors import ProjectError
 
@@ -53,17 +54,10 @@ def load_unit(directory):
     """The Unit in ``directory`` (OUT/units/<configuration>/fold<k>[-repeat<r>]); a clear
     error when it is not a finished unit with one network for every modality."""
     directory = Path(directory)
-    if (directory / RUN_FILE).exists():
-        raise ProjectError(f"{directory} is a run folder, not a unit: name its units, "
-                         f"e.g. {directory / 'units' / 'dropout+norm-a0' / 'fold0'} (a glob "
-                         "such as 'OUT/units/*-a0/fold*' names several)")
-    result = (read_unit_result(directory, consequence="segment.py cannot use it")
-              if directory.is_dir() else None)
+    check_unit_folder(directory)
+    result = read_unit_result(directory, consequence="segment.py cannot use it")
     if result is None:
-        raise ProjectError(f"{directory} is not a finished unit (no valid result.json "
-                         "beside its network): train it with table1.py and the same run "
-                         "options (e.g. --configs dropout+norm-a0 --out OUT), then name "
-                         "OUT/units/<configuration>/fold<k>")
+        raise not_a_unit(directory)
     if not (directory / "model.keras").exists():
         if any(directory.glob("model_*.keras")):
             raise ProjectError(f"{directory} holds one network per training modality (the "

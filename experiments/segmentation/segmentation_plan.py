@@ -6,6 +6,7 @@ import glob
 from pathlib import Path
 
 import data
+from experiments.runs.run_folder import RUN_FILE
 from experiments.segmentation import segmentation_records as records
 from runtime.errors import ProjectError
 
@@ -26,7 +27,28 @@ def unit_folders(patterns):
             folders += found
         else:
             folders.append(Path(pattern))
-    return list(dict.fromkeys(folders))
+    folders = list(dict.fromkeys(folders))
+    for folder in folders:  # before TensorFlow starts: a typo is answered in a second
+        check_unit_folder(folder)
+    return folders
+
+
+def check_unit_folder(directory):
+    """A clear error for a --unit that is a run folder, or no folder with a result.json
+    (whether that result is valid is ``segmentation.load_unit``'s check)."""
+    if (directory / RUN_FILE).exists():
+        raise ProjectError(f"{directory} is a run folder, not a unit: name its units, "
+                           f"e.g. {directory / 'units' / 'dropout+norm-a0' / 'fold0'} (a glob "
+                           "such as 'OUT/units/*-a0/fold*' names several)")
+    if not (directory / "result.json").is_file():
+        raise not_a_unit(directory)
+
+
+def not_a_unit(directory):
+    return ProjectError(f"{directory} is not a finished unit (no valid result.json "
+                        "beside its network): train it with table1.py and the same run "
+                        "options (e.g. --configs dropout+norm-a0 --out OUT), then name "
+                        "OUT/units/<configuration>/fold<k>")
 
 
 def maps_folder(out, unit):
