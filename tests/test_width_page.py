@@ -63,6 +63,13 @@ def test_the_answer_names_the_widths_and_drops_the_features_it_measured(tmp_path
     assert ("a representation of 64–128 features (+1.0 to +5.0; +2.6 [+0.4, +4.8] per "
             "doubling, grows)") in text
     assert "features instead of" not in text  # the paper's 128 was measured
+    assert " on width" not in text  # one study: no need to say which
+    make_study(tmp_path / "knee-width")
+    found["widths"] = [{key: study[key] for key in ("study", "gaps", "trend", "features")}
+                       for study in width_page.width_studies(tmp_path)]
+    text = "\n".join(answer_lines(found))
+    assert "64–128 features on knee-width (+1.0 to +5.0;" in text
+    assert "64–128 features on width (+1.0 to +5.0;" in text
     found["widths"] = []
     assert "128 features instead of 64" in "\n".join(answer_lines(found))
 

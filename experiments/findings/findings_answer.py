@@ -259,10 +259,12 @@ def answer_lines(found):
                    else "")
         tried.append(f"{found['length']['updates']:,} updates{instead} "
                      f"({found['length']['difference']:+.1f})")
-    for study in found.get("widths", []):
+    width_studies = found.get("widths", [])
+    for study in width_studies:
         trend = study["trend"]
+        where = f" on {study['study']}" if len(width_studies) > 1 else ""  # which data
         tried.append(f"a representation of {study['features'][0]}–{study['features'][-1]} "
-                     f"features ({_span([gap[1] for gap in study['gaps']])}"
+                     f"features{where} ({_span([gap[1] for gap in study['gaps']])}"
                      + ("" if trend is None else
                         f"; {bracketed(trend['per_doubling'], trend['low'], trend['high'])} "
                         f"per doubling, {width_page.trend_word(trend)}") + ")")
