@@ -304,14 +304,16 @@ def test_a_finished_run_is_opened_by_its_folder_and_left_as_it_was(run_folder, t
     assert "is not a folder" in str(refused.value.code)
 
 
-def test_a_run_is_rebuilt_from_its_record():
+def test_a_run_is_rebuilt_from_its_record(tmp_path):
     """settings → record → settings: the same run (fingerprint and all)."""
     import json
     from experiments.runs import command_line
     from experiments.runs.run import run_from_record, run_record
+    (tmp_path / "data").mkdir()  # a missing --data-dir is refused before anything else
     for argv in ([], ["--phantom", "brain", "--subjects", "4", "--configs", "plain-a0",
                       "--repeats", "2", "--checkpoint-every", "off"],
-                 ["--dataset", "folder", "--data-dir", "/data", "--modality", "A=a_*.nii.gz",
+                 ["--dataset", "folder", "--data-dir", str(tmp_path / "data"),
+                  "--modality", "A=a_*.nii.gz",
                   "--modality", "B=b_*.nii.gz", "--label", "l_*.nii.gz", "--class", "x=1,2",
                   "--out", "/runs/r", "--momentum", "0.99"]):
         run = command_line.resolve_run(command_line.script_parser("x").parse_args(argv), argv)

@@ -17,6 +17,14 @@ REPOSITORY = Path(__file__).resolve().parents[1]
 GRID = [*TINY_RUN, "--configs", "plain-a0,dropout+norm-a0,raw-patch"]
 
 
+def as_at_a_terminal():
+    """For a call that the test will Ctrl-C: SIGINT at its default, as in a terminal. A
+    shell starts a background job (``pytest ... &``) with SIGINT ignored, its children
+    inherit that, and Python then installs no Ctrl-C handler at all."""
+    import signal
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def script_environment():
     """The scripts' environment: the default worker count, and no thread settings (the
     scripts pin one thread themselves)."""
@@ -78,7 +86,7 @@ def test_ctrl_c_stops_the_workers_and_a_rerun_resumes_to_the_same_table(tmp_path
     command = [sys.executable, str(REPOSITORY / "reproduce" / "table1.py"), *GRID,
                "--workers", "2", "--out", str(out)]
     parent = subprocess.Popen(command, cwd=tmp_path, env=environment, stdout=subprocess.PIPE,
-                              stderr=subprocess.PIPE, text=True)
+                              stderr=subprocess.PIPE, text=True, preexec_fn=as_at_a_terminal)
     deadline = time.time() + 300
     while not list(out.glob("units/*/fold*/result.json")) and time.time() < deadline:
         time.sleep(0.5)
@@ -118,7 +126,8 @@ def test_sigterm_saves_the_trainings_in_progress_and_the_rerun_ends_as_uninterru
     assert done.returncode == 0, done.stdout + done.stderr
     out = tmp_path / "stopped"
     parent = subprocess.Popen(command(out, 2), cwd=tmp_path, env=environment,
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                              preexec_fn=as_at_a_terminal)
     deadline = time.time() + 300
     while not list(out.glob("training-states/*/fold*/network.npz")) and time.time() < deadline:
         time.sleep(0.05)
@@ -155,7 +164,8 @@ def start_two_workers(tmp_path, extra=()):
     command = [sys.executable, str(REPOSITORY / "reproduce" / "table1.py"), *grid,
                "--workers", "2", "--out", str(out)]
     parent = subprocess.Popen(command, cwd=tmp_path, env=script_environment(),
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                              preexec_fn=as_at_a_terminal)
     deadline = time.time() + 300
     while time.time() < deadline and not all(
             (out / "logs" / f"worker{i}.log").exists() and "[1/" in
@@ -225,7 +235,8 @@ def test_ctrl_c_in_one_process_saves_the_training_and_ends_on_one_line(tmp_path)
                "--updates", "2000", "--verbose", "0", "--configs", "plain-a0", "--workers",
                "1", "--out", str(out)]
     parent = subprocess.Popen(command, cwd=tmp_path, env=script_environment(),
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                              preexec_fn=as_at_a_terminal)
     deadline = time.time() + 300
     while time.time() < deadline and not (out / "run.json").exists():
         time.sleep(0.1)
