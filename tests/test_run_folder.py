@@ -156,7 +156,7 @@ def test_two_shards_started_together_both_finish_and_a_final_call_aggregates(tmp
                                env=environments[i])
               for i in range(2)]
     outputs = [shard.communicate(timeout=300)[0] for shard in shards]
-    assert [shard.returncode for shard in shards] == [0, 0], outputs
+    assert [shard.returncode for shard in shards] == [0, 0], "\n\n".join(outputs)  # in full
     # Each shard trained its own half of the four units: disjoint, together all of them.
     trained = [set(re.findall(r"\] (\S+)/fold(\d) ", output)) for output in outputs]
     assert [len(units) for units in trained] == [2, 2] and not trained[0] & trained[1]
