@@ -19,11 +19,11 @@ from .folds import subject_folds
 from .patches import PATCH_SIZE, PatchTable, gather_patches, sample_centers
 from .layouts import DATASET_LAYOUTS, NONZERO, DatasetSpec, dataset_spec
 from .scans import Scan, ScanFiles, find_scans, read_scan, write_map
-from .subjects import SubjectFiles, find_subjects
+from .subjects import SubjectFiles, find_subjects, require_data_folder
 from .volumes import (PATCH_RADIUS, PreparedSubject, class_map_from_labels, normalize,
                       prepare_subject, read_volume)
 
-__all__ = ["PreparedCache", "prepare_subjects", "subject_folds", "PATCH_SIZE", "PatchTable", "gather_patches",
+__all__ = ["require_data_folder", "PreparedCache", "prepare_subjects", "subject_folds", "PATCH_SIZE", "PatchTable", "gather_patches",
            "NONZERO", "DATASET_LAYOUTS", "DatasetSpec", "dataset_spec", "PATCH_RADIUS",
            "DataError", "PreparedSubject", "SubjectFiles", "find_subjects", "normalize",
            "prepare_subject", "read_volume", "sample_centers", "Scan", "ScanFiles",

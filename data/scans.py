@@ -17,7 +17,7 @@ import numpy as np
 from runtime.files import atomic_path
 
 from .errors import DataError
-from .subjects import _match_files
+from .subjects import _match_files, require_data_folder
 from .volumes import (MASK_THRESHOLD, PATCH_RADIUS, _check_same_grid, check_label_map,
                       normalize, read_volume)
 
@@ -51,9 +51,7 @@ def find_scans(data_dir, image, label=None, mask=None, subjects=None):
     glob, or a {subject} pattern as for --modality); ``label`` / ``mask`` where a file
     of that subject matches (optional: a scan without a label map is still segmented).
     ``subjects``: keep only these names (each must be found)."""
-    data_dir = Path(data_dir)
-    if not data_dir.is_dir():
-        raise DataError(f"data directory {data_dir} does not exist or is not a folder")
+    data_dir = require_data_folder(data_dir)
     relative = sorted(os.path.relpath(os.path.join(root, name), data_dir).replace(os.sep, "/")
                       for root, _, names in os.walk(data_dir, followlinks=True) for name in names)
     found = {kind: _match_files(relative, [pattern]) if pattern else {}

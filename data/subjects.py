@@ -54,15 +54,21 @@ def _match_files(relative_paths, alternatives):
     return matches
 
 
+def require_data_folder(data_dir):
+    """``data_dir`` as a Path; a DataError naming it when it is no folder."""
+    data_dir = Path(data_dir)
+    if not data_dir.is_dir():
+        raise DataError(f"data directory {data_dir} does not exist or is not a folder")
+    return data_dir
+
+
 def find_subjects(data_dir, spec):
     """Every subject under ``data_dir`` (searched recursively) that the spec describes.
 
     Raises DataError naming the folder when a subject lacks a modality, label or a
     required mask, or when a pattern matches several files of one subject.
     """
-    data_dir = Path(data_dir)
-    if not data_dir.is_dir():
-        raise DataError(f"data directory {data_dir} does not exist or is not a folder")
+    data_dir = require_data_folder(data_dir)
     if spec.layout == "msd":
         return find_msd_subjects(data_dir, spec)
     relative_paths = sorted(

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from experiments.runs import command_line
+from runtime.errors import ProjectError
 from tests.conftest import TINY_RUN
 
 REPOSITORY = Path(__file__).resolve().parents[1]
@@ -111,3 +112,17 @@ def test_progress_bars_only_on_a_terminal():
     assert command_line.progress_level(1, io.StringIO()) == 0  # a log file: unit lines only
     assert command_line.progress_level(2, io.StringIO()) == 2
     assert command_line.progress_level(0, _Terminal()) == 0
+
+
+def test_a_missing_data_folder_is_refused_by_the_options_before_any_work(tmp_path):
+    """resolve_run runs before TensorFlow starts (the scripts import it after): a mistyped
+    --data-dir is answered there, and the run folder is not made."""
+    argv = ["--dataset", "folder", "--data-dir", str(tmp_path / "nowhere"),
+            "--modality", "A=a_*.nii.gz", "--modality", "B=b_*.nii.gz",
+            "--label", "l_*.nii.gz", "--out", str(tmp_path / "run")]
+    args = command_line.script_parser("x").parse_args(argv)
+    with pytest.raises(ProjectError, match="nowhere does not exist or is not a folder"):
+        command_line.resolve_run(args, argv)
+    assert not (tmp_path / "run").exists()
+    (tmp_path / "nowhere").mkdir()
+    assert command_line.resolve_run(args, argv).data_dir == tmp_path / "nowhere"

@@ -326,3 +326,19 @@ def test_a_run_folder_given_as_a_unit_is_named_as_such(brain_run, tmp_path, caps
     with pytest.raises(SystemExit, match=r"is a run folder, not a unit: name its units"):
         segment.main([*options(brain_run, tmp_path / "maps")[2:], "--unit", str(brain_run)])
     assert "unfinished" not in capsys.readouterr().err
+
+
+def test_a_unit_option_that_names_no_unit_is_refused_before_any_network_loads(tmp_path):
+    """unit_folders runs before TensorFlow starts: a run folder, a missing folder or one
+    without a result.json is answered there, each by name."""
+    from experiments.segmentation import segmentation_plan
+    (tmp_path / "run").mkdir()
+    (tmp_path / "run" / "run.json").write_text("{}")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(ProjectError, match="run is a run folder, not a unit"):
+        segmentation_plan.unit_folders([str(tmp_path / "run")])
+    for name in ("empty", "nowhere"):
+        with pytest.raises(ProjectError, match=f"{name} is not a finished unit"):
+            segmentation_plan.unit_folders([str(tmp_path / name)])
+    (tmp_path / "empty" / "result.json").write_text("{}")  # validity is load_unit's check
+    assert segmentation_plan.unit_folders([str(tmp_path / "empty")]) == [tmp_path / "empty"]

@@ -126,8 +126,7 @@ def test_sigterm_saves_the_trainings_in_progress_and_the_rerun_ends_as_uninterru
     assert done.returncode == 0, done.stdout + done.stderr
     out = tmp_path / "stopped"
     parent = subprocess.Popen(command(out, 2), cwd=tmp_path, env=environment,
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                              preexec_fn=as_at_a_terminal)
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.time() + 300
     while not list(out.glob("training-states/*/fold*/network.npz")) and time.time() < deadline:
         time.sleep(0.05)

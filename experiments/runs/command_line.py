@@ -157,9 +157,8 @@ def resolve_run(args, argv=None, script="reproduce/table1.py", out_suffix=""):
         from data import fetch
         cache_dir = (args.data_root or fetch.default_data_root()) / "prepared"
     check_places(out, cache_dir, bool(args.cache_dir))
-    if args.dataset not in ("synthetic", *FETCHED) and not Path(data_dir).is_dir():
-        # answered now, not after TensorFlow has started
-        raise ProjectError(f"data directory {data_dir} does not exist or is not a folder")
+    if args.dataset not in ("synthetic", *FETCHED):  # answered now, before TensorFlow starts
+        data.require_data_folder(data_dir)
     updates = args.updates or (None if args.epochs else preset.updates)
     epochs = args.epochs or (None if updates else preset.epochs_for(table))
     return Run(
