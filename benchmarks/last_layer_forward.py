@@ -1,25 +1,25 @@
 #!/usr/bin/env python3
 """The decoders' last layer (11³×C → 15³×1), the biggest single cost of a training step
-(37 % of the quick network's step at one thread): its forward pass today (arithmetic
-version 3: a 2-D transposed convolution over height and width with depth slices as a
-batch, ``models.fast_layers.one_channel_transposed``) against the candidate for version 4,
-per call and in the whole train step, in the same process.
+(37 % of the quick network's step at one thread under arithmetic version 3): its forward
+pass under version 3 (a 2-D transposed convolution over height and width with depth
+slices as a batch, then a sum over depth shifts) against version 4's
+(``models.fast_layers.one_channel_transposed``), per call and in the whole train step, in
+the same process.
 
     python benchmarks/last_layer_forward.py                       # filters 16,32,64 and 32,64,128
     python benchmarks/last_layer_forward.py --record FILE
 
-The candidate (``forward_by_rows``) computes the same sums in three passes, each of which
-the CPU does well:
+Version 4 computes the same sums in three passes, each of which the CPU does well:
 1. along width, a full 1-D convolution of every row (N·D·H rows of W voxels × C channels)
    to kd·kh output channels, one per depth and height offset of the kernel: oneDNN's 1-D
    kernel with 25 output channels instead of a 3-D one with one;
 2. along height, each output row h' collects input row h through offset b = h' − h: one
    matrix product of the (h, b) pairs with a fixed 0/1 matrix (the "shift sum");
 3. along depth, the same with the depth offsets.
-Its gradients are version 3's (a plain convolution of the upstream gradient, and that
-convolution's filter gradient). It changes float32 round-off (the sums run in another
-order), so adopting it is arithmetic version 4 and one regeneration of the Table I runs
-(``models/__init__.py``); this script measures whether that pays.
+The gradients are the same in both (a plain convolution of the upstream gradient, and
+that convolution's filter gradient). The two differ in float32 round-off (the sums run in
+another order), hence the new arithmetic version (``models/__init__.py``) and the
+regenerated Table I runs.
 
 Layers are timed with one thread (as the project's runs compute) unless
 TF_NUM_INTRAOP_THREADS says otherwise.
@@ -37,57 +37,34 @@ from runtime.timing import median_milliseconds
 BATCH_SIZE = 64
 
 
-def shift_sum_matrix(length, taps):
-    """(length·taps, length + taps − 1) 0/1: row (i, j) has its one at column i + j, so a
-    product with it adds every (position, offset) pair into the position it lands on."""
-    matrix = np.zeros((length, taps, length + taps - 1), np.float32)
-    for position in range(length):
-        matrix[position, np.arange(taps), position + np.arange(taps)] = 1.0
-    return matrix.reshape(length * taps, length + taps - 1)
-
-
-def forward_by_rows(tf, inputs, kernel):
-    """y[z + a, y + b, x + c] = Σ_ch x[z, y, x, ch] · W[a, b, c, 0, ch] (valid transposed
-    convolution to one channel), in the three passes of the module docstring.
-    ``inputs`` (N, D, H, W, C) with static D, H, W, C; ``kernel`` (kd, kh, kw, 1, C)."""
-    depth_kernel, height_kernel, width_kernel = kernel.shape[:3]
-    depth, height, width, channels = inputs.shape[1:]
-    output_depth, output_height = depth + depth_kernel - 1, height + height_kernel - 1
-    output_width = width + width_kernel - 1
-    batch = tf.shape(inputs)[0]
-    # 1. width: rows padded by kw − 1 on both sides, convolved with the width-reversed
-    #    kernel; output channel (a, b) holds depth offset a, height offset b.
-    rows = tf.pad(tf.reshape(inputs, [-1, width, channels]),
-                  [[0, 0], [width_kernel - 1, width_kernel - 1], [0, 0]])
-    row_kernel = tf.reshape(tf.transpose(tf.reverse(kernel[:, :, :, 0, :], [2]), [2, 3, 0, 1]),
-                            [width_kernel, channels, depth_kernel * height_kernel])
-    sums = tf.nn.conv1d(rows, row_kernel, 1, "VALID")  # (N·D·H, W', kd·kh)
-    # 2. height: (h, b) → h + b
-    sums = tf.reshape(sums, [batch, depth, height, output_width, depth_kernel, height_kernel])
-    sums = tf.transpose(sums, [0, 1, 3, 4, 2, 5])  # (N, D, W', kd, H, kh)
-    sums = tf.matmul(tf.reshape(sums, [-1, height * height_kernel]),
-                     shift_sum_matrix(height, height_kernel))  # (N·D·W'·kd, H')
-    # 3. depth: (d, a) → d + a
-    sums = tf.reshape(sums, [batch, depth, output_width, depth_kernel, output_height])
-    sums = tf.transpose(sums, [0, 4, 2, 1, 3])  # (N, H', W', D, kd)
-    sums = tf.matmul(tf.reshape(sums, [-1, depth * depth_kernel]),
-                     shift_sum_matrix(depth, depth_kernel))  # (N·H'·W', D')
-    sums = tf.reshape(sums, [batch, output_height, output_width, output_depth])
-    return tf.transpose(sums, [0, 3, 1, 2])[..., None]
-
-
-def candidate(tf):
-    """The version-4 candidate as the layer would use it: ``forward_by_rows`` with version
-    3's gradients."""
+def version_3(tf):
+    """The layer's function under arithmetic version 3: the forward pass as a 2-D
+    transposed convolution over (height, width) with depth slices as the batch and the
+    kernel's depth offsets as output channels, then each offset's planes added shifted
+    along depth; the gradients as today (a plain convolution and its filter gradient)."""
     @tf.custom_gradient
     def one_channel_transposed(inputs, kernel):
+        depth_kernel, height_kernel, width_kernel = kernel.shape[:3]
+        shape = tf.shape(inputs)
+        batch, depth, height, width = shape[0], shape[1], shape[2], shape[3]
+        output_height, output_width = height + height_kernel - 1, width + width_kernel - 1
+        planes = tf.nn.conv2d_transpose(
+            tf.reshape(inputs, [batch * depth, height, width, inputs.shape[-1]]),
+            tf.transpose(kernel[:, :, :, 0, :], [1, 2, 0, 3]),
+            tf.stack([batch * depth, output_height, output_width, depth_kernel]), strides=1,
+            padding="VALID")
+        planes = tf.reshape(planes, [batch, depth, output_height, output_width, depth_kernel])
+        outputs = tf.add_n([tf.pad(planes[..., offset],
+                                   [[0, 0], [offset, depth_kernel - 1 - offset], [0, 0], [0, 0]])
+                            for offset in range(depth_kernel)])[..., None]
+
         def gradient(upstream):
             input_gradient = tf.nn.conv3d(upstream, kernel, [1] * 5, "VALID")
             kernel_gradient = tf.raw_ops.Conv3DBackpropFilterV2(
                 input=upstream, filter_sizes=tf.shape(kernel), out_backprop=inputs,
                 strides=[1] * 5, padding="VALID")
             return input_gradient, kernel_gradient
-        return forward_by_rows(tf, inputs, kernel), gradient
+        return outputs, gradient
     return one_channel_transposed
 
 
@@ -107,14 +84,14 @@ def timed_calls(tf, compute, inputs, kernel, upstream):
 
 
 def layer_line(tf, channels, repeats):
-    """Forward and forward + backward of one call, version 3 against the candidate."""
-    from models.fast_layers import one_channel_transposed
+    """Forward and forward + backward of one call, version 3 against version 4."""
+    from models.fast_layers import one_channel_transposed  # version 4
     rng = np.random.default_rng(1)
     kernel = tf.Variable(rng.normal(size=(5, 5, 5, 1, channels)).astype("float32") * 0.05)
     inputs = tf.constant(rng.normal(size=(BATCH_SIZE, 11, 11, 11, channels)).astype("float32"))
     upstream = tf.Variable(rng.normal(size=(BATCH_SIZE, 15, 15, 15, 1)).astype("float32"))
     timings, results = [], []
-    for compute in (one_channel_transposed, candidate(tf)):
+    for compute in (version_3(tf), one_channel_transposed):
         forward, forward_backward = timed_calls(tf, compute, inputs, kernel, upstream)
         results.append(forward_backward())
         timings.append((median_milliseconds(forward, repeats),
@@ -122,7 +99,7 @@ def layer_line(tf, channels, repeats):
     difference = max(float(tf.reduce_max(tf.abs(a - b))) for a, b in zip(*results))
     scale = max(float(tf.reduce_max(tf.abs(a))) for a in results[0])
     (old_forward, old_both), (new_forward, new_both) = timings
-    return (f"decoder last layer 11^3x{channels} -> 15^3x1, version 3 vs candidate: forward "
+    return (f"decoder last layer 11^3x{channels} -> 15^3x1, version 3 vs version 4: forward "
             f"{old_forward:.2f} vs {new_forward:.2f} ms (x{old_forward / new_forward:.2f}), "
             f"forward + backward {old_both:.2f} vs {new_both:.2f} ms "
             f"(x{old_both / new_both:.2f}); largest difference {difference:.2e} "
@@ -131,7 +108,7 @@ def layer_line(tf, channels, repeats):
 
 def step_milliseconds(tf, filters, repeats, replacement=None):
     """train_step (M = 2, dropout, normalization, α 0.1) on a constant batch, with the
-    last layer's function replaced by ``replacement`` when given."""
+    last layer's function replaced by ``replacement`` when given (today's otherwise)."""
     import models
     from models import fast_layers
     from runtime.seeds import seed_everything
@@ -152,10 +129,10 @@ def step_milliseconds(tf, filters, repeats, replacement=None):
 
 
 def step_line(tf, filters, repeats):
-    old = step_milliseconds(tf, filters, repeats)
-    new = step_milliseconds(tf, filters, repeats, candidate(tf))
+    old = step_milliseconds(tf, filters, repeats, version_3(tf))
+    new = step_milliseconds(tf, filters, repeats)
     return (f"train_step M=2, filters {','.join(map(str, filters))}: version 3 {old:.1f} ms, "
-            f"with the candidate {new:.1f} ms (x{old / new:.3f}, {100 * (old - new) / old:.1f} % "
+            f"version 4 {new:.1f} ms (x{old / new:.3f}, {100 * (old - new) / old:.1f} % "
             "less)")
 
 

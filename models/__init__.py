@@ -23,10 +23,12 @@ import importlib
 # newer ones. TensorFlow: 1, its default thread pools; 2, one thread per process (the
 # default since the worker processes; results record their thread count, ``computed_on``);
 # 3, the encoders' last and the decoders' first layer as matrix products and the
-# decoders' last layer's gradients as plain convolutions (``fast_layers.py``).
+# decoders' last layer's gradients as plain convolutions (``fast_layers.py``); 4, that last
+# layer's forward pass by rows (a 1-D convolution and two shift sums; version 3: a 2-D
+# transposed convolution and a sum over depth shifts).
 # ``arithmetic_version()`` is the current backend's: a bare number under TensorFlow (so
 # that records made before the other backends keep matching), "jax 1" or "torch 1" otherwise.
-ARITHMETIC_VERSIONS = {"tensorflow": 3, "jax": 1, "torch": 1}
+ARITHMETIC_VERSIONS = {"tensorflow": 4, "jax": 1, "torch": 1}
 
 
 def arithmetic_version(backend=None):

@@ -8,16 +8,19 @@ computed faster on CPUs), used only under the TensorFlow backend (``batch_normal
   encoders' last layer, 5³ → 1³) is one matrix product.
 - ``FastConv3DTranspose``: ``keras.layers.Conv3DTranspose``; from a single voxel (the
   decoders' first layer, 1³ → 5³) one matrix product; to a single channel (the decoders'
-  last layer) a 2-D transposed convolution and a sum over depth shifts, with its
-  gradients as the plain convolution they are (``one_channel_transposed``).
+  last layer) a 1-D convolution along width and two shift sums as matrix products, with
+  its gradients as the plain convolution they are (``one_channel_transposed``).
 
-Arithmetic version 3 (``models/__init__.py``) is these three; version 2 had only the fused
-normalization and the 2-D forward with TensorFlow's own gradients.
+Arithmetic version 4 (``models/__init__.py``) is these three; version 3 computed the
+decoders' last layer forward as a 2-D transposed convolution with a sum over depth shifts
+(``benchmarks/last_layer_forward.py`` compares the two: 7 % of a training step); version 2
+had only the fused normalization and that 2-D forward with TensorFlow's own gradients.
 
 The third speed path, batches through ``tf.data`` with autotuning off, is
 ``batches.steady_dataset``. Each is tested against Keras's own result (tests/test_layers.py).
 """
 import keras
+import numpy as np
 import tensorflow as tf
 
 from .layers import PACKAGE
@@ -129,31 +132,52 @@ class FastConv3D(keras.layers.Conv3D):
         return _finish(self, tf.reshape(product, [-1, 1, 1, 1, self.filters]))
 
 
+def _shift_sum_matrix(length, taps):
+    """(length·taps, length + taps − 1) of 0/1: row (i, j) has its one at column i + j, so
+    a product with it adds each (position, offset) pair into the position it lands on."""
+    matrix = np.zeros((length, taps, length + taps - 1), np.float32)
+    for position in range(length):
+        matrix[position, np.arange(taps), position + np.arange(taps)] = 1.0
+    return matrix.reshape(length * taps, length + taps - 1)
+
+
 @tf.custom_gradient
 def one_channel_transposed(inputs, kernel):
-    """y[z + a] = Σ_c x[z, c] · W[a, 0, c]: a valid 3-D transposed convolution to one channel.
+    """y[z + a, y + b, x + c] = Σ_ch x[z, y, x, ch] · W[a, b, c, 0, ch]: a valid 3-D
+    transposed convolution to one channel (static D, H, W and channels).
 
-    Forward: a 2-D transposed convolution over (height, width) with depth slices as the
-    batch and the kernel's depth offsets a as output channels, then each offset's planes
-    added shifted by a along depth. Backward: the adjoints of a transposed convolution are
-    a plain convolution of the upstream gradient (1 → C channels, which oneDNN does well)
-    and that convolution's filter gradient; TensorFlow's own gradients of the forward's
-    pieces cost twice as much."""
+    Forward, in three passes the CPU does well (oneDNN's 3-D kernel to one channel runs
+    at a tenth of its usual speed): along width, a full 1-D convolution of every row
+    (N·D·H rows) to kd·kh channels, one per depth and height offset of the kernel; along
+    height, output row h' collects input row h through offset b = h' − h, one product of
+    the (h, b) pairs with a fixed 0/1 matrix; along depth the same. Backward: the adjoints
+    of a transposed convolution are a plain convolution of the upstream gradient (1 → C
+    channels, which oneDNN does well) and that convolution's filter gradient; TensorFlow's
+    own gradients of the forward's pieces cost more."""
     depth_kernel, height_kernel, width_kernel = kernel.shape[:3]
-    shape = tf.shape(inputs)
-    batch, depth, height, width = shape[0], shape[1], shape[2], shape[3]
-    output_height, output_width = height + height_kernel - 1, width + width_kernel - 1
-    planar_kernel = tf.transpose(kernel[:, :, :, 0, :], [1, 2, 0, 3])  # kh, kw, kd, channels
-    # (N, D, H, W, C) → (N·D, H, W, C): depth slices as a batch of 2-D images
-    planes = tf.nn.conv2d_transpose(
-        tf.reshape(inputs, [batch * depth, height, width, inputs.shape[-1]]), planar_kernel,
-        tf.stack([batch * depth, output_height, output_width, depth_kernel]), strides=1,
-        padding="VALID")  # (N·D, H + kh − 1, W + kw − 1, kd)
-    planes = tf.reshape(planes, [batch, depth, output_height, output_width, depth_kernel])
-    # Output depth z collects input depth d through the kernel's depth offset a = z − d.
-    outputs = tf.add_n([  # each (N, D + kd − 1, H', W'), then (N, D', H', W', 1)
-        tf.pad(planes[..., offset], [[0, 0], [offset, depth_kernel - 1 - offset], [0, 0], [0, 0]])
-        for offset in range(depth_kernel)])[..., None]
+    depth, height, width, channels = inputs.shape[1:]
+    output_depth, output_height = depth + depth_kernel - 1, height + height_kernel - 1
+    output_width = width + width_kernel - 1
+    batch = tf.shape(inputs)[0]
+    # Width: rows padded by kw − 1 on both sides against the width-reversed kernel;
+    # output channel (a, b) holds depth offset a and height offset b.
+    rows = tf.pad(tf.reshape(inputs, [-1, width, channels]),
+                  [[0, 0], [width_kernel - 1, width_kernel - 1], [0, 0]])
+    row_kernel = tf.reshape(tf.transpose(tf.reverse(kernel[:, :, :, 0, :], [2]), [2, 3, 0, 1]),
+                            [width_kernel, channels, depth_kernel * height_kernel])
+    sums = tf.nn.conv1d(rows, row_kernel, 1, "VALID")  # (N·D·H, W', kd·kh)
+    # Height: (h, b) → h + b.
+    sums = tf.reshape(sums, [batch, depth, height, output_width, depth_kernel, height_kernel])
+    sums = tf.transpose(sums, [0, 1, 3, 4, 2, 5])  # (N, D, W', kd, H, kh)
+    sums = tf.matmul(tf.reshape(sums, [-1, height * height_kernel]),
+                     tf.cast(_shift_sum_matrix(height, height_kernel), sums.dtype))  # (N·D·W'·kd, H')
+    # Depth: (d, a) → d + a.
+    sums = tf.reshape(sums, [batch, depth, output_width, depth_kernel, output_height])
+    sums = tf.transpose(sums, [0, 4, 2, 1, 3])  # (N, H', W', D, kd)
+    sums = tf.matmul(tf.reshape(sums, [-1, depth * depth_kernel]),
+                     tf.cast(_shift_sum_matrix(depth, depth_kernel), sums.dtype))  # (N·H'·W', D')
+    sums = tf.reshape(sums, [batch, output_height, output_width, output_depth])
+    outputs = tf.transpose(sums, [0, 3, 1, 2])[..., None]  # (N, D', H', W', 1)
 
     def gradient(upstream):
         input_gradient = tf.nn.conv3d(upstream, kernel, [1] * 5, "VALID")
@@ -171,7 +195,7 @@ class FastConv3DTranspose(keras.layers.Conv3DTranspose):
     From a single voxel (the decoders' first layer, 1³×C → k³×F) the output is the input
     times the flattened kernel: one matrix product, 3× faster than oneDNN here. To a
     single channel (the decoders' last layer, 11³×32 → 15³×1) oneDNN's kernel runs at a
-    tenth of its usual speed; ``one_channel_transposed`` computes the same sums in 2-D
+    tenth of its usual speed; ``one_channel_transposed`` computes the same sums by rows,
     with the gradients as plain convolutions. Same weights, same mathematics. Strides,
     padding, dilation, output padding or other shapes go to Keras.
     """
@@ -185,7 +209,8 @@ class FastConv3DTranspose(keras.layers.Conv3DTranspose):
 
     def call(self, inputs):
         from_one_voxel = self._from_one_voxel(inputs)
-        if not (from_one_voxel or self._fast_path_applies()):
+        to_one_channel = self._fast_path_applies() and None not in inputs.shape[1:]
+        if not (from_one_voxel or to_one_channel):
             return super().call(inputs)
         kernel = tf.cast(self.kernel, inputs.dtype)  # (kd, kh, kw, filters, C_in)
         if from_one_voxel:

@@ -100,13 +100,15 @@ def test_processes_side_by_side_report_their_own_figures_and_a_failure_by_comman
         speed.side_by_side([[sys.executable, "-c", "import sys; sys.exit('boom')"]])
 
 
-def test_the_last_layer_candidate_equals_keras_transposed_convolution_and_its_gradients():
-    """benchmarks/last_layer_forward.py's candidate for arithmetic version 4: the same
-    output and gradients as Keras's Conv3DTranspose (TensorFlow's conv3d_transpose) to
-    float32 round-off, on a map and a kernel whose three axes all differ in length (an
-    axis mixed up anywhere would show)."""
+def test_both_versions_of_the_last_layer_equal_keras_transposed_convolution_and_gradients():
+    """The decoders' last layer under arithmetic versions 3 (benchmarks/last_layer_forward.py)
+    and 4 (models.fast_layers.one_channel_transposed): the same output and gradients as
+    Keras's Conv3DTranspose (TensorFlow's conv3d_transpose) to float32 round-off, on a map
+    and a kernel whose three axes all differ in length (an axis mixed up anywhere would
+    show), and version 4's forward pass against NumPy's sum over every voxel and offset."""
     import numpy as np
     import tensorflow as tf
+    from models.fast_layers import one_channel_transposed
     last_layer = load_benchmark("last_layer_forward")
     rng = np.random.default_rng(3)
     inputs = tf.constant(rng.normal(size=(2, 4, 6, 7, 3)).astype("float32"))
@@ -117,18 +119,18 @@ def test_the_last_layer_candidate_equals_keras_transposed_convolution_and_its_gr
     def keras_own(x, w):
         return tf.nn.conv3d_transpose(x, w, output_shape, strides=[1] * 5, padding="VALID")
     results = []
-    for compute in (keras_own, last_layer.candidate(tf)):
+    for compute in (keras_own, last_layer.version_3(tf), one_channel_transposed):
         with tf.GradientTape() as tape:
             tape.watch([inputs, kernel])
             outputs = compute(inputs, kernel)
         results.append([outputs, *tape.gradient(outputs, [inputs, kernel],
                                                 output_gradients=upstream)])
-    for expected, candidate in zip(*results):
-        assert candidate.shape == expected.shape
-        np.testing.assert_allclose(candidate.numpy(), expected.numpy(), rtol=1e-5, atol=1e-5)
-    # and the forward pass against NumPy's own sum over every voxel and offset
+    for expected, *versions in zip(*results):
+        for version in versions:
+            assert version.shape == expected.shape
+            np.testing.assert_allclose(version.numpy(), expected.numpy(), rtol=1e-5, atol=1e-5)
     expected = np.zeros(output_shape[:4], np.float32)
     for a, b, c in np.ndindex(2, 3, 5):
         expected[:, a:a + 4, b:b + 6, c:c + 7] += np.einsum(
             "ndhwc,c->ndhw", inputs.numpy(), kernel.numpy()[a, b, c, 0])
-    np.testing.assert_allclose(results[1][0].numpy()[..., 0], expected, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(results[2][0].numpy()[..., 0], expected, rtol=1e-5, atol=1e-5)

@@ -367,5 +367,5 @@ def test_a_folder_of_another_arithmetic_version_is_refused_with_the_remedy(tmp_p
     (folder / "units" / "plain-a0" / "fold0").mkdir(parents=True)  # a finished unit
     (folder / "units" / "plain-a0" / "fold0" / "result.json").write_text("{}")
     with pytest.raises(RunFolderError, match=r"arithmetic version 2; this code computes "
-                       r"version 3 .* Give another --out"):
+                       r"version 4 .* Give another --out"):
         open_run_folder(run, inputs, log=lambda *a, **k: None)
