@@ -12,9 +12,10 @@ Ideas measured:
   matrix product of the flattened map, and the decoder's first transposed convolution
   (1³ → 5³) likewise: the same sums as a GEMM instead of oneDNN's 3-D convolution
   (adopted with arithmetic version 3: ``models.fast_layers``);
-- the decoder's last layer (11³×C → 15³×1): Keras's own transposed convolution, the 2-D
-  forward pass with TensorFlow's own gradients (arithmetic version 2) and with the
-  gradients as plain convolutions (version 3, ``fast_layers.one_channel_transposed``);
+- the decoder's last layer (11³×C → 15³×1): Keras's own transposed convolution and the
+  2-D forward pass with TensorFlow's own gradients (arithmetic version 2) against today's
+  ``fast_layers.one_channel_transposed`` (version 4: the forward pass by rows, the
+  gradients as plain convolutions; version 3 against 4: ``last_layer_forward.py``);
 - TensorFlow's inter-op thread pool: the whole train_step with 1 thread between ops
   (independent ops then run one after the other, each on both cores) against the
   default (as many as cores), each in a fresh process;
@@ -101,8 +102,8 @@ def transposed_as_matrix_product(tf, x, w):
 
 
 def last_layer_version_2(tf, x, w):
-    """The decoders' last layer under arithmetic version 2: the 2-D forward pass of
-    ``fast_layers.one_channel_transposed`` with TensorFlow's own gradients of its pieces."""
+    """The decoders' last layer under arithmetic version 2: the 2-D forward pass (version
+    3's, ``last_layer_forward.version_3``) with TensorFlow's own gradients of its pieces."""
     batch, depth, height, width = (tf.shape(x)[i] for i in range(4))
     kernel_depth = w.shape[0]
     planes = tf.nn.conv2d_transpose(
@@ -129,9 +130,9 @@ def last_layer_lines(filters, repeats):
         return tf.nn.conv3d_transpose(x, w, [BATCH_SIZE, 15, 15, 15, 1], strides=[1] * 5,
                                       padding="VALID")
     label = f"decoder last layer 11^3x{channels} -> 15^3x1"
-    return [compare(tf, f"{label}, Keras's own vs version 3", keras_own,
+    return [compare(tf, f"{label}, Keras's own vs version 4", keras_own,
                     one_channel_transposed, inputs, kernel, repeats),
-            compare(tf, f"{label}, version 2 vs version 3",
+            compare(tf, f"{label}, version 2 vs version 4",
                     lambda x, w: last_layer_version_2(tf, x, w), one_channel_transposed,
                     inputs, kernel, repeats)]
 

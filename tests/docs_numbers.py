@@ -13,6 +13,7 @@ number is *backed* when a named file holds a number that rounds to it at the dec
 shown (signs and thousands separators aside), or when ``DERIVED`` lists it with the
 formula that gives it.
 """
+import bisect
 import re
 from functools import lru_cache
 from pathlib import Path
@@ -198,11 +199,22 @@ def file_numbers(path):
     return frozenset(values)
 
 
+@lru_cache(maxsize=None)
+def sorted_file_numbers(path):
+    """``file_numbers`` in ascending order, for a binary search (a run folder's unit
+    tables hold tens of thousands of numbers; a document states hundreds)."""
+    return sorted(file_numbers(path))
+
+
 def backed(value, decimals, files):
     """Whether a file holds a number that shows as ``value`` at ``decimals``."""
     tolerance = 0.5 * 10 ** -decimals + 1e-9
-    return any(abs(number - value) <= tolerance for path in files
-               for number in file_numbers(str(path)))
+    for path in files:
+        numbers = sorted_file_numbers(str(path))
+        at = bisect.bisect_left(numbers, value - tolerance)
+        if at < len(numbers) and numbers[at] <= value + tolerance:
+            return True
+    return False
 
 
 def unbacked(document):

@@ -6,13 +6,14 @@ more generously, the random forests' patches (``run.evaluation_patches_per_class
 whose test part sets how precisely a fold's accuracy is measured. The paper used one
 set for both (docs/design.md, Decisions).
 """
+from __future__ import annotations  # the field types name data classes without importing them
+
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 import data
-from data.synthetic import write_brain_phantoms, write_knee_phantoms
 from runtime.files import atomic_path
 from runtime.seeds import derived_seed
 
@@ -21,6 +22,9 @@ def write_phantoms(run, phantom):
     """Writes the synthetic subjects into the run folder once (an explicit step)."""
     if run.data_dir.exists():
         return
+    # Imported here: SciPy and nibabel load only when phantoms are written, not before a
+    # script has parsed its options.
+    from data.synthetic import write_brain_phantoms, write_knee_phantoms
     writer = write_knee_phantoms if phantom == "knee" else write_brain_phantoms
     # Another shard may write the same (deterministic) phantoms first: keep theirs.
     with atomic_path(run.data_dir, replace_existing=False) as partial:

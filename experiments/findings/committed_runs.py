@@ -5,9 +5,10 @@ study's question. The README's answer and results, the findings page and its fig
 read this module; a test holds it against the folders.
 
 A run is *superseded* when a later committed run answers the same question with the
-same settings under today's code (today: arithmetic version 3: one TensorFlow thread per
-process, the matrix-product layers of ``models/fast_layers.py``): its numbers stay on the findings page, marked, and are left out of every
-count and of the README.
+same settings under today's code (today: arithmetic version 4: one TensorFlow thread per
+process, the matrix-product layers and the decoders' last layer by rows of
+``models/fast_layers.py``): its numbers stay on the findings page, marked, and are left out
+of every count and of the README.
 """
 from dataclasses import dataclass
 from pathlib import Path
@@ -42,8 +43,13 @@ CURRENT_TABLE_RUNS = (
 TWO_THREADS = "arithmetic version 1: two TensorFlow threads per process"
 KERAS_LAYERS = ("arithmetic version 2: one thread per process, oneDNN's convolutions for the "
                 "encoders' last and the decoders' first layer")
+PLANAR_LAST_LAYER = ("arithmetic version 3: the decoders' last layer's forward pass as a 2-D "
+                     "transposed convolution and a sum over depth shifts")
 # superseded run -> (the run that supersedes it, what differs)
 SUPERSEDED = {
+    "synthetic-knee-quick-seed0-arithmetic-3": ("synthetic-knee-quick-seed0", PLANAR_LAST_LAYER),
+    "open_ms-quick-arithmetic-3": ("open_ms-quick", PLANAR_LAST_LAYER),
+    "open_ms-flair-t2-repeats-arithmetic-3": ("open_ms-flair-t2-repeats", PLANAR_LAST_LAYER),
     "synthetic-knee-quick-seed0-arithmetic-2": ("synthetic-knee-quick-seed0", KERAS_LAYERS),
     "open_ms-quick-arithmetic-2": ("open_ms-quick", KERAS_LAYERS),
     "open_ms-flair-t2-repeats-arithmetic-2": ("open_ms-flair-t2-repeats", KERAS_LAYERS),
@@ -63,7 +69,9 @@ OLDER_ARITHMETIC = {"open_ms-readings": "arithmetic version 1, not repeated sinc
                     "open_ms-last-block": "arithmetic version 2, not repeated since",
                     "open_ms-flair-t2-last-block": "arithmetic version 2, not repeated since",
                     "open_ms-flair-t2-training-length-mechanism":
-                        "arithmetic version 2, not repeated since"}
+                        "arithmetic version 2, not repeated since",
+                    "open_ms-flair-t2-width": "arithmetic version 3, not repeated since",
+                    "synthetic-knee-width": "arithmetic version 3, not repeated since"}
 # The current answer to "does the central gap open with training?" (10,000 updates).
 LENGTH_STUDY = "open_ms-flair-t2-training-length-mechanism"
 # The comparison the paper's central claim rests on, and the one word for it.

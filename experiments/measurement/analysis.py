@@ -9,9 +9,6 @@ half, then swaps the halves.
 import itertools
 
 import numpy as np
-from scipy import stats
-from sklearn.feature_selection import mutual_info_classif
-from sklearn.model_selection import GroupKFold, StratifiedKFold
 
 from experiments.measurement.forests import forest_correct
 
@@ -38,6 +35,7 @@ def cross_modality_ncc(features_by_modality):
 
 def mutual_information(features, labels, seed=0):
     """Per-feature mutual information with the class label (scikit-learn, in nats)."""
+    from sklearn.feature_selection import mutual_info_classif  # here: a script starts quickly
     return mutual_info_classif(features, labels, random_state=seed)
 
 
@@ -60,6 +58,7 @@ def split_test_halves(test_subjects, test_labels=None, within_subjects=False, se
     subjects = np.asarray(test_subjects)
     if within_subjects:
         strata = np.char.add(subjects.astype(str), np.char.add("|", np.asarray(test_labels).astype(str)))
+        from sklearn.model_selection import StratifiedKFold
         splitter = StratifiedKFold(n_splits=2, shuffle=True, random_state=seed)
         first, second = next(splitter.split(subjects, strata))
     else:
@@ -67,6 +66,7 @@ def split_test_halves(test_subjects, test_labels=None, within_subjects=False, se
             raise ValueError("the top-k procedure needs at least two test subjects per fold "
                              "to split them into halves; use fewer folds, more subjects, or "
                              "split within subjects (fig8.py --halves within-subjects)")
+        from sklearn.model_selection import GroupKFold
         first, second = next(GroupKFold(n_splits=2).split(subjects, groups=subjects))
     return [(first, second), (second, first)]
 
@@ -115,6 +115,7 @@ def modality_separation(features_by_modality):
         with np.errstate(invalid="ignore", divide="ignore"):
             offset = np.abs(first.mean(0) - second.mean(0)) / pooled
         offsets.append(np.where(pooled > 0, offset, 0.0))
+        from scipy import stats
         ranks = stats.rankdata(np.concatenate([first, second]), axis=0)  # ties: mean rank
         count_a, count_b = len(first), len(second)
         area = (ranks[:count_a].sum(0) - count_a * (count_a + 1) / 2) / (count_a * count_b)

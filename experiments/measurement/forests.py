@@ -5,7 +5,6 @@ modalities. Table I (``unit``), the training-length study and Fig. 8 all use
 ``forest_correct``; cross-modality segmentation fits the same ``fitted_forest``.
 """
 import numpy as np
-from sklearn.ensemble import RandomForestClassifier
 
 from runtime.seeds import derived_seed
 
@@ -14,6 +13,7 @@ TREES = 30  # the paper's forests; scikit-learn's defaults otherwise
 
 def fitted_forest(features, labels, trees=TREES, seed=0):
     """The paper's random forest (``trees`` trees, all cores) fitted to (N, F) features."""
+    from sklearn.ensemble import RandomForestClassifier  # here: a script starts quickly
     forest = RandomForestClassifier(n_estimators=trees, n_jobs=-1, random_state=seed)
     return forest.fit(features, labels)
 

@@ -26,7 +26,6 @@ patches alone (binomial), used to check that the forests' test sets are large en
 import math
 
 import numpy as np
-from scipy import stats
 
 CONFIDENCE = 0.95
 
@@ -38,6 +37,7 @@ def t_interval(values, confidence=CONFIDENCE):
     mean = float(values.mean())
     if len(values) < 2:
         return mean, math.nan
+    from scipy import stats  # here: a script answers --help before SciPy loads
     quantile = stats.t.ppf(0.5 + confidence / 2, len(values) - 1)
     return mean, float(quantile * values.std(ddof=1) / math.sqrt(len(values)))
 
@@ -57,6 +57,7 @@ def repeat_interval(values_by_fold, confidence=CONFIDENCE):
         return mean, math.nan
     pooled = sum(((group - group.mean()) ** 2).sum() for group in groups) / degrees
     standard_error = math.sqrt(pooled * sum(1 / len(group) for group in groups)) / len(groups)
+    from scipy import stats
     return mean, float(stats.t.ppf(0.5 + confidence / 2, degrees) * standard_error)
 
 
