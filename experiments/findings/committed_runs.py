@@ -45,7 +45,7 @@ KERAS_LAYERS = ("arithmetic version 2: one thread per process, oneDNN's convolut
                 "encoders' last and the decoders' first layer")
 PLANAR_LAST_LAYER = ("arithmetic version 3: the decoders' last layer's forward pass as a 2-D "
                      "transposed convolution and a sum over depth shifts")
-# superseded run -> (the run that supersedes it, what differs)
+# superseded run -> (the run that supersedes it, what differs); each run's twins newest first
 SUPERSEDED = {
     "synthetic-knee-quick-seed0-arithmetic-3": ("synthetic-knee-quick-seed0", PLANAR_LAST_LAYER),
     "open_ms-quick-arithmetic-3": ("open_ms-quick", PLANAR_LAST_LAYER),

@@ -95,13 +95,15 @@ def control_line(documents):
 
 def round_off_line(documents):
     """Which verdicts of the headline comparisons change under another arithmetic."""
-    pairs, changed = [], []
+    pairs, changed, differences = [], [], []
     headline = {label: words for label, words in committed_runs.HEADLINE}
     for name in committed_runs.current_names():
+        # the latest twin: SUPERSEDED lists each run's twins newest first
         twin = next((other for other, (successor, _) in committed_runs.SUPERSEDED.items()
                      if successor == name and other in documents), None)
         if twin is None or name not in documents:
             continue
+        differences.append(committed_runs.SUPERSEDED[twin][1])
         found = twin_runs.compare(documents[name], documents[twin])
         pairs.append(found)
         for item in found["changed"]:
@@ -112,9 +114,8 @@ def round_off_line(documents):
     if not pairs:
         return []
     medians = [found["median_move"] for found in pairs]
-    return [f"- **Round-off**: the superseded runs of the same settings (an earlier "
-            f"arithmetic version: two threads per process, or oneDNN's convolutions where "
-            f"matrix products are now) move the cross-modality cells by a median "
+    return [f"- **Round-off**: the same settings under the previous arithmetic ("
+            + "; ".join(sorted(set(differences))) + ") move the cross-modality cells by a median "
             f"{min(medians):.1f}–"
             f"{max(medians):.1f} points; headline verdicts that change: "
             + ("; ".join(changed) if changed else "none") + "."]
