@@ -42,6 +42,8 @@ def version_3(tf):
     transposed convolution over (height, width) with depth slices as the batch and the
     kernel's depth offsets as output channels, then each offset's planes added shifted
     along depth; the gradients as today (a plain convolution and its filter gradient)."""
+    from models.fast_layers import one_channel_transposed_gradients
+
     @tf.custom_gradient
     def one_channel_transposed(inputs, kernel):
         depth_kernel, height_kernel, width_kernel = kernel.shape[:3]
@@ -57,14 +59,8 @@ def version_3(tf):
         outputs = tf.add_n([tf.pad(planes[..., offset],
                                    [[0, 0], [offset, depth_kernel - 1 - offset], [0, 0], [0, 0]])
                             for offset in range(depth_kernel)])[..., None]
-
-        def gradient(upstream):
-            input_gradient = tf.nn.conv3d(upstream, kernel, [1] * 5, "VALID")
-            kernel_gradient = tf.raw_ops.Conv3DBackpropFilterV2(
-                input=upstream, filter_sizes=tf.shape(kernel), out_backprop=inputs,
-                strides=[1] * 5, padding="VALID")
-            return input_gradient, kernel_gradient
-        return outputs, gradient
+        return outputs, lambda upstream: one_channel_transposed_gradients(inputs, kernel,
+                                                                          upstream)
     return one_channel_transposed
 
 

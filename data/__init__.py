@@ -13,7 +13,7 @@ The data layer knows no network: it returns NumPy arrays.
                   extraction)
     synthetic.py  knee and brain phantoms
 """
-import importlib
+from runtime.lazy_exports import lazy_exports
 
 # Which submodule defines each name. The package imports a submodule (and with it
 # scikit-learn, SciPy, h5py or nibabel) on first use of one of its names, so that a
@@ -30,17 +30,4 @@ _SOURCES = {
     "volumes": ["PATCH_RADIUS", "PreparedSubject", "class_map_from_labels", "normalize",
                 "prepare_subject", "read_volume"],
 }
-_SOURCE_OF = {name: module for module, names in _SOURCES.items() for name in names}
-__all__ = sorted(_SOURCE_OF)
-
-
-def __getattr__(name):
-    if name not in _SOURCE_OF:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f".{_SOURCE_OF[name]}", __name__), name)
-    globals()[name] = value  # later uses skip this function
-    return value
-
-
-def __dir__():
-    return __all__
+__getattr__, __dir__, __all__ = lazy_exports(__name__, _SOURCES)

@@ -14,7 +14,7 @@ The network sees arrays only: it knows nothing about files or datasets (see ``da
     inference.py      features of one modality, reconstructions from any subset
     dense.py          features of every voxel of a volume (the encoder run over it)
 """
-import importlib
+from runtime.lazy_exports import lazy_exports
 
 # The arithmetic of training, as a number per Keras backend: raise it with any change
 # that moves float32 round-off (another kernel for a layer, another order of a sum). A
@@ -58,20 +58,11 @@ _SOURCES = {
     "training": ["AtUpdates", "distribution_scope", "make_optimizer", "train",
                  "use_mixed_precision"],
 }
-_SOURCE_OF = {name: module for module, names in _SOURCES.items() for name in names}
-__all__ = sorted(_SOURCE_OF)
+_package_getattr, __dir__, __all__ = lazy_exports(__name__, _SOURCES)
 
 
 def __getattr__(name):
     if name == "ARITHMETIC_VERSION":  # the current backend's (resolved on first use)
         globals()[name] = arithmetic_version()
         return globals()[name]
-    if name not in _SOURCE_OF:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f".{_SOURCE_OF[name]}", __name__), name)
-    globals()[name] = value  # later uses skip this function
-    return value
-
-
-def __dir__():
-    return __all__
+    return _package_getattr(name)

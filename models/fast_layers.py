@@ -178,14 +178,18 @@ def one_channel_transposed(inputs, kernel):
                      tf.cast(_shift_sum_matrix(depth, depth_kernel), sums.dtype))  # (N·H'·W', D')
     sums = tf.reshape(sums, [batch, output_height, output_width, output_depth])
     outputs = tf.transpose(sums, [0, 3, 1, 2])[..., None]  # (N, D', H', W', 1)
+    return outputs, lambda upstream: one_channel_transposed_gradients(inputs, kernel, upstream)
 
-    def gradient(upstream):
-        input_gradient = tf.nn.conv3d(upstream, kernel, [1] * 5, "VALID")
-        kernel_gradient = tf.raw_ops.Conv3DBackpropFilterV2(
-            input=upstream, filter_sizes=tf.shape(kernel), out_backprop=inputs,
-            strides=[1] * 5, padding="VALID")
-        return input_gradient, kernel_gradient
-    return outputs, gradient
+
+def one_channel_transposed_gradients(inputs, kernel, upstream):
+    """The gradients of ``one_channel_transposed`` with respect to its input and kernel:
+    a valid convolution of the upstream gradient with the kernel, and that convolution's
+    filter gradient."""
+    input_gradient = tf.nn.conv3d(upstream, kernel, [1] * 5, "VALID")
+    kernel_gradient = tf.raw_ops.Conv3DBackpropFilterV2(
+        input=upstream, filter_sizes=tf.shape(kernel), out_backprop=inputs,
+        strides=[1] * 5, padding="VALID")
+    return input_gradient, kernel_gradient
 
 
 @keras.saving.register_keras_serializable(package=PACKAGE)
