@@ -5,7 +5,7 @@ import pytest
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 # Scripts called in this process train in it (their tests patch what a unit does); the
-# worker processes are tested as processes (test_workers.py, test_worker_signals.py).
+# worker processes are tested as processes (test_workers.py).
 os.environ.setdefault("CROSS_MODALITY_WORKERS", "1")
 
 

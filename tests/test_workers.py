@@ -1,6 +1,7 @@
 """Worker processes: the same tiny grid with 1, 2 and 3 one-thread workers gives the same
 table, byte for byte; the workers' units are the run folder's, and their output goes to
-per-worker logs. (Signals and killed workers: test_worker_signals.py.)"""
+per-worker logs."""
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -9,12 +10,28 @@ import pytest
 
 from experiments.execution import workers
 from tests.conftest import TINY_RUN
-from tests.worker_calls import as_at_a_terminal, script_environment
 
 pytestmark = pytest.mark.slow  # processes: the fast tier leaves it out
 
 REPOSITORY = Path(__file__).resolve().parents[1]
 GRID = [*TINY_RUN, "--configs", "plain-a0,dropout+norm-a0,raw-patch"]
+
+
+def as_at_a_terminal():
+    """For a call that the test will Ctrl-C: SIGINT at its default, as in a terminal. A
+    shell starts a background job (``pytest ... &``) with SIGINT ignored, its children
+    inherit that, and Python then installs no Ctrl-C handler at all."""
+    import signal
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
+def script_environment():
+    """The scripts' environment: the default worker count, and no thread settings (the
+    scripts pin one thread themselves)."""
+    environment = {**os.environ, "CROSS_MODALITY_WORKERS": "", "TF_CPP_MIN_LOG_LEVEL": "3"}
+    for name in workers.ONE_THREAD:
+        environment.pop(name, None)
+    return environment
 
 
 def table(tmp_path, count):
@@ -85,6 +102,153 @@ def test_ctrl_c_stops_the_workers_and_a_rerun_resumes_to_the_same_table(tmp_path
                           text=True, timeout=600)
     assert done.returncode == 0, done.stdout + done.stderr
     assert (out / "table1.csv").read_bytes() == (uninterrupted / "table1.csv").read_bytes()
+
+
+def test_sigterm_saves_the_trainings_in_progress_and_the_rerun_ends_as_uninterrupted(tmp_path):
+    """A cluster's warning signal: the workers save their trainings' states and stop, the
+    call exits with status 75 (requeue) naming the command; the rerun resumes the
+    trainings from their states and gives the table and features of an uninterrupted run,
+    and removes the states."""
+    import json
+    import signal
+    import time
+    import numpy as np
+    grid = [*TINY_RUN[:-4], "--updates", "60", "--verbose", "0", "--configs",
+            "plain-a0,dropout+norm-a0", "--checkpoint-every", "1updates"]
+    environment = script_environment()
+
+    def command(out, count):
+        return [sys.executable, str(REPOSITORY / "reproduce" / "table1.py"), *grid,
+                "--workers", str(count), "--out", str(out)]
+    uninterrupted = tmp_path / "uninterrupted"
+    done = subprocess.run(command(uninterrupted, 1), cwd=tmp_path, env=environment,
+                          capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stdout + done.stderr
+    out = tmp_path / "stopped"
+    parent = subprocess.Popen(command(out, 2), cwd=tmp_path, env=environment,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 300
+    while not list(out.glob("training-states/*/fold*/network.npz")) and time.time() < deadline:
+        time.sleep(0.05)
+    parent.send_signal(signal.SIGTERM)
+    printed, errors = parent.communicate(timeout=120)
+    assert parent.returncode == 75, printed + errors
+    assert "stopped (SIGTERM)" in errors and "The same command resumes" in errors
+    states = list(out.glob("training-states/*/fold*/network.npz"))  # the states are kept
+    assert states
+    with np.load(states[0]) as state:  # saved in the middle of the training
+        assert 0 < json.loads(str(state["about"]))["updates_done"] < 60
+    still = subprocess.run(["pgrep", "-f", "--", f"--out {out} --shard"], capture_output=True,
+                           text=True)
+    assert still.stdout.strip() == ""  # no worker left running
+    done = subprocess.run(command(out, 2), cwd=tmp_path, env=environment, capture_output=True,
+                          text=True, timeout=600)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert (out / "table1.csv").read_bytes() == (uninterrupted / "table1.csv").read_bytes()
+    for features in sorted(uninterrupted.glob("units/*/fold*/features.npz")):
+        with np.load(features) as expected, \
+                np.load(out / features.relative_to(uninterrupted)) as resumed:
+            for key in expected.files:
+                np.testing.assert_array_equal(resumed[key], expected[key])
+    assert not (out / "training-states").exists()
+
+
+def start_two_workers(tmp_path, extra=()):
+    """A 2-worker table1.py call in the middle of training (a training's log line seen):
+    (the call, its run folder, its command)."""
+    import time
+    grid = [*TINY_RUN[:-4], "--updates", "400", "--verbose", "0", "--configs",
+            "plain-a0,dropout+norm-a0", *extra]
+    out = tmp_path / "run"
+    command = [sys.executable, str(REPOSITORY / "reproduce" / "table1.py"), *grid,
+               "--workers", "2", "--out", str(out)]
+    parent = subprocess.Popen(command, cwd=tmp_path, env=script_environment(),
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                              preexec_fn=as_at_a_terminal)
+    deadline = time.time() + 300
+    while time.time() < deadline and not all(
+            (out / "logs" / f"worker{i}.log").exists() and "[1/" in
+            (out / "logs" / f"worker{i}.log").read_text() for i in range(2)):
+        time.sleep(0.1)
+    time.sleep(3)  # into the first training
+    return parent, out, command
+
+
+def test_a_killed_worker_is_noticed_within_seconds_and_named(tmp_path):
+    """The probe: a kill -9ed worker was noticed only when the other finished, named by
+    its last log line. Now the call stops the other worker (which saves its training) at
+    once, names the signal and the command that resumes."""
+    import signal
+    import time
+    parent, out, _ = start_two_workers(tmp_path)
+    found = subprocess.run(["pgrep", "-f", "--", f"--out {out} --shard 1/2"], capture_output=True,
+                           text=True).stdout.split()
+    assert found, "worker 1 is not running"
+    os.kill(int(found[0]), signal.SIGKILL)
+    killed = time.monotonic()
+    printed, errors = parent.communicate(timeout=120)
+    assert time.monotonic() - killed < 30, errors
+    assert parent.returncode == 1, printed + errors
+    assert "error: worker 1 of 2 killed by signal 9 (SIGKILL)" in errors
+    assert "stopped the other workers: " in errors and "The same command resumes" in errors
+    assert "Traceback" not in errors
+    still = subprocess.run(["pgrep", "-f", "--", f"--out {out} --shard"], capture_output=True,
+                           text=True)
+    assert still.stdout.strip() == ""
+
+
+def test_ctrl_c_saves_the_trainings_in_progress_like_sigterm(tmp_path):
+    """Ctrl-C in a call with workers: they save their trainings (the default interval of
+    10 minutes has not come: only the stop request saves) and the call exits 130."""
+    import signal
+    parent, out, _ = start_two_workers(tmp_path)
+    parent.send_signal(signal.SIGINT)
+    printed, errors = parent.communicate(timeout=120)
+    assert parent.returncode == 130, printed + errors
+    assert "interrupted (Ctrl-C): " in errors
+    assert "the workers saved the state of the trainings in progress" in errors
+    assert list(out.glob("training-states/*/fold*/network.npz"))
+    assert "Traceback" not in errors and "tensorflow" not in errors.lower()
+
+
+def test_under_checkpoint_off_no_message_promises_a_saved_state(tmp_path):
+    import signal
+    parent, _, _ = start_two_workers(tmp_path, ("--checkpoint-every", "off"))
+    parent.send_signal(signal.SIGTERM)
+    printed, errors = parent.communicate(timeout=120)
+    assert parent.returncode == 75, printed + errors
+    assert "saved the state" not in errors
+    assert "no training state is saved under --checkpoint-every off" in errors
+    assert workers.saves_training_states(["--checkpoint-every=off"]) is False
+    assert workers.saves_training_states(["--checkpoint-every", "30s"]) is True
+
+
+def test_ctrl_c_in_one_process_saves_the_training_and_ends_on_one_line(tmp_path):
+    """The probe: Ctrl-C with --workers 1 saved nothing and ended on a TensorFlow error
+    line. Now it saves the training's state (like SIGTERM), says from where the same
+    command resumes, exits 130; the rerun says from which update it resumes."""
+    import signal
+    import time
+    out = tmp_path / "run"
+    command = [sys.executable, str(REPOSITORY / "reproduce" / "table1.py"), *TINY_RUN[:-4],
+               "--updates", "2000", "--verbose", "0", "--configs", "plain-a0", "--workers",
+               "1", "--out", str(out)]
+    parent = subprocess.Popen(command, cwd=tmp_path, env=script_environment(),
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                              preexec_fn=as_at_a_terminal)
+    deadline = time.time() + 300
+    while time.time() < deadline and not (out / "run.json").exists():
+        time.sleep(0.1)
+    time.sleep(12)  # into the first training
+    parent.send_signal(signal.SIGINT)
+    printed, errors = parent.communicate(timeout=120)
+    assert parent.returncode == 130, printed + errors
+    (line, resume) = errors.strip().splitlines()
+    assert line.startswith("interrupted (Ctrl-C) in plain-a0/fold0: training stopped after ")
+    assert "Resume with the same command:" in line and resume.strip().startswith("python")
+    assert list(out.glob("training-states/plain-a0/fold0/network.npz"))
+    log = (out / "logs") if (out / "logs").exists() else None
+    assert log is None  # one process: no worker logs
 
 
 def test_worker_logs_separate_the_calls_and_a_changed_backend_is_named_as_users_set_it(tables):
