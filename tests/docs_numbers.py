@@ -177,14 +177,16 @@ def stated_numbers(prose):
 
 @lru_cache(maxsize=None)
 def file_numbers(path):
-    """Every number a readable committed file holds (absolute values)."""
+    """Every number a readable committed file holds (absolute values), ascending: a
+    binary search finds a stated number (a run folder's unit tables hold tens of
+    thousands; a document states hundreds)."""
     path = Path(path)
     if path.suffix not in READABLE:
-        return frozenset()
+        return ()
     try:
         text = path.read_text(errors="replace")
     except OSError:
-        return frozenset()
+        return ()
     values = set()
     for match in re.finditer(r"\d[\d,_]*(?:\.\d+)?(?:[eE][+-]?\d+)?", text):
         token = match.group(0).rstrip(",_")
@@ -196,21 +198,14 @@ def file_numbers(path):
             for part in token.split(","):
                 if part:
                     values.add(float(part))
-    return frozenset(values)
-
-
-@lru_cache(maxsize=None)
-def sorted_file_numbers(path):
-    """``file_numbers`` in ascending order, for a binary search (a run folder's unit
-    tables hold tens of thousands of numbers; a document states hundreds)."""
-    return sorted(file_numbers(path))
+    return tuple(sorted(values))
 
 
 def backed(value, decimals, files):
     """Whether a file holds a number that shows as ``value`` at ``decimals``."""
     tolerance = 0.5 * 10 ** -decimals + 1e-9
     for path in files:
-        numbers = sorted_file_numbers(str(path))
+        numbers = file_numbers(str(path))
         at = bisect.bisect_left(numbers, value - tolerance)
         if at < len(numbers) and numbers[at] <= value + tolerance:
             return True

@@ -161,3 +161,37 @@ def test_a_bad_environment_variable_is_one_error_line(tmp_path, variable, value,
     (line,) = [line for line in output.splitlines() if "error:" in line]
     assert named in line
     assert not (tmp_path / "run").exists()
+
+
+# The libraries a script must not load before its options are parsed: a bad option or
+# --help is answered in a fraction of a second (data and models import their submodules
+# on first use; SciPy and scikit-learn load in the functions that use them).
+HEAVY_LIBRARIES = ("tensorflow", "keras", "jax", "torch", "sklearn", "scipy", "h5py",
+                   "nibabel", "matplotlib")
+PROBE = """
+import runpy, sys
+loaded = {}
+for script in sys.argv[1:]:
+    before = set(sys.modules)
+    sys.argv = [script, "--no-such-option"]
+    try:
+        runpy.run_path(script, run_name="__main__")
+    except SystemExit:
+        pass
+    loaded[script] = sorted({name.split(".")[0] for name in set(sys.modules) - before}
+                            & set(HEAVY))
+print(loaded)
+"""
+
+
+def test_a_bad_option_is_answered_before_any_heavy_library_loads():
+    """Every run-reading script, segment.py and findings.py, run as by a user: after the
+    refused option none of TensorFlow, scikit-learn, SciPy, h5py, nibabel, … is loaded."""
+    import ast
+    scripts = [*RUN_SCRIPTS, "studies/segment.py", "studies/findings.py"]
+    done = subprocess.run([sys.executable, "-c", f"HEAVY = {HEAVY_LIBRARIES!r}\n{PROBE}",
+                           *scripts], cwd=REPOSITORY, capture_output=True, text=True,
+                          timeout=300)
+    assert done.returncode == 0, done.stderr
+    loaded = ast.literal_eval(done.stdout.strip().splitlines()[-1])
+    assert loaded == {script: [] for script in scripts}

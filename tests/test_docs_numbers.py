@@ -34,5 +34,4 @@ def test_the_finder_finds_an_unbacked_number(tmp_path, monkeypatch):
     assert [number for _, number, _ in docs_numbers.unbacked(document)] == ["202.5"]
     (tmp_path / "record.txt").write_text("speed=311.5 samples/s\npeer=202.49\n")
     docs_numbers.file_numbers.cache_clear()
-    docs_numbers.sorted_file_numbers.cache_clear()
     assert docs_numbers.unbacked(document) == []
