@@ -49,8 +49,9 @@ def main(argv=None):
         check_writable(args.publish, "--publish", "the published tables")
     run = command_line.resolve_run(args, argv)
     shard = command_line.parse_shard(args.shard)
-    patch_data = grid.prepare(run, command_line.call_options(args))
-    grid.run_grid(run, patch_data, shard, workers=workers.plan(args, argv, __file__))
+    plan = workers.plan(args, argv, __file__)
+    patch_data = grid.prepare(run, command_line.call_options(args), computes=not plan.delegates)
+    grid.run_grid(run, patch_data, shard, workers=plan)
     fold_count = len(patch_data.folds)
     results, missing = grid.collect(run, fold_count)
     if missing:

@@ -142,6 +142,35 @@ def test_tensorflow_start_up_noise_is_dropped_and_other_lines_kept():
     assert "cuInit" not in finished.stderr and "cuda drivers" not in finished.stderr
 
 
+def test_a_machine_without_gpu_devices_is_answered_without_starting_tensorflow(monkeypatch):
+    """gpu_visible: no /dev/nvidia0… and no /dev/kfd on Linux is a no without TensorFlow
+    (the parent of a multi-worker call never starts it); with a device node TensorFlow is
+    asked, and its answer is the answer."""
+    asked = []
+
+    class FakeTensorFlow:  # what import_tensorflow_quietly would return
+        class config:
+            @staticmethod
+            def list_physical_devices(kind):
+                asked.append(kind)
+                return ["the GPU"]
+
+    monkeypatch.setattr(startup, "import_tensorflow_quietly", lambda: FakeTensorFlow)
+    monkeypatch.delitem(sys.modules, "tensorflow", raising=False)
+    monkeypatch.setattr(sys, "platform", "linux")
+    monkeypatch.setattr(startup.glob, "glob", lambda pattern: [])
+    monkeypatch.setattr(startup.os.path, "exists", lambda path: False)
+    assert startup.gpu_visible() is False and asked == []
+    monkeypatch.setattr(startup.glob, "glob", lambda pattern: ["/dev/nvidia0"])
+    assert startup.gpu_visible() is True and asked == ["GPU"]
+    monkeypatch.setattr(startup.glob, "glob", lambda pattern: [])
+    monkeypatch.setattr(startup.os.path, "exists", lambda path: path == "/dev/kfd")
+    assert startup.gpu_visible() is True and asked == ["GPU", "GPU"]
+    monkeypatch.setattr(sys, "platform", "darwin")  # elsewhere TensorFlow is always asked
+    monkeypatch.setattr(startup.os.path, "exists", lambda path: False)
+    assert startup.gpu_visible() is True and len(asked) == 3
+
+
 def test_two_shards_started_together_both_finish_and_a_final_call_aggregates(tmp_path):
     out = tmp_path / "run"
     command = [sys.executable, "reproduce/table1.py", *TINY, "--out", str(out),

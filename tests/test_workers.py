@@ -37,10 +37,16 @@ def script_environment():
 def table(tmp_path, count):
     out = tmp_path / f"workers{count}"
     environment = script_environment()
-    done = subprocess.run([sys.executable, str(REPOSITORY / "reproduce" / "table1.py"), *GRID,
+    # -X importtime: the calling process lists every module it imports on its standard
+    # error stream (the workers' go to their logs).
+    done = subprocess.run([sys.executable, "-X", "importtime",
+                           str(REPOSITORY / "reproduce" / "table1.py"), *GRID,
                            "--workers", str(count), "--out", str(out)], cwd=tmp_path,
                           env=environment, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stdout + done.stderr
+    imported = {line.rsplit("|", 1)[-1].strip() for line in done.stderr.splitlines()
+                if line.startswith("import time:")}
+    assert ("tensorflow" in imported) == (count == 1), (count, sorted(imported)[:20])
     return out, done.stdout
 
 
@@ -52,6 +58,8 @@ def tables(tmp_path_factory):
 
 
 def test_one_two_and_three_workers_give_the_same_table(tables):
+    # (``table`` also checks that a call handing its grid to workers never starts
+    # TensorFlow itself, while one computing in-process does.)
     for count, (out, printed) in tables.items():
         if count > 1:
             assert f"to run in {count} one-thread worker processes" in printed

@@ -23,11 +23,11 @@ from experiments.runs.options import CallOptions
 from experiments.execution.unit import UNITS
 from runtime.console import (INTERRUPTED, PREEMPTED, console, format_seconds, on_terminal,
                              say, writing_under)
-from runtime.startup import import_tensorflow_quietly
+from runtime.startup import gpu_visible, import_tensorflow_quietly
 from runtime.errors import ProjectError, Stopped
 
 
-def prepare(run, call=CallOptions(), read_only=False, before_opening=None):
+def prepare(run, call=CallOptions(), read_only=False, before_opening=None, computes=True):
     """The explicit side effects before any training: the phantoms (synthetic data) or the
     download of a named dataset, the precision policy, the prepared subjects and patches,
     and the checked run folder. ``call``: how this call treats the folder (``CallOptions``:
@@ -37,10 +37,14 @@ def prepare(run, call=CallOptions(), read_only=False, before_opening=None):
     ``before_opening(patch_data, input_identities)``: a check that may refuse the call
     before the run folder is made or touched (a refused start leaves no folder).
     A start that fails leaves the prepared-volume cache as it found it.
+    ``computes=False``: this process only hands the units to worker processes
+    (``workers.Plan.delegates``), so TensorFlow does not start in it (about 7 s before
+    the first worker would).
     Returns the ``PatchData``."""
     # TensorFlow starts here, after every option and place is checked (resolve_run):
     # --help and mistakes are answered in about a second.
-    tensorflow = import_tensorflow_quietly()
+    if computes:
+        import_tensorflow_quietly()
     cache_dir = run.cache_dir or run.out / "cache"
     check_places(run.out, cache_dir, call.cache_named)
     new_folder = not run.out.exists()
@@ -53,8 +57,9 @@ def prepare(run, call=CallOptions(), read_only=False, before_opening=None):
         run_lock.hold(run.out, options_sha256(run), shard=call.shard, wait=call.wait, log=say)
     if run.dataset == "synthetic":
         write_phantoms(run, run.data_dir.name)  # OUT/data/<phantom>
-    models.use_mixed_precision(run.precision == "mixed_float16")
-    if run.precision == "mixed_float16" and not tensorflow.config.list_physical_devices("GPU"):
+    if computes:
+        models.use_mixed_precision(run.precision == "mixed_float16")
+    if run.precision == "mixed_float16" and not gpu_visible():
         say("note: --mixed-precision on a CPU is slower than float32 (float16 kernels are "
             "emulated) and changes the numbers; it is meant for GPUs")
     say(f"run folder: {run.out}")

@@ -27,6 +27,7 @@ from experiments.runs.options import configured_count
 from experiments.runs.run_folder import read_unit_result
 from runtime.console import INTERRUPTED, PREEMPTED, console, format_seconds, say
 from runtime.errors import ProjectError, Stopped
+from runtime.startup import gpu_visible
 
 POLL_SECONDS = 2.0
 ONE_THREAD = {"TF_NUM_INTRAOP_THREADS": "1", "TF_NUM_INTEROP_THREADS": "1"}
@@ -44,10 +45,7 @@ def default_count():
     configured = configured_count()
     if configured:
         return configured
-    tensorflow = sys.modules.get("tensorflow")
-    if tensorflow is not None and tensorflow.config.list_physical_devices("GPU"):
-        return 1
-    return usable_cores()
+    return 1 if gpu_visible() else usable_cores()
 
 
 @dataclass(frozen=True)
@@ -57,6 +55,11 @@ class Plan:
     count: int
     script: str
     arguments: tuple
+
+    @property
+    def delegates(self):
+        """Whether the units run in worker processes (this one then computes nothing)."""
+        return self.count > 1
 
     def command(self, index):
         return [sys.executable, self.script, *self.arguments, "--shard",
