@@ -40,15 +40,17 @@ class RawVoxels:
         return block.reshape(len(patches), -1).astype(np.float32)
 
 
-def features_of_rows(table, rows, extractors):
-    """(M, len(rows), F) features of the rows' patches, one extractor per modality."""
+def features_of_rows(table, rows, extractors, modalities=None):
+    """(len(modalities), len(rows), F) features of the rows' patches, one extractor per
+    modality; ``modalities``: which (default all, in order)."""
+    modalities = range(len(extractors)) if modalities is None else modalities
     chunks = []
     for start in range(0, len(rows), FEATURE_BATCH):
         patches = table.gather(rows[start:start + FEATURE_BATCH])  # (B, M, p, p, p)
         chunks.append(np.stack([
-            extractor(patches[:, m]) if isinstance(extractor, RawVoxels) else
-            np.asarray(models.predict_in_batches(extractor, patches[:, m, ..., None]),
-                       dtype=np.float32) for m, extractor in enumerate(extractors)]))
+            extractors[m](patches[:, m]) if isinstance(extractors[m], RawVoxels) else
+            np.asarray(models.predict_in_batches(extractors[m], patches[:, m, ..., None]),
+                       dtype=np.float32) for m in modalities]))
     return np.concatenate(chunks, axis=1)
 
 
@@ -65,8 +67,8 @@ def unit_features(networks, patch_data, fold, modality_count):
         train = features_of_rows(table, training_rows, extractors[0])
     else:  # the training-modality baseline: network a serves modality a
         network_of = np.arange(modality_count, dtype=np.int32)
-        train = np.stack([features_of_rows(table, training_rows, extractors[a])[a]
-                          for a in range(modality_count)])
+        train = np.concatenate([features_of_rows(table, training_rows, extractors[a], [a])
+                                for a in range(modality_count)])
     test = np.stack([features_of_rows(table, test_rows, e) for e in extractors])
     return {"train": train, "test": test, "network_of": network_of,
             "training_labels": table.labels[training_rows], "test_labels": table.labels[test_rows],
