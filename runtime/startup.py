@@ -58,8 +58,8 @@ def import_tensorflow_quietly():
 
 def gpu_visible():
     """Whether TensorFlow sees a GPU. On Linux without an NVIDIA or AMD compute device
-    (no /dev/nvidia0…, no /dev/kfd) the answer is no without starting TensorFlow (about
-    7 s): the process that only hands a grid to its worker processes never starts it.
+    (no /dev/nvidia0…, no /dev/kfd) the answer is no without starting TensorFlow
+    (several seconds): the process that only hands a grid to its worker processes never starts it.
     Everywhere else TensorFlow is asked."""
     if "tensorflow" not in sys.modules and sys.platform.startswith("linux") \
             and not glob.glob("/dev/nvidia[0-9]*") and not os.path.exists("/dev/kfd"):

@@ -38,8 +38,8 @@ def prepare(run, call=CallOptions(), read_only=False, before_opening=None, compu
     before the run folder is made or touched (a refused start leaves no folder).
     A start that fails leaves the prepared-volume cache as it found it.
     ``computes=False``: this process only hands the units to worker processes
-    (``workers.Plan.delegates``), so TensorFlow does not start in it (about 7 s before
-    the first worker would).
+    (``workers.Plan.delegates``), so TensorFlow does not start in it (several seconds
+    before the first worker could start).
     Returns the ``PatchData``."""
     # TensorFlow starts here, after every option and place is checked (resolve_run):
     # --help and mistakes are answered in about a second.

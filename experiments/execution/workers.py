@@ -8,7 +8,8 @@ folder's own machinery: every unit is saved as it finishes, shards share one fol
 a rerun resumes. The numbers are those of one one-thread process whatever N is.
 
 The calling process prepares the data first (so the workers find the cache and the run
-folder ready), then watches the units finish, printing progress with an ETA; each
+folder ready; it starts no TensorFlow: ``grid.prepare(computes=False)``), then watches
+the units finish, printing progress with an ETA; each
 worker's output goes to ``OUT/logs/worker<i>.log``. Ctrl-C stops the workers (what they
 finished is saved) and names the command that resumes; SIGTERM (a cluster's warning)
 makes each save the state of its training in progress and stop, and the call exits with
