@@ -40,13 +40,11 @@ def networks_to_train(run, units):
 def seconds_per_update(run, configuration, patch_data):
     """One network's training pace here, in seconds per update: two short trainings of
     it, the difference over their difference in updates."""
-    import models
     from experiments.execution import unit
-    from runtime.startup import import_tensorflow_quietly
+    from experiments.execution.grid import start_computing
     # The probe may be the first training of a process that hands its grid to workers
-    # (grid.prepare started nothing there): start TensorFlow and the precision policy.
-    import_tensorflow_quietly()
-    models.use_mixed_precision(run.precision == "mixed_float16")
+    # (grid.prepare started nothing there).
+    start_computing(run)
     timings = []
     for updates in (PROBE_UPDATES, 2 * PROBE_UPDATES):
         started = time.perf_counter()

@@ -44,7 +44,7 @@ def prepare(run, call=CallOptions(), read_only=False, before_opening=None, compu
     # TensorFlow starts here, after every option and place is checked (resolve_run):
     # --help and mistakes are answered in about a second.
     if computes:
-        import_tensorflow_quietly()
+        start_computing(run)
     cache_dir = run.cache_dir or run.out / "cache"
     check_places(run.out, cache_dir, call.cache_named)
     new_folder = not run.out.exists()
@@ -57,8 +57,6 @@ def prepare(run, call=CallOptions(), read_only=False, before_opening=None, compu
         run_lock.hold(run.out, options_sha256(run), shard=call.shard, wait=call.wait, log=say)
     if run.dataset == "synthetic":
         write_phantoms(run, run.data_dir.name)  # OUT/data/<phantom>
-    if computes:
-        models.use_mixed_precision(run.precision == "mixed_float16")
     if run.precision == "mixed_float16" and not gpu_visible():
         say("note: --mixed-precision on a CPU is slower than float32 (float16 kernels are "
             "emulated) and changes the numbers; it is meant for GPUs")
@@ -88,6 +86,14 @@ def prepare(run, call=CallOptions(), read_only=False, before_opening=None, compu
     if not read_only:  # a reader leaves the cache as it found it (its memo, its sizes)
         cache.commit(log=say)
     return patch_data
+
+
+def start_computing(run):
+    """TensorFlow, started quietly, and the run's precision policy: before this process
+    builds a network (``prepare``, unless the process only hands its grid to workers;
+    the cost probe of a long grid)."""
+    import_tensorflow_quietly()
+    models.use_mixed_precision(run.precision == "mixed_float16")
 
 
 def unfinished(run, units, units_folder=UNITS):
